@@ -1,0 +1,33 @@
+"""The programme's data: households, pay points and schedule, settlements, co-responsibilities, queries."""
+
+from __future__ import annotations
+
+from models.base import Base
+from models.db import Database
+from models.household import Household, HouseholdStatus, Language
+from models.query import Channel, Query
+from models.schedule import Modality, PayPoint
+from models.settlement import (
+    CoResponsibility,
+    CoResponsibilityType,
+    Reason,
+    Settlement,
+    SettlementStatus,
+)
+
+__all__ = [
+    "Base",
+    "Channel",
+    "CoResponsibility",
+    "CoResponsibilityType",
+    "Database",
+    "Household",
+    "HouseholdStatus",
+    "Language",
+    "Modality",
+    "PayPoint",
+    "Query",
+    "Reason",
+    "Settlement",
+    "SettlementStatus",
+]

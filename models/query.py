@@ -1,0 +1,29 @@
+"""One lookup made by a caller, kept for the programme's usage reports (no DNI, no phone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class Channel(StrEnum):
+    USSD = "ussd"
+    SMS = "sms"
+
+
+class Query(Base):
+    __tablename__ = "query"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(24))
+    outcome: Mapped[str] = mapped_column(String(24))
+    unidad_territorial: Mapped[str | None] = mapped_column(String(40))
+    hogar_id: Mapped[str | None] = mapped_column(String(16))
+    periodo: Mapped[str | None] = mapped_column(String(7))
