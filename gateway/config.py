@@ -1,0 +1,62 @@
+"""Settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}: must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to know about its environment."""
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = DEV_SECRET
+    service_code: str = "*1880#"
+    helpline: str = "1880"
+    dob_max_attempts: int = 3
+    dob_lock_seconds: int = 30 * 60
+    session_ttl_seconds: int = 5 * 60
+    resume_window_seconds: int = 10 * 60
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from environment variables (see docs/CONFIG in the README)."""
+        env = dict(os.environ if environ is None else environ)
+        var_dir = Path(env.get("MIJUNTOS_VAR_DIR", "var"))
+        return cls(
+            var_dir=var_dir,
+            database_url=env.get("DATABASE_URL", "").strip()
+            or f"sqlite:///{(var_dir / 'mijuntos.db').resolve()}",
+            redis_url=env.get("REDIS_URL", "").strip(),
+            secret_key=env.get("SECRET_KEY", "").strip() or DEV_SECRET,
+            service_code=env.get("USSD_SERVICE_CODE", "").strip() or "*1880#",
+            helpline=env.get("HELPLINE", "").strip() or "1880",
+            dob_max_attempts=_int(env, "DOB_MAX_ATTEMPTS", 3),
+            dob_lock_seconds=_int(env, "DOB_LOCK_MINUTES", 30) * 60,
+            session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
+            resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        )
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (tests, CLI flags)."""
+        return replace(self, **changes)
