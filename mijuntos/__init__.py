@@ -1,0 +1,1 @@
+"""Mi Juntos command line: database, import, demo data, the terminal phone and the local runner."""
