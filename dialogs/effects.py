@@ -1,0 +1,53 @@
+"""What a dialog step asks its host to do, as data: the gateway carries these out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Record one lookup for the usage reports (no DNI, no phone)."""
+
+    kind: str  # verify, next_payment, status, co_responsibilities
+    outcome: str
+    hogar_id: str | None = None
+    unidad_territorial: str | None = None
+    periodo: str | None = None
+
+
+@dataclass(frozen=True)
+class DobFailed:
+    """A wrong date of birth was given for the DNI behind `dni_key`."""
+
+    dni_key: str
+
+
+@dataclass(frozen=True)
+class DobCleared:
+    """The DNI behind `dni_key` was verified: forget its failed attempts."""
+
+    dni_key: str
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    hogar_id: str
+    idioma: str
+
+
+@dataclass(frozen=True)
+class SetReminders:
+    hogar_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class SetPhoneOfRecord:
+    """Make the caller's phone the household's phone of record (reminders go there)."""
+
+    hogar_id: str
+    phone: str
+
+
+Effect = RecordQuery | DobFailed | DobCleared | SetLanguage | SetReminders | SetPhoneOfRecord

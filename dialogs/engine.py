@@ -1,0 +1,328 @@
+"""The USSD dialog: start a session, feed it one input at a time, get a reply as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from dialogs import views
+from dialogs.effects import (
+    DobCleared,
+    DobFailed,
+    Effect,
+    RecordQuery,
+    SetLanguage,
+    SetPhoneOfRecord,
+    SetReminders,
+)
+from dialogs.facts import Facts, HouseholdFacts
+from dialogs.paging import paginate
+from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
+from dialogs.state import SessionState
+from dialogs.texts import Catalog, Translate
+from dialogs.validate import dni_key, parse_dni, parse_dob
+
+SCREEN_MAX = 182  # the hard limit of a USSD screen
+SCREEN_BUDGET = 160  # what pages are cut to, leaving room for a notice line
+MORE, BACK, HOME = "98", "0", "00"
+MAX_UNKNOWN_DNI = 3
+HISTORY = 4  # this period and the three before it
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the host knows about this hop and its settings."""
+
+    phone: str
+    secret: str
+    helpline: str = "1880"
+    service_code: str = "*1880#"
+    max_dob_attempts: int = 3
+    lock_minutes: int = 30
+    channel: str = "ussd"
+
+
+@dataclass
+class Reply:
+    end: bool
+    text: str
+    state: SessionState
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def wire(self) -> str:
+        """The reply as the aggregator wants it: `CON ...` or `END ...`."""
+        return ("END " if self.end else "CON ") + self.text
+
+
+class _Step:
+    """One transition being computed: the new state, effects and the catalog to speak with."""
+
+    def __init__(self, state: SessionState, ctx: Context, facts: Facts, catalog: Catalog) -> None:
+        self.state = state
+        self.ctx = ctx
+        self.facts = facts
+        self.catalog = catalog
+        self.effects: list[Effect] = []
+
+    @property
+    def t(self) -> Translate:
+        return self.catalog.translator(self.state.lang)
+
+    def go(self, screen: str, *, push: bool = True, notice: str | None = None) -> None:
+        s = self.state
+        if push and screen != s.screen and not SCREENS[screen].end:
+            s.back = (s.back + [s.screen])[-6:]
+        s.screen, s.page, s.notice = screen, 0, notice
+        if notice is None:
+            s.invalid = 0
+
+    def bad_input(self, notice: str = "invalid_option") -> None:
+        s = self.state
+        s.invalid += 1
+        if s.invalid >= CHOICE_MAX_BAD:
+            self.go("too_many")
+        else:
+            s.notice = notice
+
+    def verified(self, household: HouseholdFacts) -> None:
+        s = self.state
+        s.hogar_id, s.pending, s.dni_key, s.candidates = household.hogar_id, None, None, []
+        s.lang, s.name, s.ut = household.idioma, household.first_name, household.unidad_territorial
+        s.back, s.dni_tries = [], 0
+        self.go("main", push=False)
+
+    def query(self, kind: str, outcome: str, periodo: str | None = None) -> None:
+        s = self.state
+        self.effects.append(RecordQuery(kind, outcome, s.hogar_id or s.pending, s.ut, periodo))
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def reply(self) -> Reply:
+        s = self.state
+        screen = SCREENS[s.screen]
+        if screen.verified and not s.verified:
+            self.go("dni", push=False)  # never show a household's data before verification
+            screen = SCREENS["dni"]
+        text = self.render(screen)
+        if s.notice:
+            text = self.t(s.notice, **self.notice_params()) + "\n" + text
+            s.notice = None
+        return Reply(screen.end, text, s, self.effects)
+
+    def notice_params(self) -> dict[str, object]:
+        params: dict[str, object] = {"helpline": self.ctx.helpline}
+        if self.state.notice == "dob_wrong":
+            left = self.ctx.max_dob_attempts - self.facts.dob_failures(self.state.dni_key or "")
+            params["left"] = max(left, 1)
+        return params
+
+    def render(self, screen: Screen) -> str:
+        t, s, ctx = self.t, self.state, self.ctx
+        if screen.paged:
+            return self.render_page(self.blocks(screen.id))
+        if screen.id == "main":
+            return t("main_menu", name=s.name)
+        if screen.id == "remind":
+            return self.render_remind() + "\n" + t("nav_full")
+        body = t(f"screen_{screen.id}", helpline=ctx.helpline, minutes=ctx.lock_minutes,
+                 code=ctx.service_code)
+        footer = {"none": "", "back": t("nav_back"), "full": t("nav_full")}[screen.nav]
+        return f"{body}\n{footer}" if footer and not screen.end else body
+
+    def render_remind(self) -> str:
+        household = self.household()
+        if household is None or household.phone is None:
+            return self.t("remind_none")
+        if household.phone != self.ctx.phone:
+            return self.t("remind_other", masked=views.mask_phone(household.phone))
+        return self.t("remind_on" if household.reminders_enabled else "remind_off")
+
+    def render_page(self, blocks: list[str]) -> str:
+        t, s = self.t, self.state
+        last_footer, more_footer = t("nav_full"), t("nav_more") + "\n" + t("nav_full")
+        pages = paginate(blocks, SCREEN_BUDGET - len(more_footer) - 1)
+        s.page = min(s.page, len(pages) - 1)
+        footer = more_footer if s.page < len(pages) - 1 else last_footer
+        return pages[s.page] + "\n" + footer
+
+    def page_count(self) -> int:
+        t = self.t
+        more_footer = t("nav_more") + "\n" + t("nav_full")
+        return len(paginate(self.blocks(self.state.screen), SCREEN_BUDGET - len(more_footer) - 1))
+
+    def blocks(self, screen_id: str) -> list[str]:
+        hid, t, helpline = self.state.hogar_id or "", self.t, self.ctx.helpline
+        if screen_id == "pay":
+            latest = self.facts.settlements(hid, 1)
+            return views.pay_blocks(t, latest[0] if latest else None, helpline)
+        if screen_id == "status":
+            return views.status_blocks(t, self.facts.settlements(hid, HISTORY), helpline)
+        latest = self.facts.settlements(hid, 1)
+        periodo = latest[0].periodo if latest else None
+        rows = self.facts.co_responsibilities(hid, periodo) if periodo else []
+        return views.coresp_blocks(t, periodo, rows)
+
+    def household(self) -> HouseholdFacts | None:
+        return self.facts.household(self.state.hogar_id) if self.state.hogar_id else None
+
+    # --- input -----------------------------------------------------------------------------
+
+    def handle(self, raw: str) -> None:
+        s = self.state
+        inp = raw.strip()
+        screen = SCREENS[s.screen]
+        if screen.nav != "none" or screen.id == "dob":
+            if inp == HOME:
+                s.back = []
+                self.go("main" if s.verified else "dni", push=False)
+                return
+            if inp == BACK:
+                if screen.paged and s.page > 0:
+                    s.page -= 1
+                    return
+                previous = s.back.pop() if s.back else ("main" if s.verified else "dni")
+                self.go(previous, push=False)
+                return
+        if screen.paged:
+            if inp == MORE and s.page < self.page_count() - 1:
+                s.page += 1
+                s.invalid = 0
+            else:
+                self.bad_input()
+            return
+        if screen.accepts == "dni":
+            self.take_dni(inp)
+            return
+        if screen.accepts == "dob":
+            self.take_dob(inp)
+            return
+        target = screen.options.get(inp)
+        if target is None:
+            self.bad_input()
+        elif target.startswith("@"):
+            self.act(target)
+        else:
+            self.enter(target)
+
+    def enter(self, target: str) -> None:
+        self.go(target)
+        if target in ("pay", "status", "coresp"):
+            kind = {"pay": "next_payment", "status": "status", "coresp": "co_responsibilities"}
+            latest = self.facts.settlements(self.state.hogar_id or "", 1)
+            outcome = latest[0].estado if latest else "no_data"
+            self.query(kind[target], outcome, latest[0].periodo if latest else None)
+
+    def act(self, action: str) -> None:
+        s = self.state
+        if action.startswith("@lang_"):
+            s.lang = action.removeprefix("@lang_")
+            self.effects.append(SetLanguage(s.hogar_id or "", s.lang))
+            s.back = []
+            self.go("main", push=False, notice="lang_saved")
+        elif action == "@remind_toggle":
+            household = self.household()
+            if household is None:
+                self.go("dni", push=False)
+            elif household.phone != self.ctx.phone:
+                self.effects.append(SetPhoneOfRecord(household.hogar_id, self.ctx.phone))
+                self.effects.append(SetReminders(household.hogar_id, True))
+                self.go("remind_moved_done")
+            else:
+                enabled = not household.reminders_enabled
+                self.effects.append(SetReminders(household.hogar_id, enabled))
+                self.go("remind_on_done" if enabled else "remind_off_done")
+
+    def take_dni(self, inp: str) -> None:
+        s, ctx = self.state, self.ctx
+        dni = parse_dni(inp)
+        if dni is None:
+            self.bad_input("dni_invalid")
+            return
+        key = dni_key(ctx.secret, dni)
+        if self.facts.dob_failures(key) >= ctx.max_dob_attempts:
+            self.query("verify", "locked")
+            self.go("locked")
+            return
+        household = self.facts.household_by_dni(dni)
+        if household is None:
+            s.dni_tries += 1
+            self.query("verify", "dni_unknown")
+            if s.dni_tries >= MAX_UNKNOWN_DNI:
+                self.go("not_verified")
+            else:
+                s.notice = "dni_unknown"
+            return
+        if household.hogar_id in s.candidates:
+            self.verified(household)  # the caller's phone is this household's phone of record
+            self.query("verify", "ok_phone")
+            return
+        s.pending, s.dni_key, s.ut = household.hogar_id, key, household.unidad_territorial
+        self.go("dob")
+
+    def take_dob(self, inp: str) -> None:
+        s, ctx = self.state, self.ctx
+        born = parse_dob(inp)
+        household = self.facts.household(s.pending) if s.pending else None
+        if household is None or s.dni_key is None:
+            self.go("dni", push=False)
+            return
+        if born is None:
+            self.bad_input("dob_invalid")
+            return
+        failures = self.facts.dob_failures(s.dni_key)
+        if failures >= ctx.max_dob_attempts:
+            self.query("verify", "locked")
+            self.go("locked")
+            return
+        if born == household.fecha_nacimiento:
+            self.effects.append(DobCleared(s.dni_key))
+            self.verified(household)
+            self.query("verify", "ok_dob")
+            return
+        self.effects.append(DobFailed(s.dni_key))
+        if failures + 1 >= ctx.max_dob_attempts:
+            self.query("verify", "locked")
+            self.go("locked")
+        else:
+            self.query("verify", "dob_wrong")
+            s.notice = "dob_wrong"
+            s.invalid = 0
+
+
+def start(
+    ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None
+) -> Reply:
+    """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt."""
+    if saved is not None and saved.screen not in ("dni", "resume") and not SCREENS[saved.screen].end:
+        state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
+        return _Step(state, ctx, facts, catalog).reply()
+    return _fresh(ctx, facts, catalog)
+
+
+def _fresh(ctx: Context, facts: Facts, catalog: Catalog) -> Reply:
+    step = _Step(SessionState(screen="dni"), ctx, facts, catalog)
+    households = facts.households_by_phone(ctx.phone)
+    if len(households) == 1:
+        step.verified(households[0])
+        step.query("verify", "ok_phone")
+    elif households:
+        step.state.candidates = [h.hogar_id for h in households]
+    return step.reply()
+
+
+def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Catalog) -> Reply:
+    """Apply one input to a session and render the screen that follows."""
+    state = replace(state, back=list(state.back), candidates=list(state.candidates))
+    if state.screen == "resume":
+        choice = inp.strip()
+        if choice == "1" and state.saved:
+            resumed = SessionState.from_dict(state.saved)
+            resumed.notice = None
+            return _Step(resumed, ctx, facts, catalog).reply()
+        if choice == "2":
+            return _fresh(ctx, facts, catalog)
+    step = _Step(state, ctx, facts, catalog)
+    if SCREENS[state.screen].end:
+        return step.reply()
+    step.handle(inp)
+    return step.reply()

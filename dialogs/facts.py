@@ -1,0 +1,64 @@
+"""The facts a dialog reads, and the interface its host implements to provide them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class HouseholdFacts:
+    hogar_id: str
+    dni: str
+    first_name: str
+    fecha_nacimiento: dt.date
+    idioma: str
+    unidad_territorial: str
+    estado: str
+    phone: str | None
+    reminders_enabled: bool
+
+
+@dataclass(frozen=True)
+class SettlementFacts:
+    """One period's settlement, with its pay point when it has one."""
+
+    periodo: str
+    estado: str
+    monto: Decimal
+    motivo: str | None
+    modalidad: str | None = None
+    lugar: str | None = None
+    direccion: str | None = None
+    fecha_inicio: dt.date | None = None
+    fecha_fin: dt.date | None = None
+    hora_inicio: dt.time | None = None
+    hora_fin: dt.time | None = None
+
+
+@dataclass(frozen=True)
+class CoRespFacts:
+    miembro: str
+    tipo: str
+    cumple: bool
+    detalle: str
+
+
+class Facts(Protocol):
+    """Read access to the programme's data and the lockout counters."""
+
+    def households_by_phone(self, phone: str) -> list[HouseholdFacts]: ...
+
+    def household_by_dni(self, dni: str) -> HouseholdFacts | None: ...
+
+    def household(self, hogar_id: str) -> HouseholdFacts | None: ...
+
+    def dob_failures(self, dni_key: str) -> int: ...
+
+    def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
+        """The household's newest settlements first."""
+        ...
+
+    def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]: ...

@@ -1,0 +1,120 @@
+"""The menu as data: every screen, its options and where they lead, checked at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Nav = Literal["none", "back", "full"]
+
+
+class MenuError(Exception):
+    """The menu definition is inconsistent."""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One screen: `options` map an input to the next screen; `accepts` names free input."""
+
+    id: str
+    end: bool = False
+    options: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    accepts: Literal["dni", "dob"] | None = None
+    nav: Nav = "full"  # none: first screens; back: "0 Atras"; full: "0 Atras 00 Menu"
+    paged: bool = False
+    verified: bool = True  # shown only inside a verified session
+
+
+def _screen(id: str, options: dict[str, str] | None = None, **kw: object) -> Screen:
+    return Screen(id=id, options=MappingProxyType(options or {}), **kw)  # type: ignore[arg-type]
+
+
+SCREENS: dict[str, Screen] = {
+    s.id: s
+    for s in [
+        _screen("resume", {"1": "@resume", "2": "@restart"}, nav="none", verified=False),
+        _screen("dni", accepts="dni", nav="none", verified=False),
+        _screen("dob", accepts="dob", nav="back", verified=False),
+        _screen(
+            "main",
+            {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye"},
+            nav="none",
+        ),
+        _screen("pay", paged=True),
+        _screen("status", paged=True),
+        _screen("coresp", paged=True),
+        _screen("remind", {"1": "@remind_toggle"}),
+        _screen("remind_on_done"),
+        _screen("remind_off_done"),
+        _screen("remind_moved_done"),
+        _screen("lang", {"1": "@lang_es", "2": "@lang_qu", "3": "@lang_ay"}),
+        # END screens: the session closes; no options, no navigation.
+        _screen("bye", end=True, nav="none", verified=False),
+        _screen("locked", end=True, nav="none", verified=False),
+        _screen("not_verified", end=True, nav="none", verified=False),
+        _screen("too_many", end=True, nav="none", verified=False),
+    ]
+}
+
+# Actions an option may trigger, with every screen they can lead to.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "@resume": tuple(s for s in SCREENS if not SCREENS[s].end and s != "resume"),
+    "@restart": ("dni", "main"),
+    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_moved_done"),
+    "@lang_es": ("main",),
+    "@lang_qu": ("main",),
+    "@lang_ay": ("main",),
+}
+# Free-input screens and where their input can lead.
+INPUT_TARGETS: dict[str, tuple[str, ...]] = {
+    "dni": ("dni", "dob", "main", "locked", "not_verified", "too_many"),
+    "dob": ("dob", "main", "locked", "too_many"),
+}
+START = ("resume", "dni", "main")
+CHOICE_MAX_BAD = 5
+
+
+def targets(screen: Screen) -> set[str]:
+    """Every screen reachable in one step from `screen`."""
+    out: set[str] = set()
+    for target in screen.options.values():
+        out.update(ACTIONS[target] if target.startswith("@") else (target,))
+    if screen.accepts:
+        out.update(INPUT_TARGETS[screen.accepts])
+    if not screen.end:
+        out.add("too_many")  # the default branch for repeated bad input
+        if screen.nav != "none" or screen.id == "dob":
+            out.update(("main", "dni"))
+    return out
+
+
+def check_menu() -> None:
+    """Reject a menu with dangling targets, unreachable screens or END screens with options."""
+    for screen in SCREENS.values():
+        for target in screen.options.values():
+            if target.startswith("@") and target not in ACTIONS:
+                raise MenuError(f"{screen.id}: unknown action {target}")
+            if not target.startswith("@") and target not in SCREENS:
+                raise MenuError(f"{screen.id}: option leads to unknown screen {target}")
+        for target in targets(screen):
+            if target not in SCREENS:
+                raise MenuError(f"{screen.id}: leads to unknown screen {target}")
+        if screen.end and (screen.options or screen.accepts or screen.paged):
+            raise MenuError(f"{screen.id}: an END screen takes no input")
+        if not screen.end and not (screen.options or screen.accepts or screen.nav != "none"):
+            raise MenuError(f"{screen.id}: a CON screen needs a way out")
+    seen: set[str] = set()
+    todo = list(START)
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(targets(SCREENS[current]))
+    unreachable = set(SCREENS) - seen
+    if unreachable:
+        raise MenuError(f"menu: unreachable screens {sorted(unreachable)}")
+
+
+check_menu()

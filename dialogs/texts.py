@@ -1,0 +1,55 @@
+"""Message catalogs as data: key -> text per language, Spanish as the fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from string import Formatter
+from typing import Any
+
+FALLBACK = "es"
+LANGUAGES = ("es", "qu", "ay")
+
+
+class CatalogError(Exception):
+    """A catalog is incomplete or malformed."""
+
+
+Translate = Callable[..., str]
+
+
+class Catalog:
+    """Texts per language; a missing or empty translation falls back to Spanish."""
+
+    def __init__(self, messages: Mapping[str, Mapping[str, str]]) -> None:
+        if FALLBACK not in messages:
+            raise CatalogError(f"catalog: no {FALLBACK!r} messages")
+        self.messages = {lang: dict(msgs) for lang, msgs in messages.items()}
+
+    @property
+    def keys(self) -> set[str]:
+        return set(self.messages[FALLBACK])
+
+    def text(self, lang: str, key: str, **params: Any) -> str:
+        """The text for `key` in `lang` (or Spanish), with `params` filled in."""
+        raw = self.messages.get(lang, {}).get(key) or self.messages[FALLBACK].get(key)
+        if raw is None:
+            raise CatalogError(f"{key}: not in the {FALLBACK!r} catalog")
+        return raw.format(**params) if params else raw
+
+    def translator(self, lang: str) -> Translate:
+        """A function key, **params -> text bound to one language."""
+
+        def t(key: str, **params: Any) -> str:
+            return self.text(lang, key, **params)
+
+        return t
+
+    def missing(self, lang: str) -> list[str]:
+        """Keys that `lang` has not translated yet (they show in Spanish)."""
+        own = self.messages.get(lang, {})
+        return sorted(k for k in self.keys if not own.get(k))
+
+    def placeholders(self, lang: str, key: str) -> set[str]:
+        """The named fields a text uses, to check translations keep them."""
+        raw = self.messages.get(lang, {}).get(key) or ""
+        return {name for _, name, _, _ in Formatter().parse(raw) if name}

@@ -1,0 +1,110 @@
+"""The text of the information screens: next payment, payment status, co-responsibilities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from dialogs.facts import CoRespFacts, SettlementFacts
+from dialogs.texts import Translate
+
+REASONS = (
+    "INC_SALUD",
+    "INC_EDUCACION",
+    "SUSPENDIDO",
+    "DESAFILIADO",
+    "SIN_MIEMBRO_OBJETIVO",
+    "DATOS_EN_VERIFICACION",
+    "TARJETA_PENDIENTE",
+)
+STATES = ("programado", "cobrado", "no_cobrado", "sin_abono")
+
+
+def fmt_date(day: dt.date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else "-"
+
+
+def fmt_time(hour: dt.time | None) -> str:
+    return hour.strftime("%H:%M") if hour else "-"
+
+
+def fmt_amount(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def mask_phone(phone: str | None) -> str:
+    """A phone shown as its last three digits only."""
+    return f"*** *** {phone[-3:]}" if phone else "-"
+
+
+def reason_lines(t: Translate, motivo: str | None, helpline: str) -> str:
+    """What happened and what to do, for a sin_abono reason code."""
+    code = motivo if motivo in REASONS else "OTRO"
+    return t(
+        "reason_and_action",
+        reason=t(f"reason_{code}"),
+        action=t(f"action_{code}", helpline=helpline),
+    )
+
+
+def pay_blocks(t: Translate, s: SettlementFacts | None, helpline: str) -> list[str]:
+    """Option 1: when and where the next payment is, or why there is none."""
+    if s is None:
+        return [t("pay_none")]
+    if s.estado == "programado":
+        if s.lugar is None:
+            return [t("pay_point_pending", periodo=s.periodo)]
+        key = "pay_etv" if s.modalidad == "etv" else "pay_agencia"
+        text = t(
+            key,
+            periodo=s.periodo,
+            start=fmt_date(s.fecha_inicio),
+            end=fmt_date(s.fecha_fin),
+            open=fmt_time(s.hora_inicio),
+            close=fmt_time(s.hora_fin),
+            place=s.lugar,
+        )
+        if s.direccion:
+            text += "\n" + t("pay_address", address=s.direccion)
+        return [text + "\n" + t("pay_bring_dni")]
+    if s.estado == "cobrado":
+        return [t("pay_cobrado", periodo=s.periodo)]
+    if s.estado == "no_cobrado":
+        return [t("pay_no_cobrado", periodo=s.periodo, helpline=helpline)]
+    return [t("pay_sin_abono", periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)]
+
+
+def status_blocks(t: Translate, history: list[SettlementFacts], helpline: str) -> list[str]:
+    """Option 2: this period's state (and reason), then the three before it on a new page."""
+    if not history:
+        return [t("status_none")]
+    current, earlier = history[0], history[1:4]
+    state = t(f"state_{current.estado}") if current.estado in STATES else current.estado
+    text = t("status_head", periodo=current.periodo, state=state)
+    if current.estado != "sin_abono":
+        text += "\n" + t("status_amount", amount=fmt_amount(current.monto))
+    if current.estado == "sin_abono":
+        text += "\n" + reason_lines(t, current.motivo, helpline)
+    elif current.estado == "no_cobrado":
+        text += "\n" + t("status_no_cobrado_action", helpline=helpline)
+    lines = [t("history_head")]
+    for s in earlier:
+        label = t(f"state_{s.estado}") if s.estado in STATES else s.estado
+        lines.append(t("history_line", periodo=s.periodo, state=label, amount=fmt_amount(s.monto)))
+    if not earlier:
+        lines.append(t("history_none"))
+    return [text, "\n".join(lines)]
+
+
+def coresp_blocks(t: Translate, periodo: str | None, rows: list[CoRespFacts]) -> list[str]:
+    """Option 3: each member's health and school co-responsibilities this period."""
+    if periodo is None or not rows:
+        return [t("coresp_none")]
+    lines = [t("coresp_head", periodo=periodo)]
+    for row in rows:
+        kind = t(f"type_{row.tipo}") if row.tipo in ("salud", "educacion") else row.tipo
+        if row.cumple:
+            lines.append(t("coresp_ok", member=row.miembro, type=kind))
+        else:
+            lines.append(t("coresp_no", member=row.miembro, type=kind, detail=row.detalle))
+    return ["\n".join(lines)]

@@ -1,0 +1,37 @@
+"""The web side: Flask webhooks for Africa's Talking callbacks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+
+from gateway.config import Settings
+from gateway.services import build_services
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """The Flask app; settings from the environment unless given."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_(**config)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    app = Flask(__name__)
+    app.extensions["mijuntos"] = build_services(settings)
+
+    from gateway.ussd import bp as ussd_bp
+
+    app.register_blueprint(ussd_bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    return app

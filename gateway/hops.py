@@ -1,0 +1,104 @@
+"""Africa's Talking callbacks parsed once, at the edge, into typed values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+
+MAX_TEXT = 500
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+class CallbackError(Exception):
+    """A callback is malformed; the message says which field and why."""
+
+
+def normalize_phone(raw: str) -> str | None:
+    """A Peruvian or international number in E.164, or None when it is not a number."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, "PE")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class UssdHop:
+    session_id: str
+    service_code: str
+    phone: str
+    network_code: str
+    text: str
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input so far, oldest first."""
+        return self.text.split("*") if self.text else []
+
+
+def _field(form: Mapping[str, str], name: str, *, required: bool = True, limit: int = 100) -> str:
+    value = form.get(name)
+    if value is None or (required and not value.strip()):
+        if required:
+            raise CallbackError(f"{name}: missing")
+        return ""
+    if len(value) > limit:
+        raise CallbackError(f"{name}: longer than {limit} characters")
+    return value
+
+
+def parse_ussd_hop(form: Mapping[str, str]) -> UssdHop:
+    """A USSD hop from the aggregator's form fields."""
+    session_id = _field(form, "sessionId").strip()
+    if not _SESSION_ID.match(session_id):
+        raise CallbackError("sessionId: unexpected characters")
+    phone = normalize_phone(_field(form, "phoneNumber", limit=32))
+    if phone is None:
+        raise CallbackError("phoneNumber: not a phone number")
+    return UssdHop(
+        session_id=session_id,
+        service_code=_field(form, "serviceCode", required=False, limit=32).strip(),
+        phone=phone,
+        network_code=_field(form, "networkCode", required=False, limit=16).strip(),
+        text=_field(form, "text", required=False, limit=MAX_TEXT),
+    )
+
+
+@dataclass(frozen=True)
+class UssdEvent:
+    session_id: str
+    phone: str | None
+    status: str
+    hops: int | None
+    duration_ms: int | None
+    error: str
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_ussd_event(form: Mapping[str, str]) -> UssdEvent:
+    """An end-of-session notification."""
+    status = _field(form, "status", limit=20).strip()
+    if status not in ("Success", "Incomplete", "Failed"):
+        raise CallbackError(f"status: unknown value {status[:20]!r}")
+    return UssdEvent(
+        session_id=_field(form, "sessionId").strip(),
+        phone=normalize_phone(_field(form, "phoneNumber", required=False, limit=32)),
+        status=status,
+        hops=_int_or_none(form.get("hopsCount")),
+        duration_ms=_int_or_none(form.get("durationInMillis")),
+        error=_field(form, "errorMessage", required=False, limit=500),
+    )

@@ -1,0 +1,26 @@
+"""Masking personal data before it reaches a log line, and keyed hashes for Redis keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def mask_phone(phone: str | None) -> str:
+    """+51 9** *** 321 style: the country code, the leading 9 and the last three digits."""
+    if not phone:
+        return "-"
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) < 6:
+        return "***"
+    return f"+{digits[:-9] or '?'} {digits[-9]}** *** {digits[-3:]}"
+
+
+def mask_dni(dni: str | None) -> str:
+    """****5678 style."""
+    return f"****{dni[-4:]}" if dni and len(dni) >= 4 else "****"
+
+
+def phone_key(secret: str, phone: str) -> str:
+    """A keyed hash of a phone number, to name Redis keys without the number in clear."""
+    return hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:24]

@@ -1,0 +1,77 @@
+"""The service's parts, built once per process from the settings."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from dialogs.texts import Catalog
+from gateway.config import DEV_SECRET, Settings
+from gateway.embedded import EmbeddedRedis
+from gateway.i18n import load_catalog
+from gateway.sessions import SessionStore
+from models import Database
+
+log = logging.getLogger("mijuntos")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: redis.Redis
+    store: SessionStore
+    catalog: Catalog
+    embedded: EmbeddedRedis | None = None
+
+    def close(self) -> None:
+        self.redis.close()
+        self.db.dispose()
+
+
+def embedded_redis_url(var_dir: Path) -> tuple[str, EmbeddedRedis]:
+    """Start (or reuse) the embedded redis-server under var/redis; one per directory."""
+    directory = var_dir / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedRedis(directory)
+    with open(directory / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # gunicorn workers may all try at once
+        url = server.start()
+    return url, server
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client that gives up quickly: a caller must get an answer even when Redis is down."""
+    return redis.Redis.from_url(
+        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    """Every part the web process needs."""
+    embedded = None
+    url = settings.redis_url
+    if not url:
+        url, embedded = embedded_redis_url(settings.var_dir)
+        log.info("no REDIS_URL: using the embedded redis-server at %s", url)
+    if settings.secret_key == DEV_SECRET:
+        log.warning("SECRET_KEY is not set: using the development key")
+    client = redis_client(url)
+    store = SessionStore(
+        client,
+        session_ttl=settings.session_ttl_seconds,
+        resume_ttl=settings.resume_window_seconds,
+        lock_ttl=settings.dob_lock_seconds,
+    )
+    return Services(
+        settings=settings,
+        db=Database(settings.database_url),
+        redis=client,
+        store=store,
+        catalog=load_catalog(),
+        embedded=embedded,
+    )

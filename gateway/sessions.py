@@ -1,0 +1,101 @@
+"""The one session store: USSD sessions, resume snapshots and lockout counters in Redis."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from dialogs.state import SessionState
+
+PREFIX = "mijuntos"
+
+
+def key_for(kind: str, ident: str) -> str:
+    """Every Redis key of the service is made here."""
+    return f"{PREFIX}:{kind}:{ident}"
+
+
+@dataclass
+class StoredSession:
+    """A session as kept between hops: its state and the last hop it answered."""
+
+    state: SessionState
+    text: str  # the `text` of the last hop answered
+    reply: str  # what was answered, for resent hops
+    inputs: int  # how many inputs of `text` were processed
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"s": self.state.to_dict(), "t": self.text, "r": self.reply, "n": self.inputs},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> StoredSession:
+        data = json.loads(raw)
+        return cls(SessionState.from_dict(data["s"]), data["t"], data["r"], int(data["n"]))
+
+
+Pipeline = Any  # redis.client.Pipeline; kept loose so callers may pass any pipeline
+
+
+class SessionStore:
+    """Reads and writes the service's Redis keys; every write sets a TTL."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        session_ttl: int,
+        resume_ttl: int,
+        lock_ttl: int,
+    ) -> None:
+        self.client = client
+        self.session_ttl = session_ttl
+        self.resume_ttl = resume_ttl
+        self.lock_ttl = lock_ttl
+
+    def load(self, session_id: str) -> StoredSession | None:
+        raw = self.client.get(key_for("ussd", session_id))
+        return StoredSession.loads(raw) if raw else None
+
+    def save(self, session_id: str, stored: StoredSession, pipeline: Pipeline | None = None) -> None:
+        (pipeline or self.client).set(key_for("ussd", session_id), stored.dumps(), ex=self.session_ttl)
+
+    def resumable(self, phone_key: str) -> SessionState | None:
+        """The state of this phone's dropped session, if it is recent enough to resume."""
+        raw = self.client.get(key_for("resume", phone_key))
+        return SessionState.from_dict(json.loads(raw)) if raw else None
+
+    def keep_for_resume(
+        self, phone_key: str, state: SessionState, pipeline: Pipeline | None = None
+    ) -> None:
+        snapshot = state.to_dict()
+        snapshot.pop("saved", None)
+        snapshot.pop("notice", None)
+        (pipeline or self.client).set(
+            key_for("resume", phone_key), json.dumps(snapshot, separators=(",", ":")),
+            ex=self.resume_ttl,
+        )
+
+    def forget_resume(self, phone_key: str, pipeline: Pipeline | None = None) -> None:
+        (pipeline or self.client).delete(key_for("resume", phone_key))
+
+    def dob_failures(self, dni_key: str, channel: str = "ussd") -> int:
+        raw = self.client.get(key_for(f"dobfail:{channel}", dni_key))
+        return int(raw) if raw else 0
+
+    def fail_dob(self, dni_key: str, channel: str = "ussd", pipeline: Pipeline | None = None) -> None:
+        """Count a wrong date of birth; the count (and so the lock) lasts the cooling-off period."""
+        key = key_for(f"dobfail:{channel}", dni_key)
+        pipe = pipeline or self.client.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, self.lock_ttl)
+        if pipeline is None:
+            pipe.execute()
+
+    def clear_dob(self, dni_key: str, channel: str = "ussd", pipeline: Pipeline | None = None) -> None:
+        (pipeline or self.client).delete(key_for(f"dobfail:{channel}", dni_key))

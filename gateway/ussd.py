@@ -1,0 +1,110 @@
+"""POST /ussd and POST /ussd/events: the Africa's Talking USSD protocol."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, request
+
+from dialogs import Context, Reply, feed, start
+from dialogs.effects import Effect
+from gateway.effects import apply_effects
+from gateway.facts import DbFacts
+from gateway.hops import CallbackError, UssdHop, parse_ussd_event, parse_ussd_hop
+from gateway.privacy import mask_phone, phone_key
+from gateway.services import Services
+from gateway.sessions import StoredSession
+
+log = logging.getLogger("mijuntos.ussd")
+bp = Blueprint("ussd", __name__)
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.post("/ussd")
+def ussd() -> Response:
+    """One hop of a USSD session; always 200 with CON/END for a well-formed hop."""
+    try:
+        hop = parse_ussd_hop(request.form)
+    except CallbackError as exc:
+        log.warning("ussd hop rejected: %s", exc)
+        return _plain(f"bad request: {exc}", 400)
+    services: Services = current_app.extensions["mijuntos"]
+    started = time.perf_counter()
+    try:
+        wire, screen = answer(services, hop)
+    except Exception:
+        log.exception("ussd hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
+        return _plain("END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline))
+    log.info(
+        "ussd hop session=%s phone=%s screen=%s ms=%.1f",
+        hop.session_id, mask_phone(hop.phone), screen, (time.perf_counter() - started) * 1000,
+    )
+    return _plain(wire)
+
+
+def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
+    """The reply to one hop: load the session, run the dialog, store, reply."""
+    store, settings = services.store, services.settings
+    stored = store.load(hop.session_id)
+    if stored is not None and stored.text == hop.text:
+        return stored.reply, stored.state.screen  # a resent hop: same answer, no new state
+    ctx = Context(
+        phone=hop.phone,
+        secret=settings.secret_key,
+        helpline=settings.helpline,
+        service_code=settings.service_code,
+        max_dob_attempts=settings.dob_max_attempts,
+        lock_minutes=settings.dob_lock_seconds // 60,
+    )
+    pkey = phone_key(settings.secret_key, hop.phone)
+    inputs = hop.inputs
+    effects: list[Effect] = []
+    with services.db.session() as session:
+        facts = DbFacts(session, store)
+        if stored is None:
+            saved = store.resumable(pkey) if not inputs else None
+            reply = start(ctx, facts, services.catalog, saved)
+            pending = inputs
+        else:
+            reply = Reply(False, stored.reply, stored.state)
+            known = stored.inputs
+            fresh = hop.text.startswith(stored.text) and len(inputs) > known
+            pending = inputs[known:] if fresh else inputs[-1:]
+        effects.extend(reply.effects)
+        for value in pending:
+            if reply.end:
+                break
+            reply = feed(reply.state, value, ctx, facts, services.catalog)
+            effects.extend(reply.effects)
+        pipe = store.client.pipeline(transaction=True)
+        apply_effects(effects, session, store, pipe, "ussd")
+        session.flush()
+        store.save(hop.session_id, StoredSession(reply.state, hop.text, reply.wire, len(inputs)), pipe)
+        if reply.end:
+            store.forget_resume(pkey, pipe)
+        elif reply.state.screen not in ("dni", "resume"):
+            store.keep_for_resume(pkey, reply.state, pipe)
+        # Commit, then tell Redis: a hop whose rows failed to commit leaves no session trace.
+        session.commit()
+        pipe.execute()
+    return reply.wire, reply.state.screen
+
+
+@bp.post("/ussd/events")
+def ussd_event() -> Response:
+    """End-of-session notification: logged for operations, nothing to answer."""
+    try:
+        event = parse_ussd_event(request.form)
+    except CallbackError as exc:
+        log.warning("ussd event rejected: %s", exc)
+        return _plain(f"bad request: {exc}", 400)
+    log.info(
+        "ussd session ended session=%s phone=%s status=%s hops=%s ms=%s error=%s",
+        event.session_id, mask_phone(event.phone), event.status, event.hops, event.duration_ms,
+        event.error[:80],
+    )
+    return _plain("OK")
