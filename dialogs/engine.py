@@ -112,7 +112,9 @@ class _Step:
     def notice_params(self) -> dict[str, object]:
         params: dict[str, object] = {"helpline": self.ctx.helpline}
         if self.state.notice == "dob_wrong":
-            left = self.ctx.max_dob_attempts - self.facts.dob_failures(self.state.dni_key or "")
+            staged = sum(isinstance(e, DobFailed) for e in self.effects)  # not yet counted
+            failures = self.facts.dob_failures(self.state.dni_key or "") + staged
+            left = self.ctx.max_dob_attempts - failures
             params["left"] = max(left, 1)
         return params
 
@@ -137,18 +139,25 @@ class _Step:
             return self.t("remind_other", masked=views.mask_phone(household.phone))
         return self.t("remind_on" if household.reminders_enabled else "remind_off")
 
+    def pages(self, blocks: list[str]) -> list[str]:
+        """The screen's pages: one if it all fits, else cut to leave room for "98 Mas"."""
+        t = self.t
+        single = paginate(blocks, SCREEN_BUDGET - len(t("nav_full")) - 1)
+        if len(single) == 1:
+            return single
+        return paginate(blocks, SCREEN_BUDGET - len(t("nav_more") + t("nav_full")) - 2)
+
     def render_page(self, blocks: list[str]) -> str:
         t, s = self.t, self.state
-        last_footer, more_footer = t("nav_full"), t("nav_more") + "\n" + t("nav_full")
-        pages = paginate(blocks, SCREEN_BUDGET - len(more_footer) - 1)
+        pages = self.pages(blocks)
         s.page = min(s.page, len(pages) - 1)
-        footer = more_footer if s.page < len(pages) - 1 else last_footer
+        footer = t("nav_full")
+        if s.page < len(pages) - 1:
+            footer = t("nav_more") + "\n" + footer
         return pages[s.page] + "\n" + footer
 
     def page_count(self) -> int:
-        t = self.t
-        more_footer = t("nav_more") + "\n" + t("nav_full")
-        return len(paginate(self.blocks(self.state.screen), SCREEN_BUDGET - len(more_footer) - 1))
+        return len(self.pages(self.blocks(self.state.screen)))
 
     def blocks(self, screen_id: str) -> list[str]:
         hid, t, helpline = self.state.hogar_id or "", self.t, self.ctx.helpline
@@ -293,15 +302,22 @@ def start(
     ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None
 ) -> Reply:
     """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt."""
-    if saved is not None and saved.screen not in ("dni", "resume") and not SCREENS[saved.screen].end:
-        state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
-        return _Step(state, ctx, facts, catalog).reply()
-    return _fresh(ctx, facts, catalog)
-
-
-def _fresh(ctx: Context, facts: Facts, catalog: Catalog) -> Reply:
-    step = _Step(SessionState(screen="dni"), ctx, facts, catalog)
     households = facts.households_by_phone(ctx.phone)
+    if saved is not None and SCREENS.get(saved.screen, SCREENS["dni"]).resumable:
+        by_phone = [h.hogar_id for h in households]
+        if not (saved.screen == "main" and saved.hogar_id in by_phone):
+            # Resuming the main menu is only worth offering if it saves a verification.
+            state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
+            return _Step(state, ctx, facts, catalog).reply()
+    return _fresh(ctx, facts, catalog, households)
+
+
+def _fresh(
+    ctx: Context, facts: Facts, catalog: Catalog, households: list[HouseholdFacts] | None = None
+) -> Reply:
+    step = _Step(SessionState(screen="dni"), ctx, facts, catalog)
+    if households is None:
+        households = facts.households_by_phone(ctx.phone)
     if len(households) == 1:
         step.verified(households[0])
         step.query("verify", "ok_phone")

@@ -24,6 +24,7 @@ class Screen:
     nav: Nav = "full"  # none: first screens; back: "0 Atras"; full: "0 Atras 00 Menu"
     paged: bool = False
     verified: bool = True  # shown only inside a verified session
+    resumable: bool = True  # a session dropped here is offered "continue where you left off"
 
 
 def _screen(id: str, options: dict[str, str] | None = None, **kw: object) -> Screen:
@@ -33,8 +34,11 @@ def _screen(id: str, options: dict[str, str] | None = None, **kw: object) -> Scr
 SCREENS: dict[str, Screen] = {
     s.id: s
     for s in [
-        _screen("resume", {"1": "@resume", "2": "@restart"}, nav="none", verified=False),
-        _screen("dni", accepts="dni", nav="none", verified=False),
+        _screen(
+            "resume", {"1": "@resume", "2": "@restart"}, nav="none", verified=False,
+            resumable=False,
+        ),
+        _screen("dni", accepts="dni", nav="none", verified=False, resumable=False),
         _screen("dob", accepts="dob", nav="back", verified=False),
         _screen(
             "main",
@@ -45,21 +49,21 @@ SCREENS: dict[str, Screen] = {
         _screen("status", paged=True),
         _screen("coresp", paged=True),
         _screen("remind", {"1": "@remind_toggle"}),
-        _screen("remind_on_done"),
-        _screen("remind_off_done"),
-        _screen("remind_moved_done"),
+        _screen("remind_on_done", resumable=False),
+        _screen("remind_off_done", resumable=False),
+        _screen("remind_moved_done", resumable=False),
         _screen("lang", {"1": "@lang_es", "2": "@lang_qu", "3": "@lang_ay"}),
         # END screens: the session closes; no options, no navigation.
-        _screen("bye", end=True, nav="none", verified=False),
-        _screen("locked", end=True, nav="none", verified=False),
-        _screen("not_verified", end=True, nav="none", verified=False),
-        _screen("too_many", end=True, nav="none", verified=False),
+        _screen("bye", end=True, nav="none", verified=False, resumable=False),
+        _screen("locked", end=True, nav="none", verified=False, resumable=False),
+        _screen("not_verified", end=True, nav="none", verified=False, resumable=False),
+        _screen("too_many", end=True, nav="none", verified=False, resumable=False),
     ]
 }
 
 # Actions an option may trigger, with every screen they can lead to.
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "@resume": tuple(s for s in SCREENS if not SCREENS[s].end and s != "resume"),
+    "@resume": tuple(s for s in SCREENS if SCREENS[s].resumable),
     "@restart": ("dni", "main"),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_moved_done"),
     "@lang_es": ("main",),
@@ -100,7 +104,7 @@ def check_menu() -> None:
         for target in targets(screen):
             if target not in SCREENS:
                 raise MenuError(f"{screen.id}: leads to unknown screen {target}")
-        if screen.end and (screen.options or screen.accepts or screen.paged):
+        if screen.end and (screen.options or screen.accepts or screen.paged or screen.resumable):
             raise MenuError(f"{screen.id}: an END screen takes no input")
         if not screen.end and not (screen.options or screen.accepts or screen.nav != "none"):
             raise MenuError(f"{screen.id}: a CON screen needs a way out")

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 
 from dialogs import Context, Reply, feed, start
 from dialogs.effects import Effect
+from dialogs.screens import SCREENS
 from gateway.effects import apply_effects
 from gateway.facts import DbFacts
 from gateway.hops import CallbackError, UssdHop, parse_ussd_event, parse_ussd_hop
@@ -84,10 +85,10 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         apply_effects(effects, session, store, pipe, "ussd")
         session.flush()
         store.save(hop.session_id, StoredSession(reply.state, hop.text, reply.wire, len(inputs)), pipe)
-        if reply.end:
-            store.forget_resume(pkey, pipe)
-        elif reply.state.screen not in ("dni", "resume"):
+        if SCREENS[reply.state.screen].resumable:
             store.keep_for_resume(pkey, reply.state, pipe)
+        elif reply.state.screen != "resume":
+            store.forget_resume(pkey, pipe)
         # Commit, then tell Redis: a hop whose rows failed to commit leaves no session trace.
         session.commit()
         pipe.execute()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis as redis_lib
@@ -19,6 +20,11 @@ from sqlalchemy import text
 
 from gateway.embedded import EmbeddedRedis
 from models import Base, Database
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from gateway.config import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
 POSTGRES_REQUIRED = os.environ.get("TEST_POSTGRES_REQUIRED", "") == "1"
@@ -90,3 +96,33 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     truncate_all(database)
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def settings(db: Database, redis_url: str, tmp_path: Path) -> "Settings":
+    from gateway.config import Settings
+
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=db.url,
+        redis_url=redis_url,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def app(settings: "Settings", redis: redis_lib.Redis) -> Iterator["Flask"]:
+    from gateway import create_app
+
+    application = create_app(settings)
+    application.testing = True
+    yield application
+    application.extensions["mijuntos"].close()
+
+
+@pytest.fixture
+def seeded(db: Database) -> Database:
+    from tests.support import seed
+
+    seed(db)
+    return db

@@ -1,0 +1,144 @@
+"""Test data and a phone that talks to the app exactly as the aggregator does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from models import CoResponsibility, Database, Household, PayPoint, Settlement
+
+ROSA_PHONE = "+51987654321"
+SHARED_PHONE = "+51911111111"
+STRANGER_PHONE = "+51955555555"
+ROSA = {"dni": "01234567", "dob": "25081990", "hogar_id": "H00000001"}
+JUANA = {"dni": "40123456", "dob": "02011985", "hogar_id": "H00000002"}
+LONG_PLACE = "Operativo ETV Comunidad Campesina San Juan de Llachon Capachica"
+
+
+def _household(hid: str, dni: str, nombres: str, apellidos: str, born: dt.date, **kw: Any) -> Household:
+    base: dict[str, Any] = dict(
+        hogar_id=hid, dni=dni, nombres=nombres, apellidos=apellidos, fecha_nacimiento=born,
+        phone=None, idioma="es", ubigeo="200101", unidad_territorial="PIURA", estado="afiliado",
+        reminders_enabled=True,
+    )
+    base.update(kw)
+    return Household(**base)
+
+
+def seed(db: Database) -> None:
+    """A few households that between them reach every screen and every state."""
+    d, t = dt.date, dt.time
+    with db.session() as s:
+        s.add_all([
+            _household("H00000001", "01234567", "ROSA MARIA", "QUISPE HUAMAN", d(1990, 8, 25),
+                       phone=ROSA_PHONE, ubigeo="200501"),
+            _household("H00000002", "40123456", "JUANA", "MAMANI CONDORI", d(1985, 1, 2),
+                       idioma="qu", ubigeo="210101", unidad_territorial="PUNO"),
+            _household("H00000003", "55500001", "CARMEN", "TICONA", d(1992, 3, 4),
+                       phone=SHARED_PHONE, idioma="ay", unidad_territorial="PUNO"),
+            _household("H00000004", "55500002", "LUZ", "TICONA", d(1994, 5, 6),
+                       phone=SHARED_PHONE, unidad_territorial="PUNO"),
+            _household("H00000005", "55500003", "ELENA", "SIN DATOS", d(1980, 1, 1)),
+        ])
+        s.flush()
+        s.add_all([
+            PayPoint(periodo="2026-6", punto_id="P001", modalidad="agencia",
+                     lugar="Agencia BN Chulucanas", direccion="Jr. Lima 123, Plaza de Armas",
+                     fecha_inicio=d(2026, 12, 12), fecha_fin=d(2026, 12, 16),
+                     hora_inicio=t(8, 0), hora_fin=t(17, 30), ubigeo="200501"),
+            PayPoint(periodo="2026-6", punto_id="P002", modalidad="etv", lugar=LONG_PLACE,
+                     direccion="Local comunal, frente a la posta de salud de Llachon",
+                     fecha_inicio=d(2026, 12, 14), fecha_fin=d(2026, 12, 15),
+                     hora_inicio=t(9, 0), hora_fin=t(15, 0), ubigeo="210101"),
+        ])
+        rows = [
+            ("2026-6", "H00000001", "200.00", "programado", None, "P001"),
+            ("2026-5", "H00000001", "280.00", "cobrado", None, "P001"),
+            ("2026-4", "H00000001", "200.00", "no_cobrado", None, "P001"),
+            ("2026-3", "H00000001", "200.00", "cobrado", None, "P001"),
+            ("2026-2", "H00000001", "200.00", "cobrado", None, "P001"),
+            ("2026-6", "H00000002", "0", "sin_abono", "INC_SALUD", None),
+            ("2026-5", "H00000002", "200.00", "cobrado", None, None),
+            ("2026-6", "H00000003", "200.00", "programado", None, "P002"),
+            ("2026-6", "H00000004", "0", "sin_abono", "TARJETA_PENDIENTE", None),
+        ]
+        s.add_all([
+            Settlement(periodo=p, hogar_id=h, monto=Decimal(m), estado=e, motivo=r, punto_id=pt)
+            for p, h, m, e, r, pt in rows
+        ])
+        members = [
+            ("Rosa", "salud", True, "control prenatal"),
+            ("Luis", "educacion", False, "asistencia escolar"),
+            ("Ana", "salud", True, "control CRED"),
+            ("Maximiliano", "educacion", True, "asistencia escolar"),
+            ("Florencia", "salud", True, "control CRED"),
+            ("Wilfredo", "educacion", True, "asistencia escolar"),
+        ]
+        s.add_all([
+            CoResponsibility(periodo="2026-6", hogar_id="H00000001", miembro=m, tipo=ty, cumple=c,
+                             detalle=de)
+            for m, ty, c, de in members
+        ])
+        s.add(CoResponsibility(periodo="2026-6", hogar_id="H00000002", miembro="Ana", tipo="salud",
+                               cumple=False, detalle="control CRED"))
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Phone:
+    """A handset dialing the service through POST /ussd, as Africa's Talking would."""
+
+    client: FlaskClient
+    number: str
+    service_code: str = "*1880#"
+    session_id: str = ""
+    inputs: list[str] = field(default_factory=list)
+    screens: list[str] = field(default_factory=list)
+    redis: Any = None
+
+    def dial(self, *built_in: str) -> str:
+        """A new session; `built_in` inputs as in *1880*1#."""
+        self.session_id = f"ATUid_test_{next(_ids)}"
+        self.inputs = list(built_in)
+        return self._hop()
+
+    def send(self, value: str) -> str:
+        self.inputs.append(value)
+        return self._hop()
+
+    def resend(self) -> str:
+        """The aggregator repeats the last hop (same sessionId and text)."""
+        return self._hop()
+
+    @property
+    def text(self) -> str:
+        return "*".join(self.inputs)
+
+    def _hop(self) -> str:
+        response = self.client.post(
+            "/ussd",
+            data={
+                "sessionId": self.session_id,
+                "serviceCode": self.service_code,
+                "phoneNumber": self.number,
+                "networkCode": "71610",
+                "text": self.text,
+            },
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "text/plain"
+        body = response.get_data(as_text=True)
+        assert body.startswith(("CON ", "END ")), body
+        if self.redis is not None:
+            raw = self.redis.get(f"mijuntos:ussd:{self.session_id}")
+            if raw:
+                self.screens.append(json.loads(raw)["s"].get("screen", "dni"))
+        return body

@@ -1,0 +1,313 @@
+"""Conversations as tables: (input, what the screen must say), through the real app, Redis and DB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from sqlalchemy import select
+
+from dialogs.screens import SCREENS
+from models import Database, Household, Query
+from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+
+SEEN_SCREENS: set[str] = set()
+DIAL = None
+Step = tuple[str | None, Sequence[str]]
+
+TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
+    "phone of record goes straight to the menu and sees the next payment": (ROSA_PHONE, [
+        (DIAL, ["CON Hola Rosa. Mi Juntos:", "1 Proximo pago", "5 Idioma", "0 Salir"]),
+        ("1", ["Pago 2026-6", "12/12/2026", "16/12/2026", "08:00 a 17:30", "Agencia BN Chulucanas"]),
+    ]),
+    "address and DNI reminder are on the next payment screen": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("1", ["Agencia BN Chulucanas"]),
+        ("98", ["Jr. Lima 123", "Lleve su DNI", "0 Atras 00 Menu"]),
+        ("0", ["Agencia BN Chulucanas"]),
+        ("0", ["Hola Rosa"]),
+    ]),
+    "DNI and date of birth verify a stranger's phone; sin_abono shows reason and action": (
+        STRANGER_PHONE, [
+            (DIAL, ["CON ", "Ingrese el DNI"]),
+            (JUANA["dni"], ["fecha de nacimiento", "DDMMAAAA", "0 Atras"]),
+            (JUANA["dob"], ["Hola Juana"]),
+            ("1", ["No hay pago", "controles de salud", "establecimiento de salud"]),
+            ("00", ["Hola Juana"]),
+            ("2", ["Pago 2026-6: sin abono", "controles de salud", "98 Mas"]),
+            ("98", ["Periodos anteriores", "2026-5: cobrado, S/ 200.00"]),
+            ("98", ["Opcion no valida.", "Periodos anteriores"]),
+            ("00", ["Hola Juana"]),
+            ("3", ["Ana, salud: NO cumple (control CRED)"]),
+            ("0", ["Hola Juana"]),
+            ("0", ["END Gracias por usar Mi Juntos"]),
+        ]),
+    "payment status shows amount, then the three periods before on page two": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("2", ["Pago 2026-6: programado", "Monto: S/ 200.00", "98 Mas"]),
+        ("98", ["2026-5: cobrado, S/ 280.00", "2026-4: no cobrado", "2026-3: cobrado"]),
+        ("0", ["Pago 2026-6: programado"]),
+        ("0", ["Hola Rosa"]),
+    ]),
+    "co-responsibilities per member, paged": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("3", ["Corresponsabilidades 2026-6", "Luis, educacion: NO cumple (asistencia escolar)",
+               "98 Mas"]),
+        ("98", ["Wilfredo, educacion: cumple", "0 Atras 00 Menu"]),
+    ]),
+    "reminders switched off and on from the phone of record": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("4", ["ACTIVOS en este celular", "1 Desactivar"]),
+        ("1", ["Ya no recibira avisos"]),
+        ("0", ["DESACTIVADOS", "1 Activar"]),
+        ("1", ["Recibira un SMS antes de cada pago"]),
+        ("00", ["Hola Rosa"]),
+    ]),
+    "language menu and the choice kept": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("5", ["1 Espanol", "2 Runasimi", "3 Aymar aru", "0 Atras 00 Menu"]),
+        ("9", ["Opcion no valida.", "1 Espanol"]),
+        ("2", ["Idioma guardado.", "1 Proximo pago"]),
+    ]),
+    "bad choices get a hint, too many end the session": (ROSA_PHONE, [
+        (DIAL, ["Hola Rosa"]),
+        ("7", ["CON Opcion no valida.", "Hola Rosa"]),
+        ("x", ["Opcion no valida."]),
+        ("", ["Opcion no valida."]),
+        ("99", ["Opcion no valida."]),
+        ("abc", ["END Demasiadas opciones no validas", "*1880#"]),
+    ]),
+    "malformed DNI and date of birth re-prompt with a hint and cost nothing": (STRANGER_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("1234", ["El DNI tiene 8 numeros", "Ingrese el DNI"]),
+        ("01234567", ["fecha de nacimiento"]),
+        ("3113", ["Escriba 8 numeros", "fecha de nacimiento"]),
+        ("31022000", ["Escriba 8 numeros"]),
+        ("0", ["Ingrese el DNI"]),
+        ("012 345 67", ["fecha de nacimiento"]),
+        (ROSA["dob"], ["Hola Rosa"]),
+    ]),
+    "unknown DNIs are told so, three end the session": (STRANGER_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("99999999", ["Ese DNI no esta en Juntos", "Ingrese el DNI"]),
+        ("99999998", ["Ese DNI no esta en Juntos"]),
+        ("99999997", ["END No pudimos encontrar su hogar", "1880"]),
+    ]),
+    "a phone shared by two households asks which DNI, without date of birth": (SHARED_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("55500002", ["Hola Luz"]),
+        ("1", ["No hay pago", "no tiene tarjeta", "vaya al banco con su DNI"]),
+    ]),
+    "field operation (ETV) with a long place name is paged, never cut": (SHARED_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("55500001", ["Hola Carmen"]),
+        ("1", ["Pago 2026-6 (operativo)", "14/12/2026", "Operativo ETV Comunidad Campesina"]),
+    ]),
+    "a household with no data yet gets clear answers": (STRANGER_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("55500003", ["fecha de nacimiento"]),
+        ("01011980", ["Hola Elena"]),
+        ("1", ["Aun no hay cronograma"]),
+        ("00", ["Hola Elena"]),
+        ("2", ["Aun no hay pagos"]),
+        ("00", ["Hola Elena"]),
+        ("3", ["No hay registros"]),
+        ("00", ["Hola Elena"]),
+        ("4", ["no tiene celular", "1 Recibir"]),
+        ("1", ["llegaran a este celular"]),
+    ]),
+}
+
+
+def run(phone: Phone, steps: list[Step]) -> None:
+    for value, expected in steps:
+        screen = phone.dial() if value is None else phone.send(value)
+        assert len(screen) - 4 <= 182, screen
+        for fragment in expected:
+            assert fragment in screen, f"after {value!r}: {fragment!r} not in {screen!r}"
+    SEEN_SCREENS.update(phone.screens)
+
+
+@pytest.fixture
+def phone_for(app: Flask, seeded: Database, redis: redis_lib.Redis):
+    def make(number: str) -> Phone:
+        return Phone(app.test_client(), number, redis=redis)
+
+    return make
+
+
+@pytest.mark.parametrize("name", list(TRANSCRIPTS))
+def test_transcript(name: str, phone_for) -> None:
+    number, steps = TRANSCRIPTS[name]
+    run(phone_for(number), steps)
+
+
+def test_choices_are_stored_for_the_household(phone_for, seeded: Database) -> None:
+    run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("5", ["Espanol"]), ("3", ["guardado"]),
+                                ("4", ["ACTIVOS"]), ("1", ["Ya no recibira"])])
+    run(phone_for(STRANGER_PHONE), [(DIAL, []), (JUANA["dni"], []), (JUANA["dob"], ["Hola Juana"]),
+                                    ("4", ["no tiene celular"]), ("1", ["llegaran"])])
+    with seeded.session() as s:
+        rosa = s.get(Household, ROSA["hogar_id"])
+        juana = s.get(Household, JUANA["hogar_id"])
+        assert rosa is not None and juana is not None
+        assert (rosa.idioma, rosa.reminders_enabled) == ("ay", False)
+        assert rosa.idioma_set_by_caller_at is not None
+        assert (juana.phone, juana.reminders_enabled) == (STRANGER_PHONE, True)
+        assert juana.phone_set_by_caller_at is not None
+    # The next call from the newly registered phone is recognised without DNI.
+    run(phone_for(STRANGER_PHONE), [(DIAL, ["Hola Juana"])])
+
+
+def test_reason_is_only_shown_after_verification(phone_for) -> None:
+    phone = phone_for(STRANGER_PHONE)
+    before = [phone.dial(), phone.send("1"), phone.send("2"), phone.send(JUANA["dni"]),
+              phone.send("1"), phone.send("2")]
+    for screen in before:
+        assert "salud" not in screen and "Motivo" not in screen and "Juana" not in screen
+    assert "Hola Juana" in phone.send(JUANA["dob"])
+    assert "controles de salud" in phone.send("1")
+
+
+def test_three_wrong_dates_lock_the_dni_on_any_phone(phone_for, app: Flask) -> None:
+    phone = phone_for(STRANGER_PHONE)
+    phone.dial()
+    phone.send(JUANA["dni"])
+    assert "Intentos que quedan: 2" in phone.send("01011999")
+    assert "Intentos que quedan: 1" in phone.send("02011999")
+    locked = phone.send("03011999")
+    assert locked.startswith("END ") and "bloqueado 30 minutos" in locked
+    SEEN_SCREENS.update(phone.screens)
+    # Another phone, another session, even with the right date: still locked.
+    other = phone_for("+51944444444")
+    other.dial()
+    assert other.send(JUANA["dni"]).startswith("END Por seguridad")
+    # Other DNIs are not affected.
+    other.dial()
+    other.send(ROSA["dni"])
+    assert "Hola Rosa" in other.send(ROSA["dob"])
+
+
+def test_failures_are_forgotten_after_a_right_date(phone_for) -> None:
+    phone = phone_for(STRANGER_PHONE)
+    phone.dial()
+    phone.send(JUANA["dni"])
+    assert "Intentos que quedan: 2" in phone.send("01011999")
+    phone.send("0")
+    phone.send(JUANA["dni"])
+    assert "Intentos que quedan: 1" in phone.send("01011999")  # counted per DNI, not per screen
+    assert "Hola Juana" in phone.send(JUANA["dob"])
+    assert phone.send("0").startswith("END ")
+    phone.dial()
+    phone.send(JUANA["dni"])
+    assert "Intentos que quedan: 2" in phone.send("01011999")
+
+
+def test_lock_expires_after_the_cooling_off_period(phone_for, redis: redis_lib.Redis) -> None:
+    phone = phone_for(STRANGER_PHONE)
+    phone.dial()
+    phone.send(JUANA["dni"])
+    for wrong in ("01011999", "02011999", "03011999"):
+        last = phone.send(wrong)
+    assert last.startswith("END ")
+    keys = redis.keys("mijuntos:dobfail:ussd:*")
+    assert len(keys) == 1
+    assert 29 * 60 < redis.ttl(keys[0]) <= 30 * 60
+    assert JUANA["dni"] not in keys[0].decode()
+    redis.delete(keys[0])  # what the TTL does after 30 minutes
+    phone.dial()
+    phone.send(JUANA["dni"])
+    assert "Hola Juana" in phone.send(JUANA["dob"])
+
+
+def test_resent_hop_gets_the_same_reply_and_does_not_advance(phone_for) -> None:
+    phone = phone_for(ROSA_PHONE)
+    phone.dial()
+    first = phone.send("4")
+    assert phone.resend() == first
+    toggled = phone.send("1")
+    assert "Ya no recibira" in toggled
+    assert phone.resend() == toggled  # the toggle is not applied twice
+    assert "DESACTIVADOS" in phone.send("0")
+
+
+def test_resent_first_hop_is_not_a_new_session(phone_for, seeded: Database) -> None:
+    phone = phone_for(ROSA_PHONE)
+    first = phone.dial()
+    assert phone.resend() == first
+    with seeded.session() as s:
+        verifications = s.scalars(select(Query).where(Query.kind == "verify")).all()
+    assert len(verifications) == 1
+
+
+def test_dropped_session_can_be_resumed_or_restarted(phone_for) -> None:
+    phone = phone_for(ROSA_PHONE)
+    phone.dial()
+    phone.send("2")
+    offer = phone.dial()
+    assert "CON Tiene una consulta sin terminar" in offer and "1 Continuar" in offer
+    assert "Pago 2026-6: programado" in phone.send("1")
+    assert "Tiene una consulta" in phone.dial()  # dropped again, on the same screen
+    assert "Hola Rosa" in phone.send("2")
+    assert "Hola Rosa" in phone.dial()  # dropped on the main menu: nothing to offer
+    SEEN_SCREENS.update(phone.screens)
+
+
+def test_no_resume_after_a_clean_exit(phone_for) -> None:
+    phone = phone_for(ROSA_PHONE)
+    phone.dial()
+    phone.send("2")
+    assert phone.send("00").startswith("CON Hola")
+    assert phone.send("0").startswith("END ")
+    assert "Hola Rosa" in phone.dial()
+
+
+def test_resume_of_a_half_verified_session_asks_the_date_again(phone_for) -> None:
+    phone = phone_for(STRANGER_PHONE)
+    phone.dial()
+    phone.send(JUANA["dni"])
+    assert "Tiene una consulta" in phone.dial()
+    assert "fecha de nacimiento" in phone.send("1")
+    assert "Hola Juana" in phone.send(JUANA["dob"])
+
+
+def test_inputs_built_into_the_dial_string_are_honoured(phone_for) -> None:
+    assert "Agencia BN Chulucanas" in phone_for(ROSA_PHONE).dial("1")
+    assert "fecha de nacimiento" in phone_for(STRANGER_PHONE).dial(JUANA["dni"])
+    assert "Hola Juana" in phone_for("+51933333333").dial(JUANA["dni"], JUANA["dob"])
+
+
+def test_lookups_are_recorded_without_dni_or_phone(phone_for, seeded: Database) -> None:
+    run(phone_for(STRANGER_PHONE), [(DIAL, []), ("99999999", []), (JUANA["dni"], []),
+                                    (JUANA["dob"], []), ("1", []), ("00", []), ("2", [])])
+    with seeded.session() as s:
+        rows = s.scalars(select(Query).order_by(Query.id)).all()
+    got = [(q.channel, q.kind, q.outcome, q.unidad_territorial) for q in rows]
+    assert got == [
+        ("ussd", "verify", "dni_unknown", None),
+        ("ussd", "verify", "ok_dob", "PUNO"),
+        ("ussd", "next_payment", "sin_abono", "PUNO"),
+        ("ussd", "status", "sin_abono", "PUNO"),
+    ]
+    assert rows[-1].hogar_id == JUANA["hogar_id"] and rows[-1].periodo == "2026-6"
+    assert all(r.created_at.tzinfo is not None for r in rows)
+
+
+def test_session_state_lives_in_one_key_with_a_ttl(phone_for, redis: redis_lib.Redis) -> None:
+    phone = phone_for(ROSA_PHONE)
+    phone.dial()
+    phone.send("1")
+    session_keys = redis.keys("mijuntos:ussd:*")
+    assert session_keys == [f"mijuntos:ussd:{phone.session_id}".encode()]
+    for key in redis.keys("mijuntos:*"):
+        assert 0 < redis.ttl(key) <= 600, key
+        assert ROSA_PHONE.encode() not in key and b"987654321" not in key
+
+
+def test_every_screen_appears_in_some_transcript() -> None:
+    """Runs last in this module: the transcripts above must have shown every screen."""
+    if not SEEN_SCREENS:
+        pytest.skip("run with the whole module")
+    assert set(SCREENS) - SEEN_SCREENS == set()
