@@ -15,6 +15,7 @@ from dialogs.effects import (
     SetReminders,
 )
 from dialogs.facts import Facts, HouseholdFacts
+from dialogs.gsm import gsm_safe
 from dialogs.paging import paginate
 from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
 from dialogs.state import SessionState
@@ -26,6 +27,7 @@ SCREEN_BUDGET = 160  # what pages are cut to, leaving room for a notice line
 MORE, BACK, HOME = "98", "0", "00"
 MAX_UNKNOWN_DNI = 3
 HISTORY = 4  # this period and the three before it
+MAX_NAME = 14  # a greeting's first name, cut so the main menu always fits
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class _Step:
     def verified(self, household: HouseholdFacts) -> None:
         s = self.state
         s.hogar_id, s.pending, s.dni_key, s.candidates = household.hogar_id, None, None, []
-        s.lang, s.name, s.ut = household.idioma, household.first_name, household.unidad_territorial
+        s.lang, s.ut = household.idioma, household.unidad_territorial
+        s.name = household.first_name[:MAX_NAME]
         s.back, s.dni_tries = [], 0
         self.go("main", push=False)
 
@@ -107,7 +110,7 @@ class _Step:
         if s.notice:
             text = self.t(s.notice, **self.notice_params()) + "\n" + text
             s.notice = None
-        return Reply(screen.end, text, s, self.effects)
+        return Reply(screen.end, gsm_safe(text), s, self.effects)
 
     def notice_params(self) -> dict[str, object]:
         params: dict[str, object] = {"helpline": self.ctx.helpline}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -93,16 +94,16 @@ def targets(screen: Screen) -> set[str]:
     return out
 
 
-def check_menu() -> None:
+def check_menu(screens: Mapping[str, Screen] = SCREENS) -> None:
     """Reject a menu with dangling targets, unreachable screens or END screens with options."""
-    for screen in SCREENS.values():
+    for screen in screens.values():
         for target in screen.options.values():
             if target.startswith("@") and target not in ACTIONS:
                 raise MenuError(f"{screen.id}: unknown action {target}")
-            if not target.startswith("@") and target not in SCREENS:
+            if not target.startswith("@") and target not in screens:
                 raise MenuError(f"{screen.id}: option leads to unknown screen {target}")
         for target in targets(screen):
-            if target not in SCREENS:
+            if target not in screens:
                 raise MenuError(f"{screen.id}: leads to unknown screen {target}")
         if screen.end and (screen.options or screen.accepts or screen.paged or screen.resumable):
             raise MenuError(f"{screen.id}: an END screen takes no input")
@@ -115,8 +116,8 @@ def check_menu() -> None:
         if current in seen:
             continue
         seen.add(current)
-        todo.extend(targets(SCREENS[current]))
-    unreachable = set(SCREENS) - seen
+        todo.extend(t for t in targets(screens[current]) if t in screens)
+    unreachable = set(screens) - seen
     if unreachable:
         raise MenuError(f"menu: unreachable screens {sorted(unreachable)}")
 

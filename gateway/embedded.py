@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class EmbeddedRedisError(Exception):
@@ -49,7 +51,10 @@ class EmbeddedRedis:
         if not self.socket.exists():
             return False
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5).ping())
+            client = redis.Redis(
+                unix_socket_path=str(self.socket), socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+            )
+            return bool(client.ping())
         except redis.RedisError:
             return False
 

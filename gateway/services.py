@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from dialogs.texts import Catalog
 from gateway.config import DEV_SECRET, Settings
@@ -46,8 +48,13 @@ def embedded_redis_url(var_dir: Path) -> tuple[str, EmbeddedRedis]:
 
 def redis_client(url: str) -> redis.Redis:
     """A client that gives up quickly: a caller must get an answer even when Redis is down."""
+    # No retries: a retry with backoff would spend the caller's few seconds waiting.
     return redis.Redis.from_url(
-        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False
+        url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
     )
 
 

@@ -1,0 +1,39 @@
+"""GSM-7: what a basic handset shows reliably, and how many SMS parts a text costs."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+
+CODEC = "gsm03.38"
+_REPLACE = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "º": "o"}
+
+
+def is_gsm7(text: str) -> bool:
+    """True when every character is in the GSM-7 alphabet (or its extension table)."""
+    try:
+        text.encode(CODEC)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def gsm_safe(text: str) -> str:
+    """`text` with characters outside GSM-7 replaced by their plain letter (a for á...)."""
+    if is_gsm7(text):
+        return text
+    out = []
+    for ch in text:
+        if is_gsm7(ch):
+            out.append(ch)
+            continue
+        ch = _REPLACE.get(ch, ch)
+        plain = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(plain if plain and is_gsm7(plain) else "?")
+    return "".join(out)
+
+
+def septets(text: str) -> int:
+    """Length in GSM-7 septets: extension characters ([ ] { } ~ ^ | \\ and the euro) count two."""
+    return len(text.encode(CODEC))

@@ -1,0 +1,59 @@
+"""In-memory facts for unit tests of the pure dialogs (the app tests use the real database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
+
+LONG_PLACE = "Operativo ETV Comunidad Nativa Santa Rosa de Alto Yanajanca del Rio Huallaga"
+LONG_ADDRESS = "Local comunal al costado de la posta de salud y frente a la losa deportiva, cruce"
+
+
+def household(hid: str = "H1", **kw: object) -> HouseholdFacts:
+    base: dict[str, object] = dict(
+        hogar_id=hid, dni="01234567", first_name="Maximiliana", fecha_nacimiento=dt.date(1990, 8, 25),
+        idioma="es", unidad_territorial="HUANCAVELICA", estado="afiliado", phone="+51987654321",
+        reminders_enabled=True,
+    )
+    base.update(kw)
+    return HouseholdFacts(**base)  # type: ignore[arg-type]
+
+
+def settlement(estado: str = "programado", motivo: str | None = None, **kw: object) -> SettlementFacts:
+    base: dict[str, object] = dict(
+        periodo="2026-6", estado=estado, monto=Decimal("9999.99"), motivo=motivo,
+        modalidad="etv", lugar=LONG_PLACE, direccion=LONG_ADDRESS,
+        fecha_inicio=dt.date(2026, 12, 12), fecha_fin=dt.date(2026, 12, 31),
+        hora_inicio=dt.time(8, 0), hora_fin=dt.time(17, 30),
+    )
+    base.update(kw)
+    return SettlementFacts(**base)  # type: ignore[arg-type]
+
+
+@dataclass
+class MemoryFacts:
+    households: list[HouseholdFacts] = field(default_factory=lambda: [household()])
+    history: list[SettlementFacts] = field(default_factory=lambda: [settlement()])
+    coresp: list[CoRespFacts] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
+        return [h for h in self.households if h.phone == phone]
+
+    def household_by_dni(self, dni: str) -> HouseholdFacts | None:
+        return next((h for h in self.households if h.dni == dni), None)
+
+    def household(self, hogar_id: str) -> HouseholdFacts | None:
+        return next((h for h in self.households if h.hogar_id == hogar_id), None)
+
+    def dob_failures(self, dni_key: str) -> int:
+        return self.failures.get(dni_key, 0)
+
+    def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
+        return self.history[:limit]
+
+    def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
+        return self.coresp

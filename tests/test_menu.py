@@ -1,0 +1,169 @@
+"""The menu is data and is checked; every screen fits a basic phone in every language."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from dialogs import Catalog, Context
+from dialogs.engine import SCREEN_MAX, _Step
+from dialogs.facts import CoRespFacts
+from dialogs.gsm import gsm_safe, is_gsm7
+from dialogs.screens import SCREENS, MenuError, _screen, check_menu
+from dialogs.state import SessionState
+from dialogs.texts import LANGUAGES
+from dialogs.views import REASONS, STATES
+from gateway.i18n import LOCALES_DIR, load_catalog
+from tests.dialog_facts import MemoryFacts, household, settlement
+
+CATALOG = load_catalog()
+CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#")
+
+
+def test_the_menu_passes_its_own_check() -> None:
+    check_menu()
+
+
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"main": _screen("main", {"1": "nowhere"}, nav="none")}, "unknown screen nowhere"),
+        ({"orphan": _screen("orphan", {"1": "main"})}, "unreachable screens ['orphan']"),
+        ({"bye": _screen("bye", {"1": "main"}, end=True, nav="none", resumable=False)},
+         "END screen takes no input"),
+        ({"pay": _screen("pay", nav="none")}, "needs a way out"),
+        ({"lang": _screen("lang", {"1": "@nothing"})}, "unknown action"),
+    ],
+)
+def test_a_broken_menu_is_rejected(broken: dict, message: str) -> None:
+    with pytest.raises(MenuError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_menu({**SCREENS, **broken})
+
+
+def po_entries(lang: str) -> dict[str, str]:
+    with (LOCALES_DIR / f"{lang}.po").open("rb") as handle:
+        return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
+
+
+def test_every_catalog_has_the_same_keys() -> None:
+    spanish = po_entries("es")
+    assert all(spanish.values()), "Spanish is the source: every text is complete"
+    for lang in LANGUAGES:
+        assert set(po_entries(lang)) == set(spanish), lang
+
+
+def test_untranslated_texts_fall_back_to_spanish_and_are_listed() -> None:
+    for lang in ("qu", "ay"):
+        empty = sorted(k for k, v in po_entries(lang).items() if not v)
+        assert CATALOG.missing(lang) == empty
+        for key in empty:
+            assert CATALOG.text(lang, key, **dict.fromkeys(
+                CATALOG.placeholders("es", key), "x")) == CATALOG.text("es", key, **dict.fromkeys(
+                    CATALOG.placeholders("es", key), "x"))
+
+
+def test_translations_keep_the_placeholders_and_gsm7() -> None:
+    for lang in LANGUAGES:
+        for key, text in po_entries(lang).items():
+            if not text:
+                continue
+            assert is_gsm7(text), f"{lang}/{key} has characters outside GSM-7"
+            assert CATALOG.placeholders(lang, key) == CATALOG.placeholders("es", key), (lang, key)
+
+
+def test_fallback_uses_a_real_translation_when_there_is_one() -> None:
+    catalog = Catalog({"es": {"k": "hola {name}"}, "qu": {"k": "allillanchu {name}"}, "ay": {}})
+    assert catalog.text("qu", "k", name="Rosa") == "allillanchu Rosa"
+    assert catalog.text("ay", "k", name="Rosa") == "hola Rosa"
+    assert catalog.missing("ay") == ["k"]
+
+
+def test_gsm_safe_keeps_spanish_gsm_letters_and_plains_the_rest() -> None:
+    assert gsm_safe("MARÍA Ñaupari Güemes José") == "MARIA Ñaupari Güemes José"
+    assert gsm_safe("“ok” – 😀") == '"ok" - ?'
+    assert is_gsm7(gsm_safe("ÁÍÓÚáíóúçâ"))
+
+
+MEMBERS = [
+    CoRespFacts(f"Maximiliano{i}", tipo, i % 2 == 0, "asistencia escolar secundaria completa")
+    for i, tipo in zip(range(12), itertools.cycle(["salud", "educacion"]))
+]
+NOTICES = {
+    "dni": [None, "dni_invalid", "dni_unknown"],
+    "dob": [None, "dob_invalid", "dob_wrong"],
+    "main": [None, "invalid_option", "lang_saved"],
+}
+
+
+def scenarios() -> list[MemoryFacts]:
+    """Worst cases: long names and places, every state and reason, many members."""
+    out = []
+    for estado in STATES:
+        for motivo in (REASONS + (None, "CODIGO_NUEVO")) if estado == "sin_abono" else (None,):
+            for modalidad in ("etv", "agencia"):
+                history = [settlement(estado, motivo, modalidad=modalidad)] + [
+                    settlement(s) for s in STATES
+                ]
+                out.append(MemoryFacts(history=history, coresp=MEMBERS))
+    out.append(MemoryFacts(history=[settlement(lugar=None)], coresp=[]))
+    out.append(MemoryFacts(history=[], coresp=[]))
+    for phone, enabled in (("+51987654321", True), ("+51987654321", False), ("+51900000000", True),
+                           (None, True)):
+        out.append(MemoryFacts(households=[household(phone=phone, reminders_enabled=enabled)]))
+    return out
+
+
+def every_rendering(catalog: Catalog) -> list[tuple[str, str, str]]:
+    rendered = []
+    for lang, facts in itertools.product(LANGUAGES, scenarios()):
+        for screen_id, screen in SCREENS.items():
+            for notice in NOTICES.get(screen_id, [None, "invalid_option"]):
+                for page in range(6):
+                    state = SessionState(screen=screen_id, lang=lang, hogar_id="H1",
+                                         name="Maximilianaaaa", pending="H1", dni_key="k",
+                                         page=page, notice=notice, saved={})
+                    reply = _Step(state, CTX, facts, catalog).reply()
+                    rendered.append((lang, f"{screen_id}/p{page}/{notice}", reply.text))
+                    if state.page < page or not screen.paged:
+                        break
+    return rendered
+
+
+def test_every_screen_fits_182_gsm7_characters_in_every_language() -> None:
+    renderings = every_rendering(CATALOG)
+    assert len(renderings) > 500
+    for lang, where, text in renderings:
+        assert len(text) <= SCREEN_MAX - 4, f"{lang} {where}: {len(text)} chars\n{text}"
+        assert is_gsm7(text), f"{lang} {where}: not GSM-7\n{text}"
+
+
+def test_the_size_check_catches_a_translation_that_is_too_long() -> None:
+    long_menu = CATALOG.text("es", "main_menu", name="{name}") + "\n6 Una opcion demasiado larga" * 3
+    catalog = Catalog({**CATALOG.messages, "qu": {"main_menu": long_menu}})
+    too_long = [r for r in every_rendering(catalog) if len(r[2]) > SCREEN_MAX - 4]
+    assert too_long and all(lang == "qu" and where.startswith("main") for lang, where, _ in too_long)
+
+
+def test_pages_split_on_lines_and_lose_nothing() -> None:
+    facts = MemoryFacts(coresp=MEMBERS)
+    pages = []
+    for page in range(10):
+        state = SessionState(screen="coresp", hogar_id="H1", page=page)
+        text = _Step(state, CTX, facts, CATALOG).reply().text
+        if state.page < page:
+            break
+        pages.append(text)
+    assert len(pages) >= 3
+    joined = "\n".join(pages)
+    for member in MEMBERS:
+        assert member.miembro in joined
+    assert all("98 Mas" in p for p in pages[:-1]) and "98 Mas" not in pages[-1]
+
+
+def test_locales_dir_is_inside_the_package() -> None:
+    assert Path(LOCALES_DIR).parent.name == "dialogs"
+    assert dataclasses.is_dataclass(SessionState)
