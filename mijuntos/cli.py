@@ -27,11 +27,30 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {revision}")
 
 
+@main.command("catalogs")
+def catalogs() -> None:
+    """How complete each language's texts are; untranslated ones show in Spanish."""
+    from dialogs.texts import LANGUAGES
+    from gateway.i18n import load_catalog
+
+    catalog = load_catalog()
+    total = len(catalog.keys)
+    for lang in LANGUAGES:
+        missing = catalog.missing(lang)
+        click.echo(f"{lang}: {total - len(missing)}/{total} translated")
+        for key in missing:
+            click.echo(f"  missing {key}: {catalog.text('es', key)!r}")
+
+
 def _register() -> None:
     from mijuntos.data_commands import demo_data_command, import_command
+    from mijuntos.dial import dial_command
+    from mijuntos.serve import up_command
 
     main.add_command(import_command)
     main.add_command(demo_data_command)
+    main.add_command(dial_command)
+    main.add_command(up_command)
 
 
 _register()
