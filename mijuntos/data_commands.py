@@ -1,20 +1,57 @@
-"""`mijuntos import` and `mijuntos demo-data` (placeholders until written)."""
+"""`mijuntos import` and `mijuntos demo-data`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from gateway.config import Settings
+from mijuntos.demo_data import write_demo_data
+from mijuntos.importer import ImportHeaderError, import_dir
+from models import Database
+
+SHOWN_ERRORS = 50
+EXIT_REJECTED_ROWS = 1
+EXIT_REJECTED_HEADER = 2
 
 
 @click.command("import")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-def import_command(directory: str) -> None:
-    """Import the programme's CSV files from DIRECTORY."""
-    raise click.ClickException("not written yet")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--batch-size", default=2000, show_default=True, help="Rows per transaction.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def import_command(directory: Path, batch_size: int, progress: bool) -> None:
+    """Import the programme's CSV files from DIRECTORY.
+
+    Exit status: 0 all rows imported, 1 some rows rejected, 2 a header was rejected
+    (and nothing was imported).
+    """
+    db = Database(Settings.from_env().database_url)
+    try:
+        db.upgrade()
+        report = import_dir(db, directory, batch_size=batch_size, progress=progress)
+    except ImportHeaderError as exc:
+        click.echo(f"rejected: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_REJECTED_HEADER) from None
+    finally:
+        db.dispose()
+    for line in report.summary_lines():
+        click.echo(line)
+    for issue in report.errors[:SHOWN_ERRORS]:
+        click.echo(str(issue))
+    if report.error_count > SHOWN_ERRORS:
+        click.echo(f"... {report.error_count - SHOWN_ERRORS} more")
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_REJECTED_ROWS)
 
 
 @click.command("demo-data")
-@click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--households", default=200, show_default=True)
-def demo_data_command(directory: str, households: int) -> None:
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--households", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=7, show_default=True)
+@click.option("--periods", default=4, show_default=True, type=click.IntRange(min=2))
+def demo_data_command(directory: Path, households: int, seed: int, periods: int) -> None:
     """Write a synthetic data set in the CSV contract format to DIRECTORY."""
-    raise click.ClickException("not written yet")
+    summary = write_demo_data(directory, households, seed=seed, periods=periods)
+    for line in summary.lines():
+        click.echo(line)

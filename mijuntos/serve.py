@@ -79,11 +79,14 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
     ]
     proc = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on TERM too
     try:
         proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+        pass
     finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
         if server is not None:
             server.stop()
