@@ -39,7 +39,8 @@ def ussd() -> Response:
         wire, screen = answer(services, hop)
     except Exception:
         log.exception("ussd hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
-        return _plain("END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline))
+        sorry = services.catalog.text("es", "service_down", helpline=services.settings.helpline)
+        return _plain("END " + sorry)
     log.info(
         "ussd hop session=%s phone=%s screen=%s ms=%.1f",
         hop.session_id, mask_phone(hop.phone), screen, (time.perf_counter() - started) * 1000,

@@ -1,0 +1,1 @@
+"""rq jobs: SMS replies and payment reminders (issues 3 and 4); none run yet."""
