@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, Response
 
 from gateway.config import Settings
+from gateway.logs import configure_logging
 from gateway.services import build_services
 
 
@@ -19,10 +19,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         settings = Settings.from_env()
         if config:
             settings = settings.with_(**config)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     app.extensions["mijuntos"] = build_services(settings)
 

@@ -42,7 +42,8 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=1,
-        connect_args={"connect_timeout": 2},
+        # A stuck query must not outlive the aggregator's ~10 s patience with a caller.
+        connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"},
     )
 
 

@@ -1,0 +1,60 @@
+"""`mijuntos up` (what ./scripts/demo runs): embedded Redis, SQLite, demo data, gunicorn."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gateway.embedded import EmbeddedRedis
+from mijuntos.dial import Handset
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_up_serves_demo_data_on_embedded_defaults(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["MIJUNTOS_VAR_DIR"] = str(tmp_path / "var")
+    log = (tmp_path / "up.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mijuntos.cli", "up", "--port", str(port), "--households", "40",
+         "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        output = ""
+        while time.monotonic() < deadline:
+            output = (tmp_path / "up.log").read_text()
+            if "Booting worker" in output:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    pass
+            assert proc.poll() is None, output
+            time.sleep(0.2)
+        phone = re.search(r"mijuntos dial --phone (\+51\d{9})", output)
+        assert phone, output
+        handset = Handset(f"http://127.0.0.1:{port}/ussd", phone.group(1), "*1880#")
+        replies: list[str] = []
+        handset.run(iter(["1", "0"]), replies.append)
+        assert replies[0].startswith("CON Hola ")
+        assert replies[1].startswith("CON ") and "Pago" in replies[1]
+        assert (tmp_path / "var" / "mijuntos.db").exists()
+        assert EmbeddedRedis(tmp_path / "var" / "redis").answering()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        log.close()
+    assert not EmbeddedRedis(tmp_path / "var" / "redis").answering()
