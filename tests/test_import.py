@@ -200,15 +200,20 @@ def test_personal_data_is_never_echoed_in_errors(db: Database, tmp_path: Path) -
 def test_line_numbers_count_physical_lines(db: Database, tmp_path: Path) -> None:
     lines = [
         '2026-6,P0001,agencia,Agencia BN Sicuani,"Jr. Lima 123\nfrente a la plaza",2026-12-02,'
-        "2026-12-10,08:30,17:30,080601",
+        "2026-12-10,08:30,17:30,08060",
         "",
         "2026-6,P0002,etv,Operativo,,2026-12-05,2026-12-05,07:00,15:00,2104",
+        '2026-6,P0003,etv,Operativo,"a\nb\nc",2026-12-05,2026-12-05,07:00,15:00,210401',
+        "2026-6,P0004,etv,Operativo,,2026-12-05,2026-12-05,07:00,15:00,210401",
     ]
     report = import_dir(db, write_files(tmp_path, {"cronograma.csv": lines}))
+    # A quoted newline makes a row span lines; a row's number is the line it starts on.
     assert [str(e) for e in report.errors] == [
-        "cronograma.csv:5: ubigeo: must be 6 digits, got 2104"
+        "cronograma.csv:2: ubigeo: must be 6 digits, got 08060",
+        "cronograma.csv:5: ubigeo: must be 6 digits, got 2104",
     ]
-    assert report.files["cronograma.csv"].read == 2
+    assert report.files["cronograma.csv"].read == 4
+    assert count(db, PayPoint) == 2
 
 
 def test_missing_column_rejects_every_file_before_writing(db: Database, tmp_path: Path) -> None:
@@ -234,6 +239,27 @@ def test_byte_order_mark_is_ignored(db: Database, tmp_path: Path) -> None:
     report = import_dir(db, write_files(tmp_path, GOOD, bom=True))
     assert report.ok and report.files["padron.csv"].inserted == 4
     assert household(db, "H1").hogar_id == "H1"
+
+
+def test_undecodable_line_is_rejected_alone(db: Database, tmp_path: Path) -> None:
+    write_files(tmp_path, {"padron.csv": GOOD["padron.csv"][:1]})
+    latin1 = "H5,55555555,NORMA,PEÑA,1988-08-08,,es,080601,CUSCO,afiliado\n".encode("latin-1")
+    good = b"H6,66666666,NILDA,PARI,1988-08-08,,es,080601,CUSCO,afiliado\n"
+    with open(tmp_path / "padron.csv", "ab") as f:
+        f.write(latin1 + good)
+    report = import_dir(db, tmp_path)
+    assert [str(e) for e in report.errors] == [
+        "padron.csv:3: encoding: not valid UTF-8 (save the file as UTF-8)"
+    ]
+    assert count(db, Household) == 2
+
+
+def test_windows_line_endings(db: Database, tmp_path: Path) -> None:
+    text = "\r\n".join([HEADERS["padron.csv"], *GOOD["padron.csv"]]) + "\r\n"
+    (tmp_path / "padron.csv").write_bytes(("\ufeff" + text).encode("utf-8"))
+    report = import_dir(db, tmp_path)
+    assert report.ok and report.files["padron.csv"].inserted == 4
+    assert household(db, "H4").estado == "desafiliado"
 
 
 def test_reimport_changes_nothing(db: Database, tmp_path: Path) -> None:

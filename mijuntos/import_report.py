@@ -1,0 +1,87 @@
+"""What an import did: per-file counts and the rejected rows, each with file, line and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_KEPT_ERRORS = 1000
+
+
+class ImportHeaderError(ValueError):
+    """A file's header lacks required columns; nothing was written."""
+
+
+@dataclass(frozen=True, order=True)
+class RowIssue:
+    """One rejected row: `file:line: reason` (the line is the physical line, header is 1)."""
+
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class FileStats:
+    """Counts for one file.
+
+    Every data row read is exactly one of: inserted (a new key), updated (an existing key
+    whose values changed), unchanged (an existing key with the same values: nothing is
+    written, so a re-import reports all rows unchanged), or rejected. A key repeated in one
+    file is applied in file order, so the last row wins and the earlier ones count as if
+    they had been written first.
+    """
+
+    file: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def line(self) -> str:
+        """One summary line."""
+        return (
+            f"{self.file}: {self.read} read, {self.inserted} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected"
+        )
+
+
+@dataclass
+class ImportReport:
+    """Per-file stats and the first MAX_KEPT_ERRORS rejected rows (plus their total count)."""
+
+    files: dict[str, FileStats] = field(default_factory=dict)
+    errors: list[RowIssue] = field(default_factory=list)
+    error_count: int = 0
+
+    def stats(self, file: str) -> FileStats:
+        """The stats of `file`, created on first use."""
+        return self.files.setdefault(file, FileStats(file))
+
+    def add_errors(self, issues: list[RowIssue]) -> None:
+        """Record rejected rows, keeping only the first MAX_KEPT_ERRORS in memory."""
+        self.error_count += len(issues)
+        room = MAX_KEPT_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(sorted(issues)[:room])
+
+    @property
+    def rejected(self) -> int:
+        """Rows rejected over all files."""
+        return sum(s.rejected for s in self.files.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when no row was rejected."""
+        return self.error_count == 0
+
+    def summary_lines(self) -> list[str]:
+        """One line per file, then a total."""
+        lines = [stats.line() for stats in self.files.values()]
+        if not self.files:
+            lines.append("no contract files found")
+        lines.append(f"{self.error_count} row(s) rejected" if self.error_count else "all rows ok")
+        return lines

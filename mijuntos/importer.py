@@ -1,0 +1,155 @@
+"""`import_dir`: load the programme's CSV exports (the contract in DOMAIN.md) into the database.
+
+Headers of every present file are checked first; a missing column rejects the import before
+anything is written. Then each file is streamed row by row in contract order (padron,
+cronograma, abonos, corresponsabilidades), so references to households and pay points hold.
+Bad rows are reported as `file:line: reason` and skipped. Good rows are upserted in batches,
+one transaction per batch; rows whose values equal the stored ones are not written at all, so
+a re-import of the same files changes nothing and reports every row as unchanged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from tqdm import tqdm
+
+from mijuntos.csv_rows import FILES, FileSpec, RowError
+from mijuntos.import_batch import BatchWriter, Line
+from mijuntos.import_report import FileStats, ImportHeaderError, ImportReport, RowIssue
+from models import Database
+
+__all__ = ["ImportHeaderError", "ImportReport", "import_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def import_dir(
+    db: Database, directory: Path, *, batch_size: int = 2000, progress: bool = False
+) -> ImportReport:
+    """Import every contract CSV file present in `directory` and report what happened."""
+    directory = Path(directory)
+    present = [spec for spec in FILES if (directory / spec.name).is_file()]
+    headers = check_headers(directory, present)
+    report = ImportReport()
+    for spec in present:
+        stats = report.stats(spec.name)
+        _import_file(db, directory / spec.name, spec, headers[spec.name], report, stats,
+                     batch_size=batch_size, progress=progress)
+        log.info("import %s", stats.line())
+    return report
+
+
+def check_headers(directory: Path, specs: list[FileSpec]) -> dict[str, dict[str, int]]:
+    """Each file's column positions; raise ImportHeaderError naming every file that lacks some."""
+    headers: dict[str, dict[str, int]] = {}
+    problems: list[str] = []
+    for spec in specs:
+        with open(directory / spec.name, "rb") as raw:
+            first = next(csv.reader(_decoded_lines(raw, set())), None)
+        if first is None:
+            problems.append(f"{spec.name}: empty file, no header row")
+            continue
+        positions: dict[str, int] = {}
+        for i, name in enumerate(first):
+            positions.setdefault(name.strip().lower(), i)
+        missing = [c for c in spec.columns if c not in positions]
+        if missing:
+            problems.append(f"{spec.name}: header lacks required column(s) {', '.join(missing)}")
+        headers[spec.name] = {c: positions[c] for c in spec.columns if c in positions}
+    if problems:
+        raise ImportHeaderError("; ".join(problems) + " (nothing was imported)")
+    return headers
+
+
+def _decoded_lines(raw: IO[bytes], bad: set[int]) -> Iterator[str]:
+    """The file's lines as text, without a byte-order mark; undecodable line numbers go in `bad`.
+
+    Decoding line by line (not in 8 KB chunks) keeps one bad byte from costing its neighbours.
+    """
+    for number, chunk in enumerate(raw, start=1):
+        if number == 1 and chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8):]
+        try:
+            yield chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add(number)
+            yield chunk.decode("utf-8", "replace")
+
+
+def _rows(lines: Iterator[str], columns: dict[str, int]) -> Iterator[tuple[int, int, dict[str, str]]]:
+    """Data rows as (first line, last line, {column: raw value}), blank lines skipped."""
+    reader = csv.reader(lines)
+    next(reader, None)
+    last = reader.line_num
+    for fields in reader:
+        first, last = last + 1, reader.line_num
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        width = len(fields)
+        yield first, last, {c: fields[i] if i < width else "" for c, i in columns.items()}
+
+
+def _import_file(
+    db: Database,
+    path: Path,
+    spec: FileSpec,
+    columns: dict[str, int],
+    report: ImportReport,
+    stats: FileStats,
+    *,
+    batch_size: int,
+    progress: bool,
+) -> None:
+    """Stream one file through the parser and the batch writer."""
+    writer = BatchWriter(spec, db.engine.dialect.name)
+    size = path.stat().st_size
+    with open(path, "rb") as raw, tqdm(
+        total=size, unit="B", unit_scale=True, desc=spec.name, disable=not progress, leave=True
+    ) as bar:
+        batch: list[Line] = []
+        issues: list[RowIssue] = []
+        undecodable: set[int] = set()
+
+        def flush() -> None:
+            _flush(db, writer, spec, batch, issues, report, stats)
+            batch.clear()
+            issues.clear()
+            bar.update(raw.tell() - bar.n)
+
+        for first, last, row in _rows(_decoded_lines(raw, undecodable), columns):
+            stats.read += 1
+            try:
+                if undecodable and not undecodable.isdisjoint(range(first, last + 1)):
+                    raise RowError("encoding: not valid UTF-8 (save the file as UTF-8)")
+                batch.append((first, spec.parse(row)))
+            except RowError as exc:
+                issues.append(RowIssue(spec.name, first, str(exc)))
+            if len(batch) + len(issues) >= batch_size:
+                flush()
+        flush()
+        bar.update(size - bar.n)
+
+
+def _flush(
+    db: Database,
+    writer: BatchWriter,
+    spec: FileSpec,
+    batch: list[Line],
+    issues: list[RowIssue],
+    report: ImportReport,
+    stats: FileStats,
+) -> None:
+    """Write one batch in its own transaction and record its rejected rows."""
+    rejected = list(issues)
+    if batch:
+        with db.engine.begin() as conn:
+            bad = writer.write(conn, batch, stats)
+        rejected += [RowIssue(spec.name, line, reason) for line, reason in bad]
+    stats.rejected += len(rejected)
+    report.add_errors(rejected)

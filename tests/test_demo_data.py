@@ -1,0 +1,171 @@
+"""The synthetic data set: deterministic, realistic, complete, and accepted by the importer."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from mijuntos.cli import main
+from mijuntos.demo_data import period_labels, write_demo_data
+from mijuntos.importer import import_dir
+from models import (
+    CoResponsibility,
+    Database,
+    Household,
+    HouseholdStatus,
+    Language,
+    Modality,
+    PayPoint,
+    Reason,
+    Settlement,
+    SettlementStatus,
+)
+
+TODAY = dt.date(2026, 11, 27)
+FILES = ["padron.csv", "cronograma.csv", "abonos.csv", "corresponsabilidades.csv"]
+
+
+def read(directory: Path, name: str) -> list[dict[str, str]]:
+    with open(directory / name, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def digest(directory: Path) -> dict[str, str]:
+    return {n: hashlib.sha256((directory / n).read_bytes()).hexdigest() for n in FILES}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo30")
+    write_demo_data(directory, 30, today=TODAY)
+    return directory
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
+    write_demo_data(tmp_path / "a", 300, seed=3, today=TODAY)
+    write_demo_data(tmp_path / "b", 300, seed=3, today=TODAY)
+    write_demo_data(tmp_path / "c", 300, seed=4, today=TODAY)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a")["padron.csv"] != digest(tmp_path / "c")["padron.csv"]
+
+
+def test_periods_end_after_today_with_future_dates_for_the_latest(small: Path) -> None:
+    assert period_labels(TODAY, 4) == ["2026-4", "2026-5", "2026-6", "2027-1"]
+    assert period_labels(dt.date(2026, 1, 15), 3) == ["2025-6", "2026-1", "2026-2"]
+    for row in read(small, "cronograma.csv"):
+        start = dt.date.fromisoformat(row["fecha_inicio"])
+        end = dt.date.fromisoformat(row["fecha_fin"])
+        if row["periodo"] == "2027-1":
+            assert TODAY + dt.timedelta(days=5) <= start <= end <= TODAY + dt.timedelta(days=20)
+        else:
+            assert end < TODAY
+
+
+def test_tiny_set_has_every_value(small: Path) -> None:
+    padron = read(small, "padron.csv")
+    abonos = read(small, "abonos.csv")
+    assert {r["estado"] for r in padron} == set(HouseholdStatus)
+    assert {r["idioma"] or "es" for r in padron} == set(Language)
+    assert "" in {r["idioma"] for r in padron}
+    assert {r["modalidad"] for r in read(small, "cronograma.csv")} == set(Modality)
+    assert {r["estado"] for r in abonos} == set(SettlementStatus)
+    assert {r["motivo"] for r in abonos} - {""} == set(Reason)
+    assert {r["tipo"] for r in read(small, "corresponsabilidades.csv")} == {"salud", "educacion"}
+
+
+def test_reasons_agree_with_households_and_members(tmp_path: Path) -> None:
+    write_demo_data(tmp_path, 2000, today=TODAY)
+    estado = {r["hogar_id"]: r["estado"] for r in read(tmp_path, "padron.csv")}
+    failing: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in read(tmp_path, "corresponsabilidades.csv"):
+        if r["cumple"] == "no":
+            failing[(r["periodo"], r["hogar_id"])].add(r["tipo"])
+    motivos: Counter[str] = Counter()
+    for r in read(tmp_path, "abonos.csv"):
+        motivos[r["motivo"]] += 1
+        key = (r["periodo"], r["hogar_id"])
+        if r["estado"] == "sin_abono":
+            assert r["monto"] == "0" and r["punto_id"] == ""
+        else:
+            assert int(r["monto"]) >= 200 and r["punto_id"]
+        if r["periodo"] == "2027-1" and estado[r["hogar_id"]] != "afiliado":
+            assert r["motivo"] == estado[r["hogar_id"]].upper()
+        expected = {"INC_SALUD": {"salud"}, "INC_EDUCACION": {"educacion"}}.get(r["motivo"], set())
+        assert failing.get(key, set()) == expected, key
+    assert all(motivos[reason] > 0 for reason in Reason)
+
+
+def test_people_look_real(tmp_path: Path) -> None:
+    write_demo_data(tmp_path, 3000, today=TODAY)
+    padron = read(tmp_path, "padron.csv")
+    dnis = [r["dni"] for r in padron]
+    assert len(set(dnis)) == len(dnis) and all(len(d) == 8 and d.isdigit() for d in dnis)
+    assert any(d.startswith("0") for d in dnis)
+    phones = [r["celular"] for r in padron if r["celular"]]
+    assert 0.80 < len(phones) / len(padron) < 0.90
+    assert {p[:3] for p in phones} >= {"+51", "519"} and any(len(p) == 9 for p in phones)
+    assert len({r["unidad_territorial"] for r in padron}) >= 10
+    assert Counter(r["estado"] for r in padron).most_common(1)[0][0] == "afiliado"
+    ages = [(TODAY - dt.date.fromisoformat(r["fecha_nacimiento"])).days / 365.25 for r in padron]
+    assert 18 <= min(ages) and max(ages) <= 55.1
+    by_ut = Counter((r["unidad_territorial"], r["idioma"]) for r in padron)
+    assert by_ut[("PUNO", "ay")] > 0 and by_ut[("CUSCO", "qu")] > 0 and by_ut[("PIURA", "qu")] == 0
+    rows = len(read(tmp_path, "corresponsabilidades.csv"))
+    assert 2.3 < rows / len(padron) < 3.1  # ~1.35 members with duties, two periods
+    assert len(read(tmp_path, "cronograma.csv")) / 4 == round(3000 / 211)
+
+
+def test_output_imports_without_rejections(db: Database, tmp_path: Path) -> None:
+    summary = write_demo_data(tmp_path, 1500, today=TODAY)
+    report = import_dir(db, tmp_path, batch_size=700)
+    assert report.ok, report.errors[:5]
+    assert report.files["padron.csv"].inserted == summary.households == 1500
+    assert report.files["abonos.csv"].inserted == summary.abonos
+    assert report.files["corresponsabilidades.csv"].inserted == summary.corresponsabilidades
+    with db.session() as s:
+        def values(column: Any) -> set[Any]:
+            return set(s.scalars(select(column).distinct()))
+
+        assert values(Household.estado) == set(HouseholdStatus)
+        assert values(Household.idioma) == set(Language)
+        assert values(PayPoint.modalidad) == set(Modality)
+        assert values(Settlement.estado) == set(SettlementStatus)
+        assert values(Settlement.motivo) - {None} == set(Reason)
+        assert values(CoResponsibility.cumple) == {True, False}
+        assert s.scalar(select(func.count()).select_from(PayPoint)) == summary.pay_points
+    again = import_dir(db, tmp_path)
+    assert sum(s.inserted + s.updated for s in again.files.values()) == 0
+
+
+def test_samples_match_the_database(db: Database, tmp_path: Path) -> None:
+    summary = write_demo_data(tmp_path, 30, today=TODAY)
+    import_dir(db, tmp_path)
+    with_phone, by_dni = summary.samples[0], summary.samples[1]
+    with db.session() as s:
+        first = s.get(Household, with_phone.hogar_id)
+        second = s.get(Household, by_dni.hogar_id)
+        strangers = s.scalar(select(func.count()).where(Household.phone == by_dni.dial_from))
+        paid = s.get(Settlement, ("2027-1", with_phone.hogar_id))
+        unpaid = s.get(Settlement, ("2027-1", by_dni.hogar_id))
+    assert first is not None and second is not None and paid is not None and unpaid is not None
+    assert first.phone == with_phone.phone_of_record == with_phone.dial_from
+    assert paid.estado == with_phone.estado == "programado"
+    assert (second.dni, second.fecha_nacimiento.strftime("%d%m%Y")) == (
+        by_dni.dni, by_dni.fecha_nacimiento)
+    assert strangers == 0 and unpaid.estado == "sin_abono" and unpaid.motivo == by_dni.motivo
+
+
+def test_demo_data_command(tmp_path: Path) -> None:
+    args = ["demo-data", str(tmp_path), "--households", "40", "--seed", "9"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "wrote 40 households" in result.stdout and "DNI" in result.stdout
+    assert len(read(tmp_path, "padron.csv")) == 40
