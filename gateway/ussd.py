@@ -19,6 +19,8 @@ from gateway.sessions import StoredSession
 
 log = logging.getLogger("mijuntos.ussd")
 bp = Blueprint("ussd", __name__)
+# A first hop may carry inputs dialed with the code (*1880*1#); more than this is not a person.
+MAX_INPUTS_PER_HOP = 8
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -76,6 +78,8 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
             known = stored.inputs
             fresh = hop.text.startswith(stored.text) and len(inputs) > known
             pending = inputs[known:] if fresh else inputs[-1:]
+        if len(pending) > MAX_INPUTS_PER_HOP:
+            pending = pending[-1:]  # a flood of `*`: only the newest input matters
         effects.extend(reply.effects)
         for value in pending:
             if reply.end:

@@ -94,3 +94,18 @@ def test_session_end_events_are_accepted_or_rejected_with_a_reason(app) -> None:
     assert ok.status_code == 200
     bad = client.post("/ussd/events", data={"sessionId": "ATUid_1", "status": "Maybe"})
     assert bad.status_code == 400 and "status: unknown value" in bad.get_data(as_text=True)
+
+
+def test_a_star_flood_is_answered_as_its_last_input(app, seeded) -> None:
+    from sqlalchemy import func, select
+
+    from models import Query
+
+    client = app.test_client()
+    form = {"sessionId": "flood1", "phoneNumber": ROSA_PHONE, "text": "*".join(["1", "0"] * 100)}
+    response = client.post("/ussd", data=form)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("END Gracias")  # the last input: 0 = exit
+    with seeded.session() as s:
+        lookups = s.scalar(select(func.count()).select_from(Query).where(Query.kind != "verify"))
+    assert lookups == 0  # the 100 "1"s before it were not each run as a lookup
