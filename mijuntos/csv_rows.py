@@ -63,7 +63,7 @@ def choice(row: Mapping[str, str], column: str, allowed: type[Any], default: str
     if value not in allowed._value2member_map_:
         shown = value or "(empty)"
         raise RowError(f"{column}: {shown} is not one of {', '.join(m.value for m in allowed)}")
-    return value
+    return str(value)
 
 
 def dni(row: Mapping[str, str], column: str = "dni") -> str:

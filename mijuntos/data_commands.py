@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.config import Settings
 from mijuntos.demo_data import write_demo_data
@@ -14,6 +15,7 @@ from models import Database
 SHOWN_ERRORS = 50
 EXIT_REJECTED_ROWS = 1
 EXIT_REJECTED_HEADER = 2
+EXIT_DATABASE_ERROR = 3
 
 
 @click.command("import")
@@ -24,7 +26,7 @@ def import_command(directory: Path, batch_size: int, progress: bool) -> None:
     """Import the programme's CSV files from DIRECTORY.
 
     Exit status: 0 all rows imported, 1 some rows rejected, 2 a header was rejected
-    (and nothing was imported).
+    (and nothing was imported), 3 the database failed.
     """
     db = Database(Settings.from_env().database_url)
     try:
@@ -33,6 +35,11 @@ def import_command(directory: Path, batch_size: int, progress: bool) -> None:
     except ImportHeaderError as exc:
         click.echo(f"rejected: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_REJECTED_HEADER) from None
+    except SQLAlchemyError as exc:
+        # SQLAlchemy's own message lists the batch's parameters: DNIs, birth dates, phones.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        click.echo(f"database error ({cause}); batches written before it are kept", err=True)
+        raise click.exceptions.Exit(EXIT_DATABASE_ERROR) from None
     finally:
         db.dispose()
     for line in report.summary_lines():

@@ -21,12 +21,11 @@ from mijuntos.demo_geo import COMMUNITIES, STREETS, District, interleaved_distri
 from mijuntos.demo_people import FORCED_COUNT, People, Person
 
 HOUSEHOLDS_PER_POINT = 211  # 760,000 households -> about 3,600 pay points, as nationally
-# Latest-period reason forced on household i (None: programado), then the padron estado.
-FORCED = [
-    (None, "afiliado"), ("INC_SALUD", "afiliado"), ("INC_EDUCACION", "afiliado"),
-    ("SUSPENDIDO", "suspendido"), ("DESAFILIADO", "desafiliado"),
-    ("SIN_MIEMBRO_OBJETIVO", "afiliado"), ("DATOS_EN_VERIFICACION", "afiliado"),
-    ("TARJETA_PENDIENTE", "afiliado"),
+# The latest period's motivo of the first households (None: programado); demo_people gives
+# households 3 and 4 the matching padron estado, and 1, 2 and 5 the matching members.
+FORCED: list[str | None] = [
+    None, "INC_SALUD", "INC_EDUCACION", "SUSPENDIDO", "DESAFILIADO", "SIN_MIEMBRO_OBJETIVO",
+    "DATOS_EN_VERIFICACION", "TARJETA_PENDIENTE",
 ]
 assert len(FORCED) == FORCED_COUNT
 NO_COBRADO_HOUSEHOLD = len(FORCED)  # its previous period is forced to no_cobrado
@@ -172,7 +171,7 @@ def _write_cronograma(
 def _reason_now(rng: random.Random, i: int, person: Person) -> str | None:
     """The latest period's motivo (None: programado)."""
     if i < len(FORCED):
-        return FORCED[i][0]
+        return FORCED[i]
     if person.estado == "suspendido":
         return "SUSPENDIDO"
     if person.estado == "desafiliado":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, select
+from sqlalchemy import Connection, Table, any_, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mijuntos.csv_rows import FileSpec, Record, mask
@@ -26,11 +27,23 @@ class BatchWriter:
         self.spec = spec
         self.table: Table = Base.metadata.tables[spec.table]
         self.statement = self._upsert_statement(dialect)
+        self.dialect = dialect
+        self._analyze_at = 1
+        getter = itemgetter(*spec.key)
+        self._key_of = getter if len(spec.key) > 1 else lambda row: (getter(row),)
 
     def _upsert_statement(self, dialect: str) -> Any:
         table = self.table
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(table)
+        stmt: Any
+        if dialect == "postgresql":
+            # One statement per batch: the rows travel as one array per column and are
+            # unnested server-side, instead of one pipelined INSERT per row (~3x faster).
+            names = [c.name for c in table.c]
+            arrays = [bindparam(n, type_=postgresql.ARRAY(table.c[n].type)) for n in names]
+            rows = select(func.unnest(*arrays).table_valued(*names).render_derived())
+            stmt = postgresql.insert(table).from_select(names, rows)
+        else:
+            stmt = sqlite.insert(table)
         skip = set(self.spec.key) | {"reminders_enabled", *CALLER_SET.values()}
         set_: dict[str, Any] = {
             c.name: stmt.excluded[c.name] for c in table.c if c.name not in skip
@@ -44,9 +57,9 @@ class BatchWriter:
                 )
         return stmt.on_conflict_do_update(index_elements=list(self.spec.key), set_=set_)
 
-    def key(self, record: Record) -> Key:
-        """The record's primary key."""
-        return tuple(record[k] for k in self.spec.key)
+    def key(self, record: Any) -> Key:
+        """The primary key of a parsed record or a fetched row, always as a tuple."""
+        return self._key_of(record)  # type: ignore[no-any-return]
 
     def write(self, conn: Connection, rows: list[Line], stats: FileStats) -> list[tuple[int, str]]:
         """Check, classify and upsert `rows`; return the (line, reason) of the rejected ones."""
@@ -55,9 +68,25 @@ class BatchWriter:
             return rejected
         existing = self._existing(conn, {self.key(r) for _, r in rows})
         changed = self._classify(rows, existing, stats)
-        if changed:
+        if changed and self.dialect == "postgresql":
+            conn.execute(self.statement, {c.name: [r.get(c.name) for r in changed]
+                                          for c in self.table.c})
+        elif changed:
             conn.execute(self.statement, changed)
+        if stats.inserted >= self._analyze_at:
+            self.analyze(conn)
+            self._analyze_at = 2 * stats.inserted
         return rejected
+
+    def analyze(self, conn: Connection) -> None:
+        """Refresh PostgreSQL's statistics for the table.
+
+        A table that grows from empty keeps the plans made when it was empty (psycopg
+        prepares repeated statements), and each batch's key lookup becomes a full scan;
+        analysing whenever the table has doubled keeps the lookups on the primary key.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(text(f"ANALYZE {self.table.name}"))
 
     def _check_references(
         self, conn: Connection, rows: list[Line]
@@ -76,12 +105,12 @@ class BatchWriter:
     def _existing(self, conn: Connection, keys: set[Key]) -> dict[Key, dict[str, Any]]:
         """The current rows for `keys`, fetched with one query on (at most) two key columns."""
         cols = [self.table.c[k] for k in self.spec.key]
-        query = select(self.table).where(cols[0].in_({k[0] for k in keys}))
+        query = select(self.table).where(among(conn, cols[0], {k[0] for k in keys}))
         if len(cols) > 1:
-            query = query.where(cols[1].in_({k[1] for k in keys}))
+            query = query.where(among(conn, cols[1], {k[1] for k in keys}))
         found: dict[Key, dict[str, Any]] = {}
         for row in conn.execute(query).mappings():
-            key = tuple(row[k] for k in self.spec.key)
+            key = self.key(row)
             if key in keys:
                 found[key] = dict(row)
         return found
@@ -102,7 +131,7 @@ class BatchWriter:
                 stats.unchanged += 1
             else:
                 stats.updated += 1
-            current[key] = {**(old or {}), **effective}
+            current[key] = {**old, **effective} if old else effective
             final[key] = effective
         now = utcnow()
         changed = []
@@ -126,6 +155,13 @@ class BatchWriter:
                 "phone_set_by_caller_at": None, "idioma_set_by_caller_at": None}
 
 
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter instead of thousands."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
+
+
 def _same(record: Record, row: dict[str, Any]) -> bool:
     return all(row.get(column) == value for column, value in record.items())
 
@@ -136,7 +172,7 @@ def _check_dni_owners(
     """Reject a row whose DNI belongs to another household (in the database or earlier rows)."""
     table = Base.metadata.tables["household"]
     dnis = {r["dni"] for _, r in rows}
-    query = select(table.c.dni, table.c.hogar_id).where(table.c.dni.in_(dnis))
+    query = select(table.c.dni, table.c.hogar_id).where(among(conn, table.c.dni, dnis))
     owners: dict[str, str] = {dni: hogar for dni, hogar in conn.execute(query)}
     dni_in_batch: dict[str, str] = {}
     good: list[Line] = []
@@ -162,7 +198,7 @@ def _check_households(
     """Reject rows whose hogar_id is not in the padron."""
     table = Base.metadata.tables["household"]
     wanted = {r["hogar_id"] for _, r in rows}
-    known = set(conn.scalars(select(table.c.hogar_id).where(table.c.hogar_id.in_(wanted))))
+    known = set(conn.scalars(select(table.c.hogar_id).where(among(conn, table.c.hogar_id, wanted))))
     return _split(rows, lambda r: r["hogar_id"] in known,
                   lambda r: f"hogar_id: {r['hogar_id']} is not in the padron")
 
@@ -176,7 +212,8 @@ def _check_pay_points(
     known: set[tuple[str, str]] = set()
     if pairs:
         query = select(table.c.periodo, table.c.punto_id).where(
-            table.c.periodo.in_({p for p, _ in pairs}), table.c.punto_id.in_({q for _, q in pairs})
+            among(conn, table.c.periodo, {p for p, _ in pairs}),
+            among(conn, table.c.punto_id, {q for _, q in pairs}),
         )
         known = {(p, q) for p, q in conn.execute(query)}
     return _split(

@@ -6,6 +6,11 @@ cronograma, abonos, corresponsabilidades), so references to households and pay p
 Bad rows are reported as `file:line: reason` and skipped. Good rows are upserted in batches,
 one transaction per batch; rows whose values equal the stored ones are not written at all, so
 a re-import of the same files changes nothing and reports every row as unchanged.
+
+Choices the contract leaves open: every contract column must be in the header, even those
+whose values may be empty (a missing `celular` column must not blank every phone); a key
+repeated in a file is applied in file order, so the last row wins; a DNI held by another
+household is rejected (moving a DNI between households takes two imports).
 """
 
 from __future__ import annotations
@@ -133,6 +138,8 @@ def _import_file(
             if len(batch) + len(issues) >= batch_size:
                 flush()
         flush()
+        with db.engine.begin() as conn:
+            writer.analyze(conn)
         bar.update(size - bar.n)
 
 

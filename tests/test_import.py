@@ -371,3 +371,10 @@ def test_cli_import_bad_header_exits_2(db: Database, tmp_path: Path, monkeypatch
     assert result.exit_code == 2
     assert "padron.csv: header lacks required column(s) dni" in result.stderr
     assert count(db, PayPoint) == 0
+
+
+def test_cli_import_database_down_exits_3(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    result = CliRunner().invoke(main, ["import", str(write_files(tmp_path, GOOD))])
+    assert result.exit_code == 3
+    assert "database error (OperationalError)" in result.stderr
