@@ -76,7 +76,8 @@ def build_services(settings: Settings) -> Services:
     )
     return Services(
         settings=settings,
-        db=Database(settings.database_url),
+        # A stuck query must not outlive the aggregator's ~10 s patience with a caller.
+        db=Database(settings.database_url, statement_timeout_ms=5000),
         redis=client,
         store=store,
         catalog=load_catalog(),

@@ -24,7 +24,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
     """An engine with short timeouts, so an unreachable database fails fast instead of hanging."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -36,23 +36,25 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 5})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 2}
+    if statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     return create_engine(
         url,
         pool_pre_ping=False,
         pool_size=5,
         max_overflow=5,
         pool_timeout=1,
-        # A stuck query must not outlive the aggregator's ~10 s patience with a caller.
-        connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"},
+        connect_args=connect_args,
     )
 
 
 class Database:
     """One database: its engine, a session factory and its migrations."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, statement_timeout_ms: int | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, statement_timeout_ms)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -99,7 +99,7 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def settings(db: Database, redis_url: str, tmp_path: Path) -> "Settings":
+def settings(db: Database, redis_url: str, tmp_path: Path) -> Settings:
     from gateway.config import Settings
 
     return Settings(
@@ -111,7 +111,7 @@ def settings(db: Database, redis_url: str, tmp_path: Path) -> "Settings":
 
 
 @pytest.fixture
-def app(settings: "Settings", redis: redis_lib.Redis) -> Iterator["Flask"]:
+def app(settings: Settings, redis: redis_lib.Redis) -> Iterator[Flask]:
     from gateway import create_app
 
     application = create_app(settings)
