@@ -24,6 +24,13 @@ def fmt_date(day: dt.date | None) -> str:
     return day.strftime("%d/%m/%Y") if day else "-"
 
 
+def fmt_range_start(start: dt.date | None, end: dt.date | None) -> str:
+    """The first day of a range; its year only when the range crosses into another year."""
+    if start and end and start.year == end.year:
+        return start.strftime("%d/%m")
+    return fmt_date(start)
+
+
 def fmt_time(hour: dt.time | None) -> str:
     return hour.strftime("%H:%M") if hour else "-"
 
@@ -58,7 +65,7 @@ def pay_blocks(t: Translate, s: SettlementFacts | None, helpline: str) -> list[s
         text = t(
             key,
             periodo=s.periodo,
-            start=fmt_date(s.fecha_inicio),
+            start=fmt_range_start(s.fecha_inicio, s.fecha_fin),
             end=fmt_date(s.fecha_fin),
             open=fmt_time(s.hora_inicio),
             close=fmt_time(s.hora_fin),

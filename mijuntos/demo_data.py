@@ -90,8 +90,8 @@ class DemoSummary:
 
 
 def period_labels(today: dt.date, periods: int) -> list[str]:
-    """`periods` bimester labels, oldest first, ending with the bimester after today's."""
-    latest = today.year * 6 + (today.month - 1) // 2 + 1
+    """`periods` bimester labels, oldest first, ending with today's bimester (paid days ahead)."""
+    latest = today.year * 6 + (today.month - 1) // 2
     return [f"{i // 6}-{i % 6 + 1}" for i in range(latest - periods + 1, latest + 1)]
 
 

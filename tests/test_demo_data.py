@@ -57,13 +57,14 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
     assert digest(tmp_path / "a")["padron.csv"] != digest(tmp_path / "c")["padron.csv"]
 
 
-def test_periods_end_after_today_with_future_dates_for_the_latest(small: Path) -> None:
-    assert period_labels(TODAY, 4) == ["2026-4", "2026-5", "2026-6", "2027-1"]
-    assert period_labels(dt.date(2026, 1, 15), 3) == ["2025-6", "2026-1", "2026-2"]
+def test_periods_end_with_todays_bimester_paid_days_ahead(small: Path) -> None:
+    assert period_labels(TODAY, 4) == ["2026-3", "2026-4", "2026-5", "2026-6"]
+    assert period_labels(dt.date(2026, 1, 15), 3) == ["2025-5", "2025-6", "2026-1"]
+    assert period_labels(dt.date(2026, 12, 31), 1) == ["2026-6"]
     for row in read(small, "cronograma.csv"):
         start = dt.date.fromisoformat(row["fecha_inicio"])
         end = dt.date.fromisoformat(row["fecha_fin"])
-        if row["periodo"] == "2027-1":
+        if row["periodo"] == "2026-6":
             assert TODAY + dt.timedelta(days=5) <= start <= end <= TODAY + dt.timedelta(days=20)
         else:
             assert end < TODAY
@@ -96,7 +97,7 @@ def test_reasons_agree_with_households_and_members(tmp_path: Path) -> None:
             assert r["monto"] == "0" and r["punto_id"] == ""
         else:
             assert int(r["monto"]) >= 200 and r["punto_id"]
-        if r["periodo"] == "2027-1" and estado[r["hogar_id"]] != "afiliado":
+        if r["periodo"] == "2026-6" and estado[r["hogar_id"]] != "afiliado":
             assert r["motivo"] == estado[r["hogar_id"]].upper()
         expected = {"INC_SALUD": {"salud"}, "INC_EDUCACION": {"educacion"}}.get(r["motivo"], set())
         assert failing.get(key, set()) == expected, key
@@ -153,8 +154,8 @@ def test_samples_match_the_database(db: Database, tmp_path: Path) -> None:
         first = s.get(Household, with_phone.hogar_id)
         second = s.get(Household, by_dni.hogar_id)
         strangers = s.scalar(select(func.count()).where(Household.phone == by_dni.dial_from))
-        paid = s.get(Settlement, ("2027-1", with_phone.hogar_id))
-        unpaid = s.get(Settlement, ("2027-1", by_dni.hogar_id))
+        paid = s.get(Settlement, ("2026-6", with_phone.hogar_id))
+        unpaid = s.get(Settlement, ("2026-6", by_dni.hogar_id))
     assert first is not None and second is not None and paid is not None and unpaid is not None
     assert first.phone == with_phone.phone_of_record == with_phone.dial_from
     assert paid.estado == with_phone.estado == "programado"

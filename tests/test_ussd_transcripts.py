@@ -20,13 +20,12 @@ Step = tuple[str | None, Sequence[str]]
 TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
     "phone of record goes straight to the menu and sees the next payment": (ROSA_PHONE, [
         (DIAL, ["CON Hola Rosa. Mi Juntos:", "1 Proximo pago", "5 Idioma", "0 Salir"]),
-        ("1", ["Pago 2026-6", "12/12/2026", "16/12/2026", "08:00 a 17:30", "Agencia BN Chulucanas"]),
+        ("1", ["Pago 2026-6", "del 12/12 al 16/12/2026", "08:00 a 17:30", "Agencia BN Chulucanas"]),
     ]),
     "address and DNI reminder are on the next payment screen": (ROSA_PHONE, [
         (DIAL, ["Hola Rosa"]),
-        ("1", ["Agencia BN Chulucanas"]),
-        ("98", ["Jr. Lima 123", "Lleve su DNI", "0 Atras 00 Menu"]),
-        ("0", ["Agencia BN Chulucanas"]),
+        ("1", ["Agencia BN Chulucanas", "Jr. Lima 123", "Lleve su DNI", "0 Atras 00 Menu"]),
+        ("98", ["Opcion no valida.", "Agencia BN Chulucanas"]),
         ("0", ["Hola Rosa"]),
     ]),
     "DNI and date of birth verify a stranger's phone; sin_abono shows reason and action": (
@@ -103,7 +102,10 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
     "field operation (ETV) with a long place name is paged, never cut": (SHARED_PHONE, [
         (DIAL, ["Ingrese el DNI"]),
         ("55500001", ["Hola Carmen"]),
-        ("1", ["Pago 2026-6 (operativo)", "14/12/2026", "Operativo ETV Comunidad Campesina"]),
+("1", ["Pago 2026-6 (operativo)", "14/12 al 15/12/2026", "Operativo ETV Comunidad Campesina",
+               "98 Mas"]),
+        ("98", ["Direccion: Local comunal", "Lleve su DNI"]),
+        ("0", ["Operativo ETV Comunidad Campesina"]),
     ]),
     "a household with no data yet gets clear answers": (STRANGER_PHONE, [
         (DIAL, ["Ingrese el DNI"]),
