@@ -50,4 +50,23 @@ class SetPhoneOfRecord:
     phone: str
 
 
-Effect = RecordQuery | DobFailed | DobCleared | SetLanguage | SetReminders | SetPhoneOfRecord
+@dataclass(frozen=True)
+class SetOptOut:
+    """The phone asked for no more messages: record the opt-out, reminders off for its households."""
+
+    phone: str
+    hogar_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetOptIn:
+    """The phone asked for reminders again: forget its opt-out, reminders on for its households."""
+
+    phone: str
+    hogar_ids: tuple[str, ...]
+
+
+Effect = (
+    RecordQuery | DobFailed | DobCleared | SetLanguage | SetReminders | SetPhoneOfRecord | SetOptOut
+    | SetOptIn
+)

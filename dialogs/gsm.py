@@ -37,3 +37,15 @@ def gsm_safe(text: str) -> str:
 def septets(text: str) -> int:
     """Length in GSM-7 septets: extension characters ([ ] { } ~ ^ | \\ and the euro) count two."""
     return len(text.encode(CODEC))
+
+
+def sms_parts(text: str) -> tuple[str, int]:
+    """The encoding ("gsm7" or "ucs2") and the number of SMS parts `text` costs."""
+    if is_gsm7(text):
+        length, single, multi, encoding = septets(text), 160, 153, "gsm7"
+    else:
+        # UCS-2 counts UTF-16 code units: an emoji takes two.
+        length, single, multi, encoding = len(text.encode("utf-16-le")) // 2, 70, 67, "ucs2"
+    if length <= single:
+        return encoding, 1
+    return encoding, -(-length // multi)

@@ -23,9 +23,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["mijuntos"] = build_services(settings)
 
+    from gateway.sms import bp as sms_bp
     from gateway.ussd import bp as ussd_bp
 
     app.register_blueprint(ussd_bp)
+    app.register_blueprint(sms_bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

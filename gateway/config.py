@@ -20,6 +20,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name}: must be an integer, got {raw!r}") from exc
 
 
+def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ValueError(f"{name}: must be integers separated by commas, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service needs to know about its environment."""
@@ -35,6 +45,13 @@ class Settings:
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
+    at_username: str = "sandbox"
+    at_api_key: str = ""
+    at_sender_id: str | None = None
+    at_base_url: str = ""  # empty: the SDK's own host; the stand-in server's URL in demos and tests
+    sms_max_retries: int = 5
+    sms_retry_intervals: tuple[int, ...] = (10, 30, 60, 300, 900)
+    sms_timeout_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +72,12 @@ class Settings:
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            at_username=env.get("AT_USERNAME", "").strip() or "sandbox",
+            at_api_key=env.get("AT_API_KEY", "").strip(),
+            at_sender_id=env.get("AT_SENDER_ID", "").strip() or None,
+            at_base_url=env.get("AT_BASE_URL", "").strip(),
+            sms_max_retries=_int(env, "SMS_MAX_RETRIES", 5),
+            sms_retry_intervals=_ints(env, "SMS_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
         )
 
     def with_(self, **changes: Any) -> Settings:

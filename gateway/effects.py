@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialogs.effects import (
@@ -13,11 +14,13 @@ from dialogs.effects import (
     Effect,
     RecordQuery,
     SetLanguage,
+    SetOptIn,
+    SetOptOut,
     SetPhoneOfRecord,
     SetReminders,
 )
 from gateway.sessions import Pipeline, SessionStore
-from models import Household, Query
+from models import Household, OptOut, Query
 from models.base import utcnow
 
 
@@ -46,9 +49,9 @@ def apply_effects(
                     }
                 )
             case DobFailed():
-                store.fail_dob(effect.dni_key, channel, pipeline)
+                store.fail_dob(effect.dni_key, pipeline)
             case DobCleared():
-                store.clear_dob(effect.dni_key, channel, pipeline)
+                store.clear_dob(effect.dni_key, pipeline)
             case SetLanguage():
                 session.execute(
                     update(Household)
@@ -61,6 +64,10 @@ def apply_effects(
                     .where(Household.hogar_id == effect.hogar_id)
                     .values(reminders_enabled=effect.enabled, updated_at=now)
                 )
+            case SetOptOut():
+                _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
+            case SetOptIn():
+                _set_optout(session, effect.phone, effect.hogar_ids, opted_out=False, now=now)
             case SetPhoneOfRecord():
                 session.execute(
                     update(Household)
@@ -69,3 +76,29 @@ def apply_effects(
                 )
     if queries:
         session.execute(insert(Query), queries)
+
+
+def _set_optout(
+    session: Session, phone: str, hogar_ids: tuple[str, ...], *, opted_out: bool, now: dt.datetime
+) -> None:
+    """Record or forget a phone's opt-out; its households' reminders follow."""
+    if opted_out:
+        record_optout(session, phone, "sms_command", now)
+    else:
+        session.execute(delete(OptOut).where(OptOut.phone == phone))
+    if hogar_ids:
+        session.execute(
+            update(Household)
+            .where(Household.hogar_id.in_(hogar_ids))
+            .values(reminders_enabled=not opted_out, updated_at=now)
+        )
+
+
+def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -> None:
+    """Mark `phone` as opted out (once) and switch off reminders of households it is the phone of."""
+    if session.scalar(select(OptOut.phone).where(OptOut.phone == phone)) is None:
+        session.add(OptOut(phone=phone, source=source, created_at=now))
+        session.flush()
+    session.execute(
+        update(Household).where(Household.phone == phone).values(reminders_enabled=False, updated_at=now)
+    )

@@ -41,10 +41,9 @@ def _household(row: object) -> HouseholdFacts:
 class DbFacts:
     """Facts for one hop: one database session, results memoised for the hop."""
 
-    def __init__(self, session: Session, store: SessionStore, channel: str = "ussd") -> None:
+    def __init__(self, session: Session, store: SessionStore) -> None:
         self.session = session
         self.store = store
-        self.channel = channel
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, list[SettlementFacts]] = {}
 
@@ -70,7 +69,7 @@ class DbFacts:
         return self._households[hogar_id]
 
     def dob_failures(self, dni_key: str) -> int:
-        return self.store.dob_failures(dni_key, self.channel) if dni_key else 0
+        return self.store.dob_failures(dni_key) if dni_key else 0
 
     def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
         cached = self._settlements.get(hogar_id)

@@ -102,3 +102,67 @@ def parse_ussd_event(form: Mapping[str, str]) -> UssdEvent:
         duration_ms=_int_or_none(form.get("durationInMillis")),
         error=_field(form, "errorMessage", required=False, limit=500),
     )
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    id: str
+    phone: str
+    to: str
+    text: str
+    link_id: str
+    network_code: str
+
+
+MAX_SMS_TEXT = 1600  # ten concatenated parts; more is not a person typing
+
+
+def parse_inbound_sms(form: Mapping[str, str]) -> InboundSms:
+    """An inbound SMS from the aggregator's form fields."""
+    message_id = _field(form, "id", limit=64).strip()
+    phone = normalize_phone(_field(form, "from", limit=32))
+    if phone is None:
+        raise CallbackError("from: not a phone number")
+    return InboundSms(
+        id=message_id,
+        phone=phone,
+        to=_field(form, "to", required=False, limit=32).strip(),
+        text=_field(form, "text", required=False, limit=MAX_SMS_TEXT),
+        link_id=_field(form, "linkId", required=False, limit=100).strip(),
+        network_code=_field(form, "networkCode", required=False, limit=16).strip(),
+    )
+
+
+DELIVERY_STATUSES = frozenset(
+    {"Sent", "Submitted", "Buffered", "Success", "Failed", "Rejected", "AbsentSubscriber", "Expired"}
+)
+
+
+@dataclass(frozen=True)
+class DeliveryReportForm:
+    message_id: str
+    status: str
+    network_code: str | None
+    failure_reason: str | None
+
+
+def parse_delivery_report(form: Mapping[str, str]) -> DeliveryReportForm:
+    """A delivery report for a message id returned at send time."""
+    message_id = _field(form, "id", limit=64).strip()
+    status = _field(form, "status", limit=24).strip()
+    if status not in DELIVERY_STATUSES:
+        raise CallbackError(f"status: unknown value {status[:24]!r}")
+    return DeliveryReportForm(
+        message_id=message_id,
+        status=status,
+        network_code=_field(form, "networkCode", required=False, limit=16).strip() or None,
+        failure_reason=_field(form, "failureReason", required=False, limit=64).strip() or None,
+    )
+
+
+def parse_optout(form: Mapping[str, str]) -> str:
+    """The phone number of an opt-out notification."""
+    phone = normalize_phone(_field(form, "phoneNumber", limit=32))
+    if phone is None:
+        raise CallbackError("phoneNumber: not a phone number")
+    return phone

@@ -10,6 +10,7 @@ from pathlib import Path
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from rq import Queue
 
 from dialogs.texts import Catalog
 from gateway.config import DEV_SECRET, Settings
@@ -17,6 +18,8 @@ from gateway.embedded import EmbeddedRedis
 from gateway.i18n import load_catalog
 from gateway.sessions import SessionStore
 from models import Database
+
+SMS_QUEUE = "sms"
 
 log = logging.getLogger("mijuntos")
 
@@ -28,6 +31,7 @@ class Services:
     redis: redis.Redis
     store: SessionStore
     catalog: Catalog
+    queue: Queue
     embedded: EmbeddedRedis | None = None
 
     def close(self) -> None:
@@ -81,5 +85,6 @@ def build_services(settings: Settings) -> Services:
         redis=client,
         store=store,
         catalog=load_catalog(),
+        queue=Queue(SMS_QUEUE, connection=client),
         embedded=embedded,
     )

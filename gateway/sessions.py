@@ -84,18 +84,19 @@ class SessionStore:
     def forget_resume(self, phone_key: str, pipeline: Pipeline | None = None) -> None:
         (pipeline or self.client).delete(key_for("resume", phone_key))
 
-    def dob_failures(self, dni_key: str, channel: str = "ussd") -> int:
-        raw = self.client.get(key_for(f"dobfail:{channel}", dni_key))
+    # Wrong dates of birth are counted per DNI across channels: USSD and SMS share one lock.
+    def dob_failures(self, dni_key: str) -> int:
+        raw = self.client.get(key_for("dobfail", dni_key))
         return int(raw) if raw else 0
 
-    def fail_dob(self, dni_key: str, channel: str = "ussd", pipeline: Pipeline | None = None) -> None:
+    def fail_dob(self, dni_key: str, pipeline: Pipeline | None = None) -> None:
         """Count a wrong date of birth; the count (and so the lock) lasts the cooling-off period."""
-        key = key_for(f"dobfail:{channel}", dni_key)
+        key = key_for("dobfail", dni_key)
         pipe = pipeline or self.client.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, self.lock_ttl)
         if pipeline is None:
             pipe.execute()
 
-    def clear_dob(self, dni_key: str, channel: str = "ussd", pipeline: Pipeline | None = None) -> None:
-        (pipeline or self.client).delete(key_for(f"dobfail:{channel}", dni_key))
+    def clear_dob(self, dni_key: str, pipeline: Pipeline | None = None) -> None:
+        (pipeline or self.client).delete(key_for("dobfail", dni_key))

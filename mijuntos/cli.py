@@ -46,11 +46,15 @@ def _register() -> None:
     from mijuntos.data_commands import demo_data_command, import_command
     from mijuntos.dial import dial_command
     from mijuntos.serve import up_command
+    from mijuntos.sms_cli import sms_command
+    from mijuntos.worker import worker_command
 
     main.add_command(import_command)
     main.add_command(demo_data_command)
     main.add_command(dial_command)
     main.add_command(up_command)
+    main.add_command(sms_command)
+    main.add_command(worker_command)
 
 
 _register()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.base import Base
 from models.db import Database
 from models.household import Household, HouseholdStatus, Language
+from models.outbox import FINAL, InboundSms, OptOut, OutboxMessage, OutboxStatus, Purpose
 from models.query import Channel, Query
 from models.schedule import Modality, PayPoint
 from models.settlement import (
@@ -21,6 +22,12 @@ __all__ = [
     "CoResponsibility",
     "CoResponsibilityType",
     "Database",
+    "FINAL",
+    "InboundSms",
+    "OptOut",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Purpose",
     "Household",
     "HouseholdStatus",
     "Language",

@@ -214,7 +214,7 @@ def test_lock_expires_after_the_cooling_off_period(phone_for, redis: redis_lib.R
     for wrong in ("01011999", "02011999", "03011999"):
         last = phone.send(wrong)
     assert last.startswith("END ")
-    keys = redis.keys("mijuntos:dobfail:ussd:*")
+    keys = redis.keys("mijuntos:dobfail:*")
     assert len(keys) == 1
     assert 29 * 60 < redis.ttl(keys[0]) <= 30 * 60
     assert JUANA["dni"].encode() not in keys[0]

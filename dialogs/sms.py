@@ -1,0 +1,190 @@
+"""Inbound SMS commands, parsed and answered as data (the same rules and facts as USSD)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dialogs.effects import DobCleared, DobFailed, Effect, RecordQuery, SetOptIn, SetOptOut
+from dialogs.engine import Context
+from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
+from dialogs.gsm import gsm_safe
+from dialogs.texts import Catalog, Translate
+from dialogs.validate import dni_key, parse_dni, parse_dob
+from dialogs.views import REASONS, fmt_date, fmt_range_start, fmt_time
+
+
+class Command(StrEnum):
+    PAGO = "pago"
+    ESTADO = "estado"
+    ALTA = "alta"
+    BAJA = "baja"
+    AYUDA = "ayuda"
+
+
+KEYWORDS = {
+    "PAGO": Command.PAGO, "PAGOS": Command.PAGO, "FECHA": Command.PAGO,
+    "ESTADO": Command.ESTADO,
+    "ALTA": Command.ALTA, "ACTIVAR": Command.ALTA,
+    "BAJA": Command.BAJA, "STOP": Command.BAJA, "SALIR": Command.BAJA, "PARAR": Command.BAJA,
+    "AYUDA": Command.AYUDA, "HELP": Command.AYUDA, "INFO": Command.AYUDA,
+}
+_SEPARATORS = re.compile(r"[\s,;:]+")
+_DATE_WITH_MARKS = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+
+
+@dataclass(frozen=True)
+class SmsCommand:
+    kind: Command
+    dni: str | None = None  # as typed; validated when answered
+    dob: str | None = None
+    understood: bool = True
+
+
+def _plain_upper(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+
+
+def parse_command(text: str) -> SmsCommand:
+    """What an inbound SMS asks for; anything not understood is a request for help."""
+    tokens = [t for t in _SEPARATORS.split(_plain_upper(text).strip()) if t]
+    if tokens and tokens[0] in ("JUNTOS", "MIJUNTOS"):
+        tokens = tokens[1:]
+    if len(tokens) >= 2 and tokens[0] == "MI" and tokens[1] == "JUNTOS":
+        tokens = tokens[2:]
+    words = [t for t in tokens if not t.isdigit() and not _DATE_WITH_MARKS.match(t)]
+    numbers = [t for t in tokens if t not in words]
+    if len(numbers) > 2 and len(numbers[0]) == 8 and len("".join(numbers[1:])) == 8:
+        numbers = [numbers[0], "".join(numbers[1:])]  # a date typed with spaces: 25 08 1990
+    kinds = [KEYWORDS[w] for w in words if w in KEYWORDS]
+    unknown = [w for w in words if w not in KEYWORDS]
+    if unknown or len(kinds) > 1 or len(numbers) > 2 or (not kinds and not numbers):
+        return SmsCommand(Command.AYUDA, understood=not tokens or tokens == ["AYUDA"])
+    kind = kinds[0] if kinds else Command.PAGO
+    if kind in (Command.ALTA, Command.BAJA, Command.AYUDA) and numbers:
+        return SmsCommand(Command.AYUDA, understood=False)
+    dob = numbers[1] if len(numbers) > 1 else None
+    if dob and (m := _DATE_WITH_MARKS.match(dob)):
+        dob = f"{int(m[1]):02d}{int(m[2]):02d}{m[3]}"
+    return SmsCommand(kind, numbers[0] if numbers else None, dob)
+
+
+@dataclass
+class SmsAnswer:
+    text: str
+    effects: list[Effect] = field(default_factory=list)
+    hogar_id: str | None = None
+
+
+CATEGORY = {
+    "INC_SALUD": "corresponsabilidades",
+    "INC_EDUCACION": "corresponsabilidades",
+    "SUSPENDIDO": "suspension",
+    "DESAFILIADO": "desafiliacion",
+    "SIN_MIEMBRO_OBJETIVO": "sin_miembro",
+    "DATOS_EN_VERIFICACION": "verificacion",
+    "TARJETA_PENDIENTE": "tarjeta",
+}
+
+
+def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> SmsAnswer:
+    """The reply to one inbound SMS and what to record, for the phone `ctx.phone`."""
+    es = catalog.translator("es")
+    params = {"code": ctx.service_code, "helpline": ctx.helpline}
+    if cmd.kind is Command.AYUDA:
+        return SmsAnswer(gsm_safe(es("sms_help", **params)))
+    if cmd.kind in (Command.ALTA, Command.BAJA):
+        return _switch(cmd.kind, ctx, facts, catalog)
+    found = _verify(cmd, ctx, facts, es)
+    if isinstance(found, SmsAnswer):
+        return found
+    household, effects = found
+    t = catalog.translator(household.idioma)
+    history = facts.settlements(household.hogar_id, 1)
+    latest = history[0] if history else None
+    kind = "next_payment" if cmd.kind is Command.PAGO else "status"
+    effects.append(RecordQuery(kind, latest.estado if latest else "no_data", household.hogar_id,
+                               household.unidad_territorial, latest.periodo if latest else None))
+    text = _payment_text(t, latest, params) if cmd.kind is Command.PAGO else _status_text(
+        t, latest, params)
+    return SmsAnswer(gsm_safe(text), effects, household.hogar_id)
+
+
+def _verify(
+    cmd: SmsCommand, ctx: Context, facts: Facts, es: Translate
+) -> SmsAnswer | tuple[HouseholdFacts, list[Effect]]:
+    params = {"code": ctx.service_code, "helpline": ctx.helpline}
+    if cmd.dni is None:
+        households = facts.households_by_phone(ctx.phone)
+        if len(households) == 1:
+            return households[0], [RecordQuery("verify", "ok_phone", households[0].hogar_id,
+                                               households[0].unidad_territorial)]
+        return SmsAnswer(es("sms_need_id", **params))
+    dni = parse_dni(cmd.dni)
+    if dni is None:
+        return SmsAnswer(es("sms_dni_invalid", **params))
+    key = dni_key(ctx.secret, dni)
+    failures = facts.dob_failures(key)
+    if failures >= ctx.max_dob_attempts:
+        return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
+                         [RecordQuery("verify", "locked")])
+    household = facts.household_by_dni(dni)
+    if household is None:
+        return SmsAnswer(es("sms_dni_unknown", **params), [RecordQuery("verify", "dni_unknown")])
+    by_phone = household.hogar_id in {h.hogar_id for h in facts.households_by_phone(ctx.phone)}
+    born = parse_dob(cmd.dob) if cmd.dob else None
+    if by_phone and cmd.dob is None:
+        return household, [RecordQuery("verify", "ok_phone", household.hogar_id,
+                                       household.unidad_territorial)]
+    if born is None:
+        return SmsAnswer(es("sms_dob_invalid", **params))
+    if born != household.fecha_nacimiento:
+        ut = household.unidad_territorial
+        if failures + 1 >= ctx.max_dob_attempts:
+            return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
+                             [DobFailed(key), RecordQuery("verify", "locked", None, ut)])
+        left = ctx.max_dob_attempts - failures - 1
+        return SmsAnswer(es("sms_dob_wrong", left=left, **params),
+                         [DobFailed(key), RecordQuery("verify", "dob_wrong", None, ut)])
+    return household, [DobCleared(key), RecordQuery("verify", "ok_dob", household.hogar_id,
+                                                    household.unidad_territorial)]
+
+
+def _switch(kind: Command, ctx: Context, facts: Facts, catalog: Catalog) -> SmsAnswer:
+    households = facts.households_by_phone(ctx.phone)
+    lang = households[0].idioma if households else "es"
+    t = catalog.translator(lang)
+    params = {"code": ctx.service_code, "helpline": ctx.helpline}
+    ids = tuple(h.hogar_id for h in households)
+    if kind is Command.BAJA:
+        return SmsAnswer(gsm_safe(t("sms_baja", **params)), [SetOptOut(ctx.phone, ids)])
+    key = "sms_alta" if households else "sms_alta_unknown"
+    return SmsAnswer(gsm_safe(t(key, **params)), [SetOptIn(ctx.phone, ids)])
+
+
+def _payment_text(t: Translate, s: SettlementFacts | None, params: dict[str, str]) -> str:
+    if s is None:
+        return t("sms_pay_none", **params)
+    if s.estado == "programado" and s.lugar:
+        return t(
+            "sms_pay_etv" if s.modalidad == "etv" else "sms_pay_agencia",
+            periodo=s.periodo, start=fmt_range_start(s.fecha_inicio, s.fecha_fin),
+            end=fmt_date(s.fecha_fin), open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
+            place=s.lugar, **params,
+        )
+    return _status_text(t, s, params)
+
+
+def _status_text(t: Translate, s: SettlementFacts | None, params: dict[str, str]) -> str:
+    if s is None:
+        return t("sms_pay_none", **params)
+    if s.estado == "sin_abono":
+        code = s.motivo if s.motivo in REASONS else None
+        category = t(f"category_{CATEGORY[code]}") if code else t("category_otro")
+        return t("sms_no_pay", periodo=s.periodo, category=category, **params)
+    key = {"programado": "sms_status_programado", "cobrado": "sms_status_cobrado"}.get(
+        s.estado, "sms_status_no_cobrado")
+    return t(key, periodo=s.periodo, **params)

@@ -1,0 +1,140 @@
+"""POST /sms/inbound, /sms/delivery and /sms/optout: the Africa's Talking SMS callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from dialogs import Context
+from dialogs.gsm import sms_parts
+from dialogs.sms import answer, parse_command
+from gateway.effects import apply_effects, record_optout
+from gateway.facts import DbFacts
+from gateway.hops import (
+    CallbackError,
+    InboundSms,
+    parse_delivery_report,
+    parse_inbound_sms,
+    parse_optout,
+)
+from gateway.privacy import mask_phone
+from gateway.services import Services
+from models import InboundSms as InboundRow
+from models import OutboxMessage, Purpose
+from models.base import utcnow
+from workers.context import enqueue_send
+from workers.delivery import DeliveryReport, apply_report, keep_early_report
+
+log = logging.getLogger("mijuntos.sms")
+bp = Blueprint("sms", __name__)
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.post("/sms/inbound")
+def inbound() -> Response:
+    """An SMS from a beneficiary: answer it through the outbox (durable, retried)."""
+    try:
+        sms = parse_inbound_sms(request.form)
+    except CallbackError as exc:
+        log.warning("inbound sms rejected: %s", exc)
+        return _plain(f"bad request: {exc}", 400)
+    services: Services = current_app.extensions["mijuntos"]
+    try:
+        outcome = handle_inbound(services, sms)
+    except Exception:
+        # 503 makes the aggregator resend; the resend is answered once (the id is remembered).
+        log.exception("inbound sms failed id=%s from=%s", sms.id, mask_phone(sms.phone))
+        return _plain("temporarily unavailable", 503)
+    log.info("inbound sms id=%s from=%s %s", sms.id, mask_phone(sms.phone), outcome)
+    return _plain("OK")
+
+
+def sms_context(services: Services, phone: str) -> Context:
+    settings = services.settings
+    return Context(
+        phone=phone,
+        secret=settings.secret_key,
+        helpline=settings.helpline,
+        service_code=settings.service_code,
+        max_dob_attempts=settings.dob_max_attempts,
+        lock_minutes=settings.dob_lock_seconds // 60,
+        channel="sms",
+    )
+
+
+def handle_inbound(services: Services, sms: InboundSms) -> str:
+    """Answer one inbound SMS once: the reply is an outbox row, committed, then queued."""
+    store = services.store
+    command = parse_command(sms.text)
+    with services.db.session() as session:
+        if session.get(InboundRow, sms.id) is not None:
+            return "repeated"
+        reply = answer(command, sms_context(services, sms.phone), DbFacts(session, store),
+                       services.catalog)
+        encoding, segments = sms_parts(reply.text)
+        row = OutboxMessage(
+            recipient=sms.phone, text=reply.text, encoding=encoding, segments=segments,
+            purpose=Purpose.REPLY, dedupe_key=f"reply:{sms.id}", hogar_id=reply.hogar_id,
+        )
+        session.add(InboundRow(id=sms.id, command=command.kind, received_at=utcnow()))
+        session.add(row)
+        pipe = store.client.pipeline(transaction=True)
+        apply_effects(reply.effects, session, store, pipe, "sms")
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return "repeated"  # the same SMS, handled at the same moment by another worker
+        pipe.execute()
+        message_id = row.id
+    enqueue_send(services.queue, message_id, services.settings)
+    return f"command={command.kind} reply={message_id}"
+
+
+@bp.post("/sms/delivery")
+def delivery() -> Response:
+    """A delivery report; repeated or late reports never undo a final state."""
+    try:
+        form = parse_delivery_report(request.form)
+    except CallbackError as exc:
+        log.warning("delivery report rejected: %s", exc)
+        return _plain(f"bad request: {exc}", 400)
+    services: Services = current_app.extensions["mijuntos"]
+    report = DeliveryReport(form.message_id, form.status, form.network_code, form.failure_reason)
+    try:
+        with services.db.session() as session:
+            outcome = apply_report(session, report)
+        if outcome == "unknown":
+            keep_early_report(services.redis, report)
+    except Exception:
+        log.exception("delivery report failed id=%s", form.message_id)
+        return _plain("temporarily unavailable", 503)
+    log.info("delivery report id=%s status=%s %s", form.message_id, form.status, outcome)
+    return _plain("OK")
+
+
+@bp.post("/sms/optout")
+def optout() -> Response:
+    """The aggregator says this phone opted out of bulk SMS."""
+    try:
+        phone = parse_optout(request.form)
+    except CallbackError as exc:
+        log.warning("opt-out rejected: %s", exc)
+        return _plain(f"bad request: {exc}", 400)
+    services: Services = current_app.extensions["mijuntos"]
+    try:
+        with services.db.session() as session:
+            record_optout(session, phone, "aggregator", utcnow())
+    except Exception:
+        log.exception("opt-out failed phone=%s", mask_phone(phone))
+        return _plain("temporarily unavailable", 503)
+    log.info("opt-out phone=%s", mask_phone(phone))
+    return _plain("OK")
+
+
+__all__ = ["bp", "handle_inbound"]

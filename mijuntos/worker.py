@@ -1,0 +1,28 @@
+"""`mijuntos worker`: the rq worker (with rq's scheduler, for retries) that sends SMS."""
+
+from __future__ import annotations
+
+import click
+import redis
+from rq import Worker
+
+from gateway.config import Settings
+from gateway.logs import configure_logging
+from gateway.services import embedded_redis_url
+from workers.context import configure, sms_queue
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="work until the queues are empty, then exit")
+def worker_command(burst: bool) -> None:
+    """Run a worker for the SMS queue; REDIS_URL, DATABASE_URL and AT_* from the environment."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    url = settings.redis_url
+    if not url:
+        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    configure(settings, url)
+    # The worker's own connection blocks on the queue: no short socket timeout here.
+    connection = redis.Redis.from_url(url)
+    worker = Worker([sms_queue(connection)], connection=connection)
+    worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)

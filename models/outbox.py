@@ -1,0 +1,81 @@
+"""Outbound SMS: every message is a row here, committed before a job sends it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # committed, a send job is queued
+    SENDING = "sending"  # a worker took it; the API call may be in flight
+    SUBMITTED = "submitted"  # the provider accepted it (statusCode 100/101/102)
+    DELIVERED = "delivered"  # delivery report: Success
+    FAILED = "failed"  # permanent failure, a failed delivery report, or retries exhausted
+    SKIPPED = "skipped"  # not sent on purpose (the phone opted out)
+
+
+FINAL = frozenset({OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.SKIPPED})
+
+
+class Purpose(StrEnum):
+    REPLY = "reply"  # an answer to the user's own request: sent even to an opted-out phone
+    REMINDER = "reminder"
+    NOTICE = "notice"
+    BROADCAST = "broadcast"
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(16), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8))
+    segments: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING, index=True)
+    # One message per purpose and subject (an inbound SMS id, a reminder slot): a resent
+    # callback or a second planner finds the row instead of making another.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    hogar_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(24))
+    provider_status_code: Mapped[int | None] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    network_code: Mapped[str | None] = mapped_column(String(8))
+    cost: Mapped[str | None] = mapped_column(String(24))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    final_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class OptOut(Base):
+    """A phone that asked for no more messages (BAJA/STOP, or the aggregator's opt-out)."""
+
+    __tablename__ = "sms_optout"
+
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(12))  # sms_command, aggregator
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundSms(Base):
+    """An inbound SMS seen, by the aggregator's id: a resent callback is answered once.
+
+    The text is not kept: it may hold a DNI and a date of birth.
+    """
+
+    __tablename__ = "sms_inbound"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    command: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,76 @@
+"""Delivery reports: applied in order of finality, whatever order they arrive in."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.sessions import key_for
+from models import FINAL, OutboxMessage, OutboxStatus
+from models.base import utcnow
+
+if TYPE_CHECKING:
+    import redis
+
+    from workers.context import WorkerContext
+
+log = logging.getLogger("mijuntos.sms")
+
+# How far along a message is; a report never moves a message back. Final: Success, Failed,
+# Rejected (DOMAIN.md).
+RANK = {"Sent": 1, "Submitted": 2, "Buffered": 3, "AbsentSubscriber": 3, "Expired": 3,
+        "Success": 9, "Failed": 9, "Rejected": 9}
+EARLY_TTL = 3600
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    message_id: str
+    status: str
+    network_code: str | None = None
+    failure_reason: str | None = None
+
+
+def apply_report(session: Session, report: DeliveryReport) -> str:
+    """Apply one report to its outbox row: 'applied', 'ignored' (stale or repeated) or 'unknown'."""
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_message_id == report.message_id)
+    )
+    if row is None:
+        return "unknown"
+    if row.status in FINAL:
+        return "ignored"
+    if RANK.get(report.status, 0) < RANK.get(row.provider_status or "", 0):
+        return "ignored"
+    row.provider_status = report.status
+    row.network_code = report.network_code or row.network_code
+    if report.status == "Success":
+        row.status, row.final_at = OutboxStatus.DELIVERED, utcnow()
+    elif report.status in ("Failed", "Rejected"):
+        row.status, row.final_at = OutboxStatus.FAILED, utcnow()
+        row.failure_reason = (report.failure_reason or report.status)[:64]
+    return "applied"
+
+
+def keep_early_report(client: redis.Redis, report: DeliveryReport) -> None:
+    """A report for a message id not recorded yet (the send is still committing): keep it."""
+    key = key_for("dlr", report.message_id)
+    client.rpush(key, json.dumps(asdict(report)))
+    client.expire(key, EARLY_TTL)
+
+
+def apply_early_report(ctx: WorkerContext, message_id: str) -> None:
+    """Apply reports that arrived before the send recorded `message_id`."""
+    key = key_for("dlr", message_id)
+    raw = ctx.redis.lrange(key, 0, -1)
+    if not raw:
+        return
+    with ctx.db.session() as session:
+        for item in raw:
+            apply_report(session, DeliveryReport(**json.loads(item)))
+    ctx.redis.delete(key)

@@ -1,0 +1,90 @@
+"""rq jobs. Each takes ids, re-reads its rows, and is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+from sqlalchemy import select
+
+from gateway.privacy import mask_phone
+from models import FINAL, OptOut, OutboxMessage, OutboxStatus, Purpose
+from models.base import utcnow
+from workers.context import current
+from workers.delivery import apply_early_report
+from workers.sender import ProviderError, RecipientResult
+
+log = logging.getLogger("mijuntos.sms")
+
+
+class TransientSendError(Exception):
+    """The message could not be sent this time; rq retries the job later."""
+
+
+def send_outbox(message_id: int) -> str:
+    """Send one outbox row; its outcome is recorded on the row. Returns the new status."""
+    ctx = current()
+    with ctx.db.session() as session:
+        row = session.get(OutboxMessage, message_id)
+        if row is None:
+            return "missing"
+        if row.status in FINAL or row.status == OutboxStatus.SUBMITTED:
+            return row.status  # already done: running twice sends nothing twice
+        if row.purpose != Purpose.REPLY and session.scalar(
+            select(OptOut.phone).where(OptOut.phone == row.recipient)
+        ):
+            row.status, row.final_at, row.failure_reason = OutboxStatus.SKIPPED, utcnow(), "opted_out"
+            return row.status
+        row.status = OutboxStatus.SENDING
+        row.attempts += 1
+        text, recipient = row.text, row.recipient
+    try:
+        result = ctx.sender.send(text, [recipient])[0]
+    except (ProviderError, IndexError) as exc:
+        return _retry_or_fail(message_id, str(exc) or type(exc).__name__)
+    return _record(message_id, result)
+
+
+def _record(message_id: int, result: RecipientResult) -> str:
+    ctx = current()
+    with ctx.db.session() as session:
+        row = session.get(OutboxMessage, message_id)
+        assert row is not None
+        row.provider_status_code = result.status_code
+        if result.accepted:
+            row.status, row.sent_at = OutboxStatus.SUBMITTED, utcnow()
+            row.provider_message_id, row.cost = result.message_id, result.cost
+            log.info("sms sent id=%s to=%s code=%s", row.id, mask_phone(row.recipient),
+                     result.status_code)
+        elif not result.transient:
+            row.status, row.final_at = OutboxStatus.FAILED, utcnow()
+            row.failure_reason = result.status[:64] or str(result.status_code)
+            log.warning("sms failed id=%s to=%s code=%s %s", row.id, mask_phone(row.recipient),
+                        result.status_code, result.status)
+    if result.accepted:
+        if result.message_id:
+            apply_early_report(ctx, result.message_id)
+        return OutboxStatus.SUBMITTED
+    if not result.transient:
+        return OutboxStatus.FAILED
+    return _retry_or_fail(message_id, f"statusCode {result.status_code} {result.status}")
+
+
+def _retry_or_fail(message_id: int, error: str) -> str:
+    """Put the row back to pending and raise for rq to retry, or fail it when retries are spent."""
+    ctx = current()
+    job = get_current_job()
+    retries_left = bool(job and job.retries_left)
+    with ctx.db.session() as session:
+        row = session.get(OutboxMessage, message_id)
+        assert row is not None
+        row.last_error = error[:200]
+        if retries_left:
+            row.status = OutboxStatus.PENDING
+        else:
+            row.status, row.final_at = OutboxStatus.FAILED, utcnow()
+            row.failure_reason = "retries_exhausted"
+    log.warning("sms attempt failed id=%s retry=%s: %s", message_id, retries_left, error)
+    if retries_left:
+        raise TransientSendError(error)
+    return OutboxStatus.FAILED
