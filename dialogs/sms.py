@@ -92,13 +92,15 @@ CATEGORY = {
 
 def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> SmsAnswer:
     """The reply to one inbound SMS and what to record, for the phone `ctx.phone`."""
-    es = catalog.translator("es")
+    # Before verification, speak the language of the household this phone belongs to, if one.
+    known = facts.households_by_phone(ctx.phone)
+    first = catalog.translator(known[0].idioma if len(known) == 1 else "es")
     params = {"code": ctx.service_code, "helpline": ctx.helpline}
     if cmd.kind is Command.AYUDA:
-        return SmsAnswer(gsm_safe(es("sms_help", **params)))
+        return SmsAnswer(gsm_safe(first("sms_help", **params)))
     if cmd.kind in (Command.ALTA, Command.BAJA):
-        return _switch(cmd.kind, ctx, facts, catalog)
-    found = _verify(cmd, ctx, facts, es)
+        return _switch(cmd.kind, ctx, known, catalog)
+    found = _verify(cmd, ctx, facts, first)
     if isinstance(found, SmsAnswer):
         return found
     household, effects = found
@@ -114,8 +116,9 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
 
 
 def _verify(
-    cmd: SmsCommand, ctx: Context, facts: Facts, es: Translate
+    cmd: SmsCommand, ctx: Context, facts: Facts, t: Translate
 ) -> SmsAnswer | tuple[HouseholdFacts, list[Effect]]:
+    es = t
     params = {"code": ctx.service_code, "helpline": ctx.helpline}
     if cmd.dni is None:
         households = facts.households_by_phone(ctx.phone)
@@ -153,8 +156,9 @@ def _verify(
                                                     household.unidad_territorial)]
 
 
-def _switch(kind: Command, ctx: Context, facts: Facts, catalog: Catalog) -> SmsAnswer:
-    households = facts.households_by_phone(ctx.phone)
+def _switch(
+    kind: Command, ctx: Context, households: list[HouseholdFacts], catalog: Catalog
+) -> SmsAnswer:
     lang = households[0].idioma if households else "es"
     t = catalog.translator(lang)
     params = {"code": ctx.service_code, "helpline": ctx.helpline}

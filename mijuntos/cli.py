@@ -45,6 +45,7 @@ def catalogs() -> None:
 def _register() -> None:
     from mijuntos.data_commands import demo_data_command, import_command
     from mijuntos.dial import dial_command
+    from mijuntos.fake_at import fake_at_command
     from mijuntos.serve import up_command
     from mijuntos.sms_cli import sms_command
     from mijuntos.worker import worker_command
@@ -52,6 +53,7 @@ def _register() -> None:
     main.add_command(import_command)
     main.add_command(demo_data_command)
     main.add_command(dial_command)
+    main.add_command(fake_at_command)
     main.add_command(up_command)
     main.add_command(sms_command)
     main.add_command(worker_command)

@@ -1,0 +1,86 @@
+"""Every SMS text is one GSM-7 part in all three languages, with realistic long place names."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from dialogs import Catalog, Context
+from dialogs.gsm import septets, sms_parts
+from dialogs.sms import SmsCommand, answer, parse_command
+from dialogs.texts import LANGUAGES
+from dialogs.views import REASONS, STATES
+from gateway.i18n import load_catalog
+from tests.dialog_facts import MemoryFacts, household, settlement
+
+CATALOG = load_catalog()
+# Long real-world style place names of pay points (agency and field operation).
+PLACES = [
+    "Agencia BN Santiago de Chuco",
+    "Agente BN Huancabamba Jr. San Martin",
+    "Operativo ETV Comunidad Campesina San Juan de Llachon",
+    "Operativo ETV Comunidad Nativa Puerto Ocopa Rio Tambo",
+]
+CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#")
+
+
+def sms_keys(catalog: Catalog) -> list[str]:
+    return sorted(k for k in catalog.keys if k.startswith("sms_"))
+
+
+def test_sms_parts_counts_gsm7_and_ucs2() -> None:
+    assert sms_parts("a" * 160) == ("gsm7", 1)
+    assert sms_parts("a" * 161) == ("gsm7", 2)
+    assert sms_parts("a" * 306) == ("gsm7", 2)
+    assert sms_parts("a" * 307) == ("gsm7", 3)
+    assert sms_parts("[" * 80) == ("gsm7", 1) and septets("[" * 81) == 162
+    assert sms_parts("á" * 70) == ("ucs2", 1)
+    assert sms_parts("á" * 71) == ("ucs2", 2)
+
+
+def every_answer(catalog: Catalog) -> list[tuple[str, str, str]]:
+    out = []
+    for lang, place, modalidad in itertools.product(LANGUAGES, PLACES, ("agencia", "etv")):
+        for estado in STATES:
+            for motivo in REASONS if estado == "sin_abono" else (None,):
+                facts = MemoryFacts(
+                    households=[household(idioma=lang)],
+                    history=[settlement(estado, motivo, lugar=place, modalidad=modalidad)],
+                )
+                for command in ("PAGO", "ESTADO", "ALTA", "BAJA", "AYUDA"):
+                    reply = answer(parse_command(command), CTX, facts, catalog)
+                    out.append((lang, f"{command}/{estado}/{motivo}/{place}", reply.text))
+    stranger = Context(phone="+51900000000", secret="s")
+    facts = MemoryFacts(households=[household(phone=None)], failures={})
+    for cmd in (SmsCommand(parse_command("PAGO").kind), SmsCommand(parse_command("x").kind),
+                parse_command("1234 25081990"), parse_command("99999999 25081990"),
+                parse_command("01234567 3113"), parse_command("01234567 01011999"),
+                parse_command("ALTA")):
+        out.append(("es", str(cmd), answer(cmd, stranger, facts, catalog).text))
+    return out
+
+
+def test_every_sms_reply_is_one_gsm7_part_in_every_language() -> None:
+    answers = every_answer(CATALOG)
+    assert len(answers) > 500
+    for lang, where, text in answers:
+        assert sms_parts(text) == ("gsm7", 1), f"{lang} {where}: {len(text)} chars: {text}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
+    t = CATALOG.translator(lang)
+    longest_category = max((t(k) for k in CATALOG.keys if k.startswith("category_")), key=len)
+    for key in sms_keys(CATALOG):
+        text = t(key, periodo="2026-6", start="28/12/2026", end="02/01/2027", open="08:00",
+                 close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
+                 minutes=30, code="*1880#", helpline="1880")
+        assert sms_parts(text) == ("gsm7", 1), f"{lang}/{key}: {len(text)}: {text}"
+
+
+def test_the_check_catches_a_translation_that_is_too_long() -> None:
+    long_help = CATALOG.text("es", "sms_help") + " Mas informacion en su municipalidad."
+    catalog = Catalog({**CATALOG.messages, "ay": {"sms_help": long_help}})
+    too_long = [a for a in every_answer(catalog) if sms_parts(a[2])[1] > 1]
+    assert too_long and {lang for lang, _, _ in too_long} == {"ay"}
