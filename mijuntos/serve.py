@@ -44,6 +44,18 @@ def prepare_demo(settings: Settings, households: int) -> list[str]:
     return lines
 
 
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mijuntos.cli", *args]
+
+
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -51,7 +63,7 @@ def prepare_demo(settings: Settings, households: int) -> list[str]:
 @click.option("--households", default=2000, show_default=True, help="demo data size on first run")
 @click.option("--no-demo", is_flag=True, help="do not write or import demo data")
 def up_command(host: str, port: int, workers: int, households: int, no_demo: bool) -> None:
-    """Run the web service; with no DATABASE_URL/REDIS_URL, on SQLite and an embedded Redis."""
+    """Run web, worker and (without AT_API_KEY) the stand-in SMS provider, on embedded defaults."""
     settings = Settings.from_env()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url)
@@ -65,28 +77,51 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         url, server = embedded_redis_url(settings.var_dir.resolve())
         env["REDIS_URL"] = url
         click.echo(f"embedded Redis at {url}")
-    url = f"http://{host}:{port}/ussd"
-    click.echo(f"\nMi Juntos is answering USSD hops at {url}")
-    click.echo("Try it from another terminal (a phone in the terminal):")
+    root = Path(__file__).resolve().parent.parent
+    children: list[subprocess.Popen[bytes]] = []
+    base = f"http://{host}:{port}"
+    if not settings.at_api_key:
+        fake_port = _free_port(host)
+        log_file = (settings.var_dir / "fake-at.jsonl").resolve()
+        children.append(subprocess.Popen(
+            _cli("fake-at", "--host", host, "--port", str(fake_port),
+                 "--callback-url", f"{base}/sms/delivery", "--optout-url", f"{base}/sms/optout",
+                 "--log", str(log_file)),
+            env=env, cwd=root,
+        ))
+        env.update(AT_BASE_URL=f"http://{host}:{fake_port}", AT_USERNAME="sandbox",
+                   AT_API_KEY="stand-in")
+        click.echo(f"no AT_API_KEY: SMS go to the stand-in provider on port {fake_port}, "
+                   f"logged to {log_file}")
+    children.append(subprocess.Popen(_cli("worker"), env=env, cwd=root))
+    click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd")
     phone = next((s.split("dial from ")[1].split(" ")[0] for s in samples if "dial from" in s), None)
-    click.echo(f"  mijuntos dial --phone {phone or '+51987654321'} --url {url}")
+    phone = phone or "+51987654321"
+    click.echo("From another terminal, be a phone:")
+    click.echo(f"  mijuntos dial --phone {phone} --url {base}/ussd")
+    click.echo(f"  mijuntos sms --from {phone} --url {base}/sms/inbound PAGO")
     for line in samples:
         click.echo(f"  demo {line}")
-    click.echo("Ctrl-C stops the service.\n")
+    click.echo("Ctrl-C stops everything.\n")
     command = [
         sys.executable, "-m", "gunicorn", "gateway:create_app()",
         "--workers", str(workers), "--bind", f"{host}:{port}",
         "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
     ]
-    proc = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    children.insert(0, subprocess.Popen(command, env=env, cwd=root))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on TERM too
     try:
-        proc.wait()
+        children[0].wait()
     except KeyboardInterrupt:
         pass
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         if server is not None:
             server.stop()
