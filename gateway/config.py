@@ -30,6 +30,13 @@ def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int
         raise ValueError(f"{name}: must be integers separated by commas, got {raw!r}") from exc
 
 
+def _window(raw: str) -> tuple[str, str]:
+    start, sep, end = raw.strip().partition("-")
+    if not sep or len(start) != 5 or len(end) != 5:
+        raise ValueError(f"SMS_SEND_WINDOW: must look like 08:00-20:00, got {raw!r}")
+    return start, end
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service needs to know about its environment."""
@@ -52,6 +59,13 @@ class Settings:
     sms_max_retries: int = 5
     sms_retry_intervals: tuple[int, ...] = (10, 30, 60, 300, 900)
     sms_timeout_seconds: float = 10.0
+    sms_rate_limit: int = 0  # messages per second to the provider; 0: no limit
+    sms_batch_size: int = 500  # recipients of one bulk API call
+    reminder_offsets: tuple[int, ...] = (3, 1)  # days before a payment operation opens
+    send_window: tuple[str, str] = ("08:00", "20:00")  # America/Lima
+    send_start: str = "09:00"  # when planned reminders go out, America/Lima
+    timezone: str = "America/Lima"
+    claim_stale_seconds: int = 120  # a batch claimed longer ago was cut off by a dead worker
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +92,12 @@ class Settings:
             at_base_url=env.get("AT_BASE_URL", "").strip(),
             sms_max_retries=_int(env, "SMS_MAX_RETRIES", 5),
             sms_retry_intervals=_ints(env, "SMS_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
+            sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 0),
+            sms_batch_size=_int(env, "SMS_BATCH_SIZE", 500),
+            reminder_offsets=_ints(env, "REMINDER_OFFSETS_DAYS", (3, 1)),
+            send_window=_window(env.get("SMS_SEND_WINDOW", "08:00-20:00")),
+            send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",
+            claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
         )
 
     def with_(self, **changes: Any) -> Settings:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from models.base import Base
 from models.db import Database
 from models.household import Household, HouseholdStatus, Language
-from models.outbox import FINAL, InboundSms, OptOut, OutboxMessage, OutboxStatus, Purpose
+from models.outbox import (
+    FINAL,
+    InboundSms,
+    OptOut,
+    OutboxMessage,
+    OutboxStatus,
+    Purpose,
+    ReminderControl,
+)
 from models.query import Channel, Query
 from models.schedule import Modality, PayPoint
 from models.settlement import (
@@ -35,6 +43,7 @@ __all__ = [
     "PayPoint",
     "Query",
     "Reason",
+    "ReminderControl",
     "Settlement",
     "SettlementStatus",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -56,6 +56,23 @@ class OutboxMessage(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     final_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Reminders and notices (planned from the schedule, sent in bulk by the dispatcher).
+    kind: Mapped[str | None] = mapped_column(String(12))  # reminder, notice, change
+    periodo: Mapped[str | None] = mapped_column(String(7))
+    offset_days: Mapped[int | None] = mapped_column(Integer)
+    unidad_territorial: Mapped[str | None] = mapped_column(String(40), index=True)
+    # What the text announces (pay point, first day, opening hour): a change after sending
+    # is told to the household.
+    subject: Mapped[str | None] = mapped_column(String(60))
+    send_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when a batch this row was in was cut off mid-send (a worker died): the provider may
+    # have sent it, and it is sent again.
+    dup_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "send_after"),)
 
 
 class OptOut(Base):
@@ -79,3 +96,13 @@ class InboundSms(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     command: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReminderControl(Base):
+    """One row: whether operators paused the sending of reminders and notices."""
+
+    __tablename__ = "reminder_control"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

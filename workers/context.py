@@ -19,6 +19,7 @@ class WorkerContext:
     db: Database
     redis: redis.Redis
     sender: Sender
+    redis_url: str
 
 
 _current: WorkerContext | None = None
@@ -31,6 +32,7 @@ def configure(settings: Settings, redis_url: str | None = None) -> WorkerContext
         settings=settings,
         db=Database(settings.database_url),
         redis=redis_client(redis_url or settings.redis_url),
+        redis_url=redis_url or settings.redis_url,
         sender=Sender(
             settings.at_username,
             settings.at_api_key,

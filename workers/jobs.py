@@ -88,3 +88,21 @@ def _retry_or_fail(message_id: int, error: str) -> str:
     if retries_left:
         raise TransientSendError(error)
     return OutboxStatus.FAILED
+
+
+def plan_job() -> str:
+    """Cron: plan reminders and notices for the active periods (idempotent)."""
+    from gateway.i18n import load_catalog
+    from workers.planner import plan_reminders, withdraw_opted_out
+
+    ctx = current()
+    report = plan_reminders(ctx.db, load_catalog(), ctx.settings)
+    withdrawn = withdraw_opted_out(ctx.db)
+    return f"{report.line()}; {withdrawn} withdrawn after opt-out"
+
+
+def dispatch_job() -> str:
+    """Cron: send the reminders and notices that are due, within the send window."""
+    from workers.dispatch import Dispatcher
+
+    return Dispatcher(current()).run().line()

@@ -1,0 +1,92 @@
+"""Reminder texts and times, as data: when each reminder is due, on the Lima clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from dialogs.gsm import gsm_safe
+from dialogs.texts import Catalog
+from dialogs.views import fmt_date, fmt_range_start, fmt_time
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A payment operation: where and when one household is paid this period."""
+
+    periodo: str
+    punto_id: str
+    modalidad: str
+    lugar: str
+    fecha_inicio: dt.date
+    fecha_fin: dt.date
+    hora_inicio: dt.time
+    hora_fin: dt.time
+
+    @property
+    def subject(self) -> str:
+        """What a reminder announces; when it changes after sending, the household is told."""
+        return f"{self.punto_id}|{self.fecha_inicio.isoformat()}|{self.hora_inicio:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The local clock reminders follow: the send window and the hour planned ones go out."""
+
+    tz: ZoneInfo
+    window_start: dt.time
+    window_end: dt.time
+    send_at: dt.time
+
+    @classmethod
+    def from_strings(cls, tz: str, window: tuple[str, str], send_at: str) -> Clock:
+        parse = dt.time.fromisoformat
+        return cls(ZoneInfo(tz), parse(window[0]), parse(window[1]), parse(send_at))
+
+    def local(self, day: dt.date, hour: dt.time) -> dt.datetime:
+        """A local day and hour as a UTC instant."""
+        return dt.datetime.combine(day, hour, self.tz).astimezone(dt.UTC)
+
+    def in_window(self, now: dt.datetime) -> bool:
+        """True while messages may be sent (not in quiet hours)."""
+        local = now.astimezone(self.tz).time()
+        return self.window_start <= local < self.window_end
+
+    def opens(self, op: Operation) -> dt.datetime:
+        """When the payment operation starts: after that no reminder for it is sent."""
+        return self.local(op.fecha_inicio, op.hora_inicio)
+
+    def slots(
+        self, op: Operation, offsets: tuple[int, ...], now: dt.datetime
+    ) -> list[tuple[int, dt.datetime]]:
+        """(offset, due time) of each reminder still worth planning for `op`.
+
+        Future slots are kept; of the slots already past, only the one closest to the operation
+        is kept (due now), so a late plan sends one reminder, not a burst of stale ones.
+        """
+        if now >= self.opens(op):
+            return []
+        slots = sorted(
+            ((off, self.local(op.fecha_inicio - dt.timedelta(days=off), self.send_at)) for off in offsets),
+            key=lambda s: s[1],
+        )
+        future = [s for s in slots if s[1] >= now]
+        past = [s for s in slots if s[1] < now]
+        return ([past[-1]] if past else []) + future
+
+
+def reminder_text(catalog: Catalog, lang: str, op: Operation, params: dict[str, str], *,
+                  change: bool = False) -> str:
+    """The reminder (or change notice) SMS for one operation: no amount, no name, no DNI."""
+    key = "sms_change" if change else ("sms_pay_etv" if op.modalidad == "etv" else "sms_pay_agencia")
+    return gsm_safe(catalog.text(
+        lang, key, periodo=op.periodo, start=fmt_range_start(op.fecha_inicio, op.fecha_fin),
+        end=fmt_date(op.fecha_fin), open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin),
+        place=op.lugar, **params,
+    ))
+
+
+def notice_text(catalog: Catalog, lang: str, periodo: str, params: dict[str, str]) -> str:
+    """The no-payment notice: never the reason (anyone may read a shared phone)."""
+    return gsm_safe(catalog.text(lang, "sms_notice_no_pay", periodo=periodo, **params))

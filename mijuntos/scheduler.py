@@ -1,0 +1,36 @@
+"""`mijuntos scheduler`: rq's own cron scheduler, enqueuing planning and dispatch jobs."""
+
+from __future__ import annotations
+
+import click
+from rq.cron import CronScheduler
+
+from gateway.config import Settings
+from gateway.logs import configure_logging
+from gateway.services import SMS_QUEUE, embedded_redis_url
+from workers.jobs import dispatch_job, plan_job
+
+
+def build_scheduler(connection: object, plan_every: int, dispatch_every: int) -> CronScheduler:
+    """The cron jobs: plan every `plan_every` seconds, dispatch every `dispatch_every`."""
+    scheduler = CronScheduler(connection=connection)  # type: ignore[arg-type]
+    scheduler.register(plan_job, SMS_QUEUE, interval=plan_every, job_timeout=1800,
+                       name="plan-reminders")
+    scheduler.register(dispatch_job, SMS_QUEUE, interval=dispatch_every, job_timeout=600,
+                       name="dispatch-reminders")
+    return scheduler
+
+
+@click.command("scheduler")
+@click.option("--plan-every", default=600, show_default=True, help="seconds between plannings")
+@click.option("--dispatch-every", default=30, show_default=True, help="seconds between dispatches")
+def scheduler_command(plan_every: int, dispatch_every: int) -> None:
+    """Run rq's cron scheduler for reminders (the Procfile's `scheduler` process)."""
+    import redis
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    url = settings.redis_url
+    if not url:
+        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    build_scheduler(redis.Redis.from_url(url), plan_every, dispatch_every).start()

@@ -1,0 +1,241 @@
+"""Sending due reminders and notices in bulk: claim a batch, one API call per identical text.
+
+Crash safety: rows are claimed (status `sending`, a batch id, the claim time) and committed
+before the API call. A worker killed mid-call leaves them `sending`; the next dispatcher finds
+claims older than `claim_stale_seconds`, puts them back to `pending` with `dup_risk` set (the
+provider may have sent them) and sends them again. So no reminder is lost, and a duplicate can
+reach only a recipient of the batch that was in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from models import OutboxMessage, OutboxStatus, ReminderControl
+from models.base import utcnow
+from workers.context import WorkerContext
+from workers.delivery import apply_early_report
+from workers.ratelimit import SendRateLimit
+from workers.schedule import clock_for
+from workers.sender import ProviderError, RecipientResult
+
+log = logging.getLogger("mijuntos.reminders")
+CLAIM = 2000
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    submitted: int = 0
+    failed: int = 0
+    retried: int = 0
+    expired: int = 0
+    reconciled: int = 0
+    api_calls: int = 0
+    stopped: str = "done"
+
+    def line(self) -> str:
+        return (f"dispatch: {self.claimed} claimed, {self.submitted} submitted, {self.failed} failed, "
+                f"{self.retried} to retry, {self.expired} too late, {self.reconciled} recovered, "
+                f"{self.api_calls} API calls ({self.stopped})")
+
+
+def is_paused(ctx: WorkerContext) -> bool:
+    with ctx.db.session() as s:
+        return bool(s.scalar(select(ReminderControl.paused).where(ReminderControl.id == 1)))
+
+
+def set_paused(ctx_db: Any, paused: bool) -> None:
+    """Pause or resume sending reminders and notices (replies are never held)."""
+    with ctx_db.session() as s:
+        row = s.get(ReminderControl, 1)
+        if row is None:
+            s.add(ReminderControl(id=1, paused=paused))
+        else:
+            row.paused = paused
+
+
+def reconcile(ctx: WorkerContext, now: dt.datetime) -> int:
+    """Claims left by a dead worker go back to pending, marked as possibly sent already."""
+    stale = now - dt.timedelta(seconds=ctx.settings.claim_stale_seconds)
+    with ctx.db.session() as s:
+        result = s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.kind.is_not(None),
+                   OutboxMessage.claimed_at < stale)
+            .values(status=OutboxStatus.PENDING, dup_risk=True, send_after=now,
+                    last_error="claimed by a worker that stopped mid-send; may have gone out")
+            .execution_options(synchronize_session=False)
+        )
+        count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.warning("recovered %s reminders from an interrupted batch", count)
+    return count
+
+
+def expire(ctx: WorkerContext, now: dt.datetime) -> int:
+    """Reminders whose payment operation has started are not sent any more."""
+    with ctx.db.session() as s:
+        result = s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_after <= now)
+            .values(status=OutboxStatus.SKIPPED, failure_reason="operation_started", final_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
+    """Take up to `size` due rows for this worker; two workers never take the same row."""
+    batch = uuid.uuid4().hex
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
+               OutboxMessage.send_after <= now,
+               or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now))
+        .order_by(OutboxMessage.id)
+        .limit(size)
+    )
+    if ctx.db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    with ctx.db.session() as s:
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()),
+                   OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.SENDING, batch_id=batch, claimed_at=now,
+                    attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+    with ctx.db.session() as s:
+        return list(s.execute(
+            select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.text,
+                   OutboxMessage.attempts)
+            .where(OutboxMessage.batch_id == batch, OutboxMessage.status == OutboxStatus.SENDING)
+            .order_by(OutboxMessage.text, OutboxMessage.id)
+        ).all())
+
+
+class Dispatcher:
+    def __init__(self, ctx: WorkerContext, now: Callable[[], dt.datetime] = utcnow) -> None:
+        self.ctx = ctx
+        self.now = now
+        settings = ctx.settings
+        self.limit = SendRateLimit(ctx.redis_url, settings.sms_rate_limit)
+        self.chunk = min(settings.sms_batch_size, self.limit.chunk or settings.sms_batch_size)
+        self.claim_size = min(CLAIM, settings.sms_rate_limit * 10 or CLAIM)
+        self.clock = clock_for(settings)
+
+    def run(self, budget_seconds: float = 50.0) -> DispatchReport:
+        """Send due rows until none is left, the window closes, a pause, or the time budget."""
+        report = DispatchReport()
+        started = time.monotonic()
+        if is_paused(self.ctx):
+            report.stopped = "paused"
+            return report
+        report.reconciled = reconcile(self.ctx, self.now())
+        report.expired = expire(self.ctx, self.now())
+        while True:
+            now = self.now()
+            if not self.clock.in_window(now):
+                report.stopped = "quiet_hours"
+                break
+            if time.monotonic() - started > budget_seconds:
+                report.stopped = "time_budget"
+                break
+            rows = claim(self.ctx, now, self.claim_size)
+            if not rows:
+                break
+            report.claimed += len(rows)
+            self.send(rows, report)
+            if is_paused(self.ctx):
+                report.stopped = "paused"
+                break
+        log.info("%s", report.line())
+        return report
+
+    def send(self, rows: list[Any], report: DispatchReport) -> None:
+        groups: dict[str, dict[str, list[Any]]] = {}
+        for row in rows:
+            groups.setdefault(row.text, {}).setdefault(row.recipient, []).append(row)
+        for text, by_number in groups.items():
+            numbers = list(by_number)
+            for i in range(0, len(numbers), self.chunk):
+                chunk = numbers[i:i + self.chunk]
+                self.limit.acquire(len(chunk))
+                report.api_calls += 1
+                try:
+                    results = {r.number: r for r in self.ctx.sender.send(text, chunk)}
+                except ProviderError as exc:
+                    results, error = {}, str(exc)
+                else:
+                    error = "no result for this recipient"
+                self.record([(by_number[n], results.get(n)) for n in chunk], error, report)
+
+    def record(self, outcomes: list[tuple[list[Any], RecipientResult | None]], error: str,
+               report: DispatchReport) -> None:
+        settings = self.ctx.settings
+        now = self.now()
+        intervals = settings.sms_retry_intervals or (0,)
+        changes: list[dict[str, Any]] = []
+        delivered_ids: list[str] = []
+        for rows, result in outcomes:
+            for n, row in enumerate(rows):
+                if result is not None and result.accepted:
+                    first = n == 0  # one SMS reached a phone shared by several households
+                    changes.append({"id": row.id, "status": OutboxStatus.SUBMITTED, "sent_at": now,
+                                    "provider_message_id": result.message_id if first else None,
+                                    "provider_status_code": result.status_code, "cost": result.cost,
+                                    "last_error": None if first else f"sent once with outbox {rows[0].id}"})
+                    report.submitted += 1
+                    if first and result.message_id:
+                        delivered_ids.append(result.message_id)
+                elif result is not None and not result.transient:
+                    changes.append({"id": row.id, "status": OutboxStatus.FAILED, "final_at": now,
+                                    "provider_status_code": result.status_code,
+                                    "failure_reason": result.status[:64] or str(result.status_code)})
+                    report.failed += 1
+                elif row.attempts > settings.sms_max_retries:
+                    changes.append({"id": row.id, "status": OutboxStatus.FAILED, "final_at": now,
+                                    "failure_reason": "retries_exhausted", "last_error": error[:200]})
+                    report.failed += 1
+                else:
+                    wait = intervals[min(row.attempts - 1, len(intervals) - 1)]
+                    why = f"statusCode {result.status_code} {result.status}" if result else error
+                    changes.append({"id": row.id, "status": OutboxStatus.PENDING, "batch_id": None,
+                                    "send_after": now + dt.timedelta(seconds=wait),
+                                    "last_error": why[:200]})
+                    report.retried += 1
+        with self.ctx.db.session() as s:
+            s.execute(update(OutboxMessage), changes)
+        self.apply_early_reports(delivered_ids)
+
+    def apply_early_reports(self, message_ids: list[str]) -> None:
+        if not message_ids:
+            return
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        for mid in message_ids:
+            pipe.exists(f"mijuntos:dlr:{mid}")
+        for mid, waiting in zip(message_ids, pipe.execute(), strict=True):
+            if waiting:
+                apply_early_report(self.ctx, mid)
+
+
+def pending_due(ctx: WorkerContext, now: dt.datetime) -> int:
+    """How many reminders and notices are due now."""
+    from sqlalchemy import func
+
+    with ctx.db.session() as s:
+        return int(s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(and_(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
+                OutboxMessage.send_after <= now))
+        ) or 0)

@@ -1,0 +1,48 @@
+"""A messages-per-second limit shared by every worker, on Redis (the `limits` library)."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+
+def limits_url(redis_url: str) -> str:
+    """The `limits` storage URL for a redis-py URL (unix sockets are spelled differently)."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+class SendRateLimit:
+    """At most `per_second` messages in any one-second window, across processes."""
+
+    def __init__(self, redis_url: str, per_second: int, name: str = "sms") -> None:
+        self.per_second = per_second
+        self.name = name
+        self.item = RateLimitItemPerSecond(max(per_second, 1))
+        self.limiter = (
+            MovingWindowRateLimiter(storage_from_string(limits_url(redis_url)))
+            if per_second > 0 else None
+        )
+
+    @property
+    def chunk(self) -> int | None:
+        """The most recipients one call may carry so the window is filled smoothly."""
+        return max(1, self.per_second // 5) if self.limiter else None
+
+    def acquire(self, cost: int) -> float:
+        """Wait until `cost` messages may go; returns the seconds waited."""
+        if self.limiter is None:
+            return 0.0
+        if cost > self.per_second:
+            raise ValueError(f"cost: {cost} is more than the limit of {self.per_second}/s")
+        waited = 0.0
+        while not self.limiter.hit(self.item, self.name, cost=cost):
+            stats = self.limiter.get_window_stats(self.item, self.name)
+            pause = min(max(stats.reset_time - time.time(), 0.005), 0.25)
+            time.sleep(pause)
+            waited += pause
+        return waited
