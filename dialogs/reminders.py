@@ -41,7 +41,9 @@ class Clock:
 
     @classmethod
     def from_strings(cls, tz: str, window: tuple[str, str], send_at: str) -> Clock:
-        parse = dt.time.fromisoformat
+        def parse(raw: str) -> dt.time:
+            return dt.time.max if raw == "24:00" else dt.time.fromisoformat(raw)
+
         return cls(ZoneInfo(tz), parse(window[0]), parse(window[1]), parse(send_at))
 
     def local(self, day: dt.date, hour: dt.time) -> dt.datetime:

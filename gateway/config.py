@@ -32,9 +32,9 @@ def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int
 
 def _window(raw: str) -> tuple[str, str]:
     start, sep, end = raw.strip().partition("-")
-    if not sep or len(start) != 5 or len(end) != 5:
+    if not sep or len(start.strip()) != 5 or len(end.strip()) != 5:
         raise ValueError(f"SMS_SEND_WINDOW: must look like 08:00-20:00, got {raw!r}")
-    return start, end
+    return start.strip(), end.strip()
 
 
 @dataclass(frozen=True)

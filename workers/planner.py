@@ -203,10 +203,11 @@ class Planner:
                     item.setdefault("updated_at", self.now)
                     item.setdefault("attempts", 0)
                     item.setdefault("dup_risk", False)
-                stmt = self.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                result = s.execute(stmt, new)
-                count = getattr(result, "rowcount", None)
-                report.created += len(new) if count is None or count < 0 else count
+                stmt = (self.insert(OutboxMessage)
+                        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                        .returning(OutboxMessage.id))
+                # RETURNING counts the rows really inserted (another planner may have won).
+                report.created += len(s.execute(stmt, new).all())
 
 
 def plan_reminders(
