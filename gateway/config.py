@@ -61,6 +61,7 @@ class Settings:
     sms_timeout_seconds: float = 10.0
     sms_rate_limit: int = 0  # messages per second to the provider; 0: no limit
     sms_batch_size: int = 500  # recipients of one bulk API call
+    sms_claim_size: int = 2000  # rows one dispatcher takes at a time (the batch at risk if it dies)
     reminder_offsets: tuple[int, ...] = (3, 1)  # days before a payment operation opens
     send_window: tuple[str, str] = ("08:00", "20:00")  # America/Lima
     send_start: str = "09:00"  # when planned reminders go out, America/Lima
@@ -94,6 +95,7 @@ class Settings:
             sms_retry_intervals=_ints(env, "SMS_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
             sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 0),
             sms_batch_size=_int(env, "SMS_BATCH_SIZE", 500),
+            sms_claim_size=_int(env, "SMS_CLAIM_SIZE", 2000),
             reminder_offsets=_ints(env, "REMINDER_OFFSETS_DAYS", (3, 1)),
             send_window=_window(env.get("SMS_SEND_WINDOW", "08:00-20:00")),
             send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",

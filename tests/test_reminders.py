@@ -229,7 +229,8 @@ def test_a_real_worker_runs_the_dispatch_job(wave: Wave, redis: redis_lib.Redis)
     queue = Queue("sms", connection=redis)
     job = queue.enqueue(dispatch_job)
     Worker([queue], connection=redis).work(burst=True)
-    assert "1 submitted" in (job.latest_result().return_value or "")
+    result = job.latest_result()
+    assert result is not None and "1 submitted" in (result.return_value or "")
     assert [m["message"] for m in wave.fake.messages] == ["Mi Juntos: prueba"]
 
 

@@ -104,17 +104,20 @@ def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
         .order_by(OutboxMessage.id)
         .limit(size)
     )
+    claimed = update(OutboxMessage).values(
+        status=OutboxStatus.SENDING, batch_id=batch, claimed_at=now,
+        attempts=OutboxMessage.attempts + 1,
+    )
     if ctx.db.engine.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # A CTE runs the locking LIMIT once; `id IN (subquery)` may be re-evaluated by the
+        # planner and take more rows than asked.
+        picked = due.with_for_update(skip_locked=True).cte("picked")
+        claimed = claimed.where(OutboxMessage.id == picked.c.id)
+    else:
+        claimed = claimed.where(OutboxMessage.id.in_(due.scalar_subquery()),
+                                OutboxMessage.status == OutboxStatus.PENDING)
     with ctx.db.session() as s:
-        s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()),
-                   OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.SENDING, batch_id=batch, claimed_at=now,
-                    attempts=OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
+        s.execute(claimed.execution_options(synchronize_session=False))
     with ctx.db.session() as s:
         return list(s.execute(
             select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.text,
@@ -131,7 +134,8 @@ class Dispatcher:
         settings = ctx.settings
         self.limit = SendRateLimit(ctx.redis_url, settings.sms_rate_limit)
         self.chunk = min(settings.sms_batch_size, self.limit.chunk or settings.sms_batch_size)
-        self.claim_size = min(CLAIM, settings.sms_rate_limit * 10 or CLAIM)
+        # Under a rate limit, claim no more than ~10 s of sending: a claim must not go stale.
+        self.claim_size = min(settings.sms_claim_size, settings.sms_rate_limit * 10 or CLAIM)
         self.clock = clock_for(settings)
 
     def run(self, budget_seconds: float = 50.0) -> DispatchReport:
