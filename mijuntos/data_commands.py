@@ -22,16 +22,24 @@ EXIT_DATABASE_ERROR = 3
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--batch-size", default=2000, show_default=True, help="Rows per transaction.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def import_command(directory: Path, batch_size: int, progress: bool) -> None:
+@click.option("--plan/--no-plan", default=True, show_default=True,
+              help="Plan reminders and no-payment notices for what was imported.")
+def import_command(directory: Path, batch_size: int, progress: bool, plan: bool) -> None:
     """Import the programme's CSV files from DIRECTORY.
 
     Exit status: 0 all rows imported, 1 some rows rejected, 2 a header was rejected
     (and nothing was imported), 3 the database failed.
     """
-    db = Database(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
     try:
         db.upgrade()
         report = import_dir(db, directory, batch_size=batch_size, progress=progress)
+        if plan and any((directory / name).is_file() for name in ("cronograma.csv", "abonos.csv")):
+            from gateway.i18n import load_catalog
+            from workers.planner import plan_reminders
+
+            click.echo(plan_reminders(db, load_catalog(), settings, progress=progress).line())
     except ImportHeaderError as exc:
         click.echo(f"rejected: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_REJECTED_HEADER) from None

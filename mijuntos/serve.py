@@ -63,7 +63,7 @@ def _cli(*args: str) -> list[str]:
 @click.option("--households", default=2000, show_default=True, help="demo data size on first run")
 @click.option("--no-demo", is_flag=True, help="do not write or import demo data")
 def up_command(host: str, port: int, workers: int, households: int, no_demo: bool) -> None:
-    """Run web, worker and (without AT_API_KEY) the stand-in SMS provider, on embedded defaults."""
+    """Run web, worker, scheduler and (without AT_API_KEY) a stand-in SMS provider."""
     settings = Settings.from_env()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url)
@@ -94,6 +94,7 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         click.echo(f"no AT_API_KEY: SMS go to the stand-in provider on port {fake_port}, "
                    f"logged to {log_file}")
     children.append(subprocess.Popen(_cli("worker"), env=env, cwd=root))
+    children.append(subprocess.Popen(_cli("scheduler"), env=env, cwd=root))
     click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd")
     phone = next((s.split("dial from ")[1].split(" ")[0] for s in samples if "dial from" in s), None)
     phone = phone or "+51987654321"
