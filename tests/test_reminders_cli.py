@@ -1,0 +1,48 @@
+"""Operators see and steer a wave from the command line; the scheduler is rq's cron."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+from click.testing import CliRunner
+from rq import Queue
+
+from mijuntos.cli import main
+from mijuntos.scheduler import build_scheduler
+from models import Database
+
+
+@pytest.fixture
+def env(seeded: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DATABASE_URL", seeded.url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MIJUNTOS_VAR_DIR", str(tmp_path))
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_plan_status_pause_resume(env, redis) -> None:
+    out = run("reminders", "plan", "--no-progress")
+    assert "planned periods 2026-6" in out and "5 new" in out
+    status = run("reminders", "status")
+    assert "sending is running" in status
+    assert "reminder  pending" in status and "notice    pending" in status
+    assert "PIURA" in status and "PUNO" in status
+    assert "reminders paused" in run("reminders", "pause")
+    assert "sending is PAUSED" in run("reminders", "status")
+    assert "(paused)" in run("reminders", "send", "--budget", "5")
+    run("reminders", "resume")
+    assert "sending is running" in run("reminders", "status")
+    assert "0 new" in run("reminders", "plan", "--no-progress")
+
+
+def test_the_scheduler_enqueues_planning_and_dispatch(redis: redis_lib.Redis) -> None:
+    scheduler = build_scheduler(redis, plan_every=600, dispatch_every=30)
+    enqueued = scheduler.enqueue_jobs()
+    assert {job.func.__name__ for job in enqueued} == {"plan_job", "dispatch_job"}
+    assert len(Queue("sms", connection=redis).jobs) == 2
+    assert scheduler.enqueue_jobs() == []  # not due again before their interval
