@@ -53,13 +53,14 @@ class FakeAT:
         username: str | None = None,
         api_key: str | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        keep_messages: bool = True,
     ) -> None:
         self.callback_url = callback_url
         self.optout_url = optout_url
         self.username = username
         self.api_key = api_key
         self.on_message = on_message
-        self.ledger = Ledger(log_path)
+        self.ledger = Ledger(log_path, keep_messages=keep_messages)
         self.callbacks = Callbacks(dlr_delay)
         self.root_url = ""
 
@@ -74,6 +75,11 @@ class FakeAT:
         with self.ledger.lock:
             copy: list[dict[str, Any]] = json.loads(json.dumps(self.ledger.messages))
         return copy
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Requests, recipients and accepted recipients so far, and accepted recipients per second."""
+        return self.ledger.stats()
 
     # -- failure injection ------------------------------------------------------------------
 
@@ -195,6 +201,8 @@ class FakeAT:
             return self._messaging(request)
         if route == ("GET", "/_messages"):
             return _json(self.messages)
+        if route == ("GET", "/_stats"):
+            return _json(self.stats)
         if route == ("POST", "/_control/reset"):
             self.reset()
             return _json({"ok": True})
@@ -290,6 +298,11 @@ def message_line(entry: dict[str, Any]) -> str:
     help="append every request as a JSON line",
 )
 @click.option("--dlr-delay", default=0.2, show_default=True, help="seconds before a delivery report")
+@click.option(
+    "--count-only",
+    is_flag=True,
+    help="load tests: keep only counters (GET /_stats), print nothing per request, keep no messages",
+)
 def fake_at_command(
     host: str,
     port: int,
@@ -297,6 +310,7 @@ def fake_at_command(
     optout_url: str | None,
     log_path: Path | None,
     dlr_delay: float,
+    count_only: bool,
 ) -> None:
     """A stand-in Africa's Talking SMS API, for sending with the real SDK and no account."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -305,7 +319,8 @@ def fake_at_command(
         click.echo(message_line(entry))
         sys.stdout.flush()
 
-    fake = FakeAT(callback_url, optout_url, log_path, dlr_delay, on_message=show)
+    fake = FakeAT(callback_url, optout_url, log_path, dlr_delay, on_message=None if count_only else show,
+                  keep_messages=not count_only)
     server = make_server(host, port, fake, threaded=True)
     fake.root_url = f"http://{host}:{server.server_port}"
     click.echo(f"fake Africa's Talking listening on {fake.base_url} (set the SDK's _baseUrl to it)")

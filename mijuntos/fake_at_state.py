@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,20 +80,62 @@ class SendRequest:
     enqueue: bool
 
 
-class Ledger:
-    """Thread-safe faults and message record; every request also goes to an optional JSON-lines log."""
+@dataclass
+class Counters:
+    """What a lean stand-in keeps instead of every message: totals and accepted recipients per second."""
 
-    def __init__(self, log_path: Path | str | None = None) -> None:
+    requests: int = 0
+    refused: int = 0
+    recipients: int = 0
+    accepted: int = 0
+    per_second: dict[int, int] = field(default_factory=dict)  # unix second -> recipients accepted
+
+    def count(self, entry: dict[str, Any]) -> None:
+        self.requests += 1
+        self.recipients += len(entry.get("to") or ())
+        if entry.get("http_status") != 201:
+            self.refused += 1
+            return
+        ok = sum(1 for r in entry.get("recipients", ()) if r["statusCode"] in (100, 101, 102))
+        self.accepted += ok
+        second = int(time.time())
+        self.per_second[second] = self.per_second.get(second, 0) + ok
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "refused": self.refused,
+            "recipients": self.recipients,
+            "accepted": self.accepted,
+            "per_second": [[s, n] for s, n in sorted(self.per_second.items())],
+        }
+
+
+class Ledger:
+    """Thread-safe faults and message record; every request also goes to an optional JSON-lines log.
+
+    With `keep_messages=False` (a load test) only the counters are kept, so memory stays flat.
+    """
+
+    def __init__(self, log_path: Path | str | None = None, keep_messages: bool = True) -> None:
         self.log_path = Path(log_path) if log_path else None
+        self.keep_messages = keep_messages
         self.lock = threading.Lock()
         self.faults = Faults()
         self.messages: list[dict[str, Any]] = []
+        self.counters = Counters()
 
     def reset(self) -> None:
-        """Forget faults and recorded messages (the log file is kept)."""
+        """Forget faults, recorded messages and counters (the log file is kept)."""
         with self.lock:
             self.faults = Faults()
             self.messages = []
+            self.counters = Counters()
+
+    def stats(self) -> dict[str, Any]:
+        """Totals so far and accepted recipients per second (what `GET /_stats` answers)."""
+        with self.lock:
+            return self.counters.as_json()
 
     def take_http_fault(self) -> tuple[float, int | None, str]:
         """Consume this request's share of the faults: (delay, HTTP status or None, body)."""
@@ -149,7 +192,9 @@ class Ledger:
         """Append one request to the record and the log file."""
         entry = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **fields}
         with self.lock:
-            self.messages.append(entry)
+            self.counters.count(entry)
+            if self.keep_messages:
+                self.messages.append(entry)
             if self.log_path:
                 with self.log_path.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -304,3 +304,44 @@ def test_the_cli_command_serves_and_prints_masked_numbers(tmp_path: Path) -> Non
     assert "+51 9** *** 321" in line and TEXT in line
     assert "987654321" not in line + out
     assert json.loads(log.read_text())["to"] == ["+51987654321"]
+
+
+def test_a_count_only_fake_keeps_counters_not_messages() -> None:
+    with FakeAT.running(keep_messages=False) as lean:
+        lean.set_number_status(PHONES[2], 406)
+        sms = SMSService(username="sandbox", api_key="test")
+        sms._baseUrl = lean.base_url
+        assert [r["statusCode"] for r in recipients(sms.send(TEXT, PHONES))] == [101, 101, 406]
+        lean.fail_next(500)
+        with pytest.raises(AfricasTalkingException):
+            sms.send(TEXT, PHONES[:1])
+        stats = requests.get(lean.root_url + "/_stats", timeout=2).json()
+        assert lean.messages == []
+    assert {k: stats[k] for k in ("requests", "refused", "recipients", "accepted")} == {
+        "requests": 2, "refused": 1, "recipients": 4, "accepted": 2,
+    }
+    assert sum(n for _, n in stats["per_second"]) == 2
+
+
+def test_the_cli_count_only_mode_prints_nothing_per_request() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mijuntos.fake_at", "--port", str(port), "--count-only"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        sms = SMSService(username="sandbox", api_key="test")
+        sms._baseUrl = f"http://127.0.0.1:{port}/version1"
+        sms.send(TEXT, PHONES[:2])
+        stats = requests.get(f"http://127.0.0.1:{port}/_stats", timeout=2).json()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=5)
+    assert stats["accepted"] == 2
+    assert "321" not in out and TEXT not in out
