@@ -43,6 +43,6 @@ def test_plan_status_pause_resume(env, redis) -> None:
 def test_the_scheduler_enqueues_planning_and_dispatch(redis: redis_lib.Redis) -> None:
     scheduler = build_scheduler(redis, plan_every=600, dispatch_every=30)
     enqueued = scheduler.enqueue_jobs()
-    assert {job.func.__name__ for job in enqueued} == {"plan_job", "dispatch_job"}
+    assert {getattr(job.func, "__name__", "") for job in enqueued} == {"plan_job", "dispatch_job"}
     assert len(Queue("sms", connection=redis).jobs) == 2
     assert scheduler.enqueue_jobs() == []  # not due again before their interval
