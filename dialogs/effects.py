@@ -31,6 +31,14 @@ class DobCleared:
 
 
 @dataclass(frozen=True)
+class DniTried:
+    """`phone` asked about the DNI behind `dni_key`: counts toward its daily distinct-DNI limit."""
+
+    phone: str
+    dni_key: str
+
+
+@dataclass(frozen=True)
 class SetLanguage:
     hogar_id: str
     idioma: str
@@ -67,6 +75,6 @@ class SetOptIn:
 
 
 Effect = (
-    RecordQuery | DobFailed | DobCleared | SetLanguage | SetReminders | SetPhoneOfRecord | SetOptOut
+    RecordQuery | DobFailed | DobCleared | DniTried | SetLanguage | SetReminders | SetPhoneOfRecord | SetOptOut
     | SetOptIn
 )

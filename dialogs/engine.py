@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from dialogs import views
 from dialogs.effects import (
+    DniTried,
     DobCleared,
     DobFailed,
     Effect,
@@ -255,6 +256,11 @@ class _Step:
             self.query("verify", "locked")
             self.go("locked")
             return
+        if not self.facts.may_try_dni(ctx.phone, key):
+            self.query("verify", "dni_limit")
+            self.go("dni_limit")
+            return
+        self.effects.append(DniTried(ctx.phone, key))
         household = self.facts.household_by_dni(dni)
         if household is None:
             s.dni_tries += 1

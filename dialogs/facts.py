@@ -57,6 +57,10 @@ class Facts(Protocol):
 
     def dob_failures(self, dni_key: str) -> int: ...
 
+    def may_try_dni(self, phone: str, dni_key: str) -> bool:
+        """False when `phone` already asked about too many other DNIs today (enumeration)."""
+        ...
+
     def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
         """The household's newest settlements first."""
         ...

@@ -59,6 +59,7 @@ SCREENS: dict[str, Screen] = {
         _screen("locked", end=True, nav="none", verified=False, resumable=False),
         _screen("not_verified", end=True, nav="none", verified=False, resumable=False),
         _screen("too_many", end=True, nav="none", verified=False, resumable=False),
+        _screen("dni_limit", end=True, nav="none", verified=False, resumable=False),
     ]
 }
 
@@ -73,7 +74,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 # Free-input screens and where their input can lead.
 INPUT_TARGETS: dict[str, tuple[str, ...]] = {
-    "dni": ("dni", "dob", "main", "locked", "not_verified", "too_many"),
+    "dni": ("dni", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
     "dob": ("dob", "main", "locked", "too_many"),
 }
 START = ("resume", "dni", "main")

@@ -7,7 +7,15 @@ import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dialogs.effects import DobCleared, DobFailed, Effect, RecordQuery, SetOptIn, SetOptOut
+from dialogs.effects import (
+    DniTried,
+    DobCleared,
+    DobFailed,
+    Effect,
+    RecordQuery,
+    SetOptIn,
+    SetOptOut,
+)
 from dialogs.engine import Context
 from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
 from dialogs.gsm import gsm_safe
@@ -134,25 +142,29 @@ def _verify(
     if failures >= ctx.max_dob_attempts:
         return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
                          [RecordQuery("verify", "locked")])
+    if not facts.may_try_dni(ctx.phone, key):
+        return SmsAnswer(es("sms_dni_limit", **params), [RecordQuery("verify", "dni_limit")])
+    tried: list[Effect] = [DniTried(ctx.phone, key)]
     household = facts.household_by_dni(dni)
     if household is None:
-        return SmsAnswer(es("sms_dni_unknown", **params), [RecordQuery("verify", "dni_unknown")])
+        return SmsAnswer(es("sms_dni_unknown", **params),
+                         [*tried, RecordQuery("verify", "dni_unknown")])
     by_phone = household.hogar_id in {h.hogar_id for h in facts.households_by_phone(ctx.phone)}
     born = parse_dob(cmd.dob) if cmd.dob else None
     if by_phone and cmd.dob is None:
-        return household, [RecordQuery("verify", "ok_phone", household.hogar_id,
-                                       household.unidad_territorial)]
+        return household, [*tried, RecordQuery("verify", "ok_phone", household.hogar_id,
+                                               household.unidad_territorial)]
     if born is None:
-        return SmsAnswer(es("sms_dob_invalid", **params))
+        return SmsAnswer(es("sms_dob_invalid", **params), tried)
     if born != household.fecha_nacimiento:
         ut = household.unidad_territorial
         if failures + 1 >= ctx.max_dob_attempts:
             return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
-                             [DobFailed(key), RecordQuery("verify", "locked", None, ut)])
+                             [*tried, DobFailed(key), RecordQuery("verify", "locked", None, ut)])
         left = ctx.max_dob_attempts - failures - 1
         return SmsAnswer(es("sms_dob_wrong", left=left, **params),
-                         [DobFailed(key), RecordQuery("verify", "dob_wrong", None, ut)])
-    return household, [DobCleared(key), RecordQuery("verify", "ok_dob", household.hogar_id,
+                         [*tried, DobFailed(key), RecordQuery("verify", "dob_wrong", None, ut)])
+    return household, [*tried, DobCleared(key), RecordQuery("verify", "ok_dob", household.hogar_id,
                                                     household.unidad_territorial)]
 
 

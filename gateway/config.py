@@ -49,6 +49,7 @@ class Settings:
     helpline: str = "1880"
     dob_max_attempts: int = 3
     dob_lock_seconds: int = 30 * 60
+    max_dnis_per_phone_per_day: int = 3
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
@@ -84,6 +85,7 @@ class Settings:
             helpline=env.get("HELPLINE", "").strip() or "1880",
             dob_max_attempts=_int(env, "DOB_MAX_ATTEMPTS", 3),
             dob_lock_seconds=_int(env, "DOB_LOCK_MINUTES", 30) * 60,
+            max_dnis_per_phone_per_day=_int(env, "MAX_DNIS_PER_PHONE_PER_DAY", 3),
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),

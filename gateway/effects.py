@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialogs.effects import (
+    DniTried,
     DobCleared,
     DobFailed,
     Effect,
@@ -19,6 +20,7 @@ from dialogs.effects import (
     SetPhoneOfRecord,
     SetReminders,
 )
+from gateway.abuse import DniGuard
 from gateway.sessions import Pipeline, SessionStore
 from models import Household, OptOut, Query
 from models.base import utcnow
@@ -30,6 +32,7 @@ def apply_effects(
     store: SessionStore,
     pipeline: Pipeline,
     channel: str,
+    guard: DniGuard,
 ) -> None:
     """Stage every effect: rows on `session`, Redis commands on `pipeline` (caller commits)."""
     queries: list[dict[str, object]] = []
@@ -50,6 +53,8 @@ def apply_effects(
                 )
             case DobFailed():
                 store.fail_dob(effect.dni_key, pipeline)
+            case DniTried():
+                guard.record(effect.phone, effect.dni_key)
             case DobCleared():
                 store.clear_dob(effect.dni_key, pipeline)
             case SetLanguage():

@@ -6,6 +6,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
+from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
 from models import CoResponsibility, Household, PayPoint, Settlement
 
@@ -41,9 +42,10 @@ def _household(row: object) -> HouseholdFacts:
 class DbFacts:
     """Facts for one hop: one database session, results memoised for the hop."""
 
-    def __init__(self, session: Session, store: SessionStore) -> None:
+    def __init__(self, session: Session, store: SessionStore, guard: DniGuard) -> None:
         self.session = session
         self.store = store
+        self.guard = guard
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, list[SettlementFacts]] = {}
 
@@ -70,6 +72,9 @@ class DbFacts:
 
     def dob_failures(self, dni_key: str) -> int:
         return self.store.dob_failures(dni_key) if dni_key else 0
+
+    def may_try_dni(self, phone: str, dni_key: str) -> bool:
+        return self.guard.allowed(phone, dni_key)
 
     def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
         cached = self._settlements.get(hogar_id)

@@ -13,6 +13,7 @@ from redis.retry import Retry
 from rq import Queue
 
 from dialogs.texts import Catalog
+from gateway.abuse import DniGuard
 from gateway.config import DEV_SECRET, Settings
 from gateway.embedded import EmbeddedRedis
 from gateway.i18n import load_catalog
@@ -32,6 +33,7 @@ class Services:
     store: SessionStore
     catalog: Catalog
     queue: Queue
+    guard: DniGuard
     embedded: EmbeddedRedis | None = None
 
     def close(self) -> None:
@@ -86,5 +88,6 @@ def build_services(settings: Settings) -> Services:
         store=store,
         catalog=load_catalog(),
         queue=Queue(SMS_QUEUE, connection=client),
+        guard=DniGuard(client, url, settings.secret_key, settings.max_dnis_per_phone_per_day),
         embedded=embedded,
     )

@@ -74,8 +74,8 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
     with services.db.session() as session:
         if session.get(InboundRow, sms.id) is not None:
             return "repeated"
-        reply = answer(command, sms_context(services, sms.phone), DbFacts(session, store),
-                       services.catalog)
+        reply = answer(command, sms_context(services, sms.phone),
+                       DbFacts(session, store, services.guard), services.catalog)
         encoding, segments = sms_parts(reply.text)
         row = OutboxMessage(
             recipient=sms.phone, text=reply.text, encoding=encoding, segments=segments,
@@ -84,7 +84,7 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
         session.add(InboundRow(id=sms.id, command=command.kind, received_at=utcnow()))
         session.add(row)
         pipe = store.client.pipeline(transaction=True)
-        apply_effects(reply.effects, session, store, pipe, "sms")
+        apply_effects(reply.effects, session, store, pipe, "sms", services.guard)
         try:
             session.commit()
         except IntegrityError:

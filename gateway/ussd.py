@@ -68,7 +68,7 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
     inputs = hop.inputs
     effects: list[Effect] = []
     with services.db.session() as session:
-        facts = DbFacts(session, store)
+        facts = DbFacts(session, store, services.guard)
         if stored is None:
             saved = store.resumable(pkey) if not inputs else None
             reply = start(ctx, facts, services.catalog, saved)
@@ -87,7 +87,7 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
             reply = feed(reply.state, value, ctx, facts, services.catalog)
             effects.extend(reply.effects)
         pipe = store.client.pipeline(transaction=True)
-        apply_effects(effects, session, store, pipe, "ussd")
+        apply_effects(effects, session, store, pipe, "ussd", services.guard)
         session.flush()
         store.save(hop.session_id, StoredSession(reply.state, hop.text, reply.wire, len(inputs)), pipe)
         if SCREENS[reply.state.screen].resumable:

@@ -52,6 +52,9 @@ class MemoryFacts:
     def dob_failures(self, dni_key: str) -> int:
         return self.failures.get(dni_key, 0)
 
+    def may_try_dni(self, phone: str, dni_key: str) -> bool:
+        return True
+
     def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
         return self.history[:limit]
 

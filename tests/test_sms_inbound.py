@@ -158,3 +158,17 @@ def test_optout_callback_marks_the_phone(client, seeded: Database) -> None:
     assert client.post("/sms/optout", data={"senderId": "JUNTOS"}).status_code == 400
     again = client.post("/sms/optout", data={"senderId": "JUNTOS", "phoneNumber": ROSA_PHONE})
     assert again.status_code == 200
+
+
+def test_distinct_dnis_per_phone_are_counted_across_channels(client, app: Flask, seeded) -> None:
+    phone = Phone(app.test_client(), STRANGER_PHONE)
+    phone.dial()
+    phone.send("99999999")
+    phone.send("99999998")
+    text_in(client, STRANGER_PHONE, f"{JUANA['dni']} {JUANA['dob']}")  # the third: answered
+    assert "no hay pago" in replies(seeded)[-1].text
+    text_in(client, STRANGER_PHONE, f"{ROSA['dni']} {ROSA['dob']}")  # the fourth: refused
+    assert "ya consulto varios DNI hoy" in replies(seeded)[-1].text
+    assert "Agencia" not in replies(seeded)[-1].text
+    text_in(client, "+51944444444", f"{ROSA['dni']} {ROSA['dob']}")  # another phone: fine
+    assert "Agencia BN Chulucanas" in replies(seeded)[-1].text

@@ -94,6 +94,22 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
         ("99999998", ["Ese DNI no esta en Juntos"]),
         ("99999997", ["END No pudimos encontrar su hogar", "1880"]),
     ]),
+    "one phone may ask about three DNIs a day, not more (enumeration)": (STRANGER_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("99999999", ["Ese DNI no esta en Juntos"]),
+        ("99999998", ["Ese DNI no esta en Juntos"]),
+        (JUANA["dni"], ["fecha de nacimiento"]),
+        ("0", ["Ingrese el DNI"]),
+        ("99999999", ["END No pudimos encontrar su hogar"]),  # the same DNI again: allowed
+    ]),
+    "the fourth distinct DNI of the day is refused politely": (STRANGER_PHONE, [
+        (DIAL, ["Ingrese el DNI"]),
+        ("99999999", ["Ese DNI no esta en Juntos"]),
+        ("99999998", ["Ese DNI no esta en Juntos"]),
+        (JUANA["dni"], ["fecha de nacimiento"]),
+        ("0", ["Ingrese el DNI"]),
+        (ROSA["dni"], ["END Este celular ya consulto varios DNI hoy", "1880"]),
+    ]),
     "a phone shared by two households asks which DNI, without date of birth": (SHARED_PHONE, [
         (DIAL, ["Ingrese el DNI"]),
         ("55500002", ["Hola Luz"]),

@@ -1,0 +1,42 @@
+"""Enumeration guard: one phone may ask about only a few distinct DNIs a day (USSD and SMS)."""
+
+from __future__ import annotations
+
+import redis
+from limits import RateLimitItemPerDay
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from gateway.privacy import phone_key
+from gateway.sessions import key_for
+from workers.ratelimit import limits_url
+
+DAY = 24 * 3600
+
+
+class DniGuard:
+    """Counts the distinct DNIs each phone asks about in a moving 24-hour window."""
+
+    def __init__(self, client: redis.Redis, redis_url: str, secret: str, per_day: int) -> None:
+        self.client = client
+        self.secret = secret
+        self.item = RateLimitItemPerDay(max(per_day, 1))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(limits_url(redis_url)))
+
+    def _keys(self, phone: str) -> tuple[str, str]:
+        pkey = phone_key(self.secret, phone)
+        return pkey, key_for("dnis", pkey)
+
+    def allowed(self, phone: str, dni_key: str) -> bool:
+        """A DNI already asked about today is always allowed; a new one while under the limit."""
+        pkey, seen = self._keys(phone)
+        if self.client.sismember(seen, dni_key):
+            return True
+        return bool(self.limiter.test(self.item, "dni", pkey))
+
+    def record(self, phone: str, dni_key: str) -> None:
+        """Count `dni_key` for `phone` (once a day)."""
+        pkey, seen = self._keys(phone)
+        if self.client.sadd(seen, dni_key):
+            self.limiter.hit(self.item, "dni", pkey)
+        self.client.expire(seen, DAY)
