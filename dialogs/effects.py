@@ -75,6 +75,6 @@ class SetOptIn:
 
 
 Effect = (
-    RecordQuery | DobFailed | DobCleared | DniTried | SetLanguage | SetReminders | SetPhoneOfRecord | SetOptOut
-    | SetOptIn
+    RecordQuery | DobFailed | DobCleared | DniTried | SetLanguage | SetReminders
+    | SetPhoneOfRecord | SetOptOut | SetOptIn
 )
