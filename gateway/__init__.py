@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Flask, Response
 
+from gateway.auth import check_production
+from gateway.auth import install as install_auth
 from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.services import build_services
@@ -20,7 +22,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         if config:
             settings = settings.with_(**config)
     configure_logging(settings.log_level)
+    check_production(settings)
     app = Flask(__name__)
+    install_auth(app, settings)
     app.extensions["mijuntos"] = build_services(settings)
 
     from gateway.sms import bp as sms_bp

@@ -53,6 +53,9 @@ class Settings:
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
+    env: str = "development"  # MIJUNTOS_ENV; "production" refuses unsafe settings
+    callback_secret: str = ""  # required in each callback URL as ?key=... when set
+    callback_networks: tuple[str, ...] = ()  # CIDRs callbacks may come from; empty: any
     at_username: str = "sandbox"
     at_api_key: str = ""
     at_sender_id: str | None = None
@@ -89,6 +92,11 @@ class Settings:
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            env=env.get("MIJUNTOS_ENV", "").strip() or "development",
+            callback_secret=env.get("CALLBACK_SECRET", "").strip(),
+            callback_networks=tuple(
+                n.strip() for n in env.get("CALLBACK_ALLOWED_NETWORKS", "").split(",") if n.strip()
+            ),
             at_username=env.get("AT_USERNAME", "").strip() or "sandbox",
             at_api_key=env.get("AT_API_KEY", "").strip(),
             at_sender_id=env.get("AT_SENDER_ID", "").strip() or None,
@@ -103,6 +111,10 @@ class Settings:
             send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",
             claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
         )
+
+    @property
+    def secret_key_is_default(self) -> bool:
+        return self.secret_key == DEV_SECRET
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests, CLI flags)."""

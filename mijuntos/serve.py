@@ -80,12 +80,14 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     root = Path(__file__).resolve().parent.parent
     children: list[subprocess.Popen[bytes]] = []
     base = f"http://{host}:{port}"
+    key = f"?key={settings.callback_secret}" if settings.callback_secret else ""
     if not settings.at_api_key:
         fake_port = _free_port(host)
         log_file = (settings.var_dir / "fake-at.jsonl").resolve()
         children.append(subprocess.Popen(
             _cli("fake-at", "--host", host, "--port", str(fake_port),
-                 "--callback-url", f"{base}/sms/delivery", "--optout-url", f"{base}/sms/optout",
+                 "--callback-url", f"{base}/sms/delivery{key}",
+                 "--optout-url", f"{base}/sms/optout{key}",
                  "--log", str(log_file)),
             env=env, cwd=root,
         ))
@@ -95,12 +97,12 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
                    f"logged to {log_file}")
     children.append(subprocess.Popen(_cli("worker"), env=env, cwd=root))
     children.append(subprocess.Popen(_cli("scheduler"), env=env, cwd=root))
-    click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd")
+    click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd{key}")
     phone = next((s.split("dial from ")[1].split(" ")[0] for s in samples if "dial from" in s), None)
     phone = phone or "+51987654321"
     click.echo("From another terminal, be a phone:")
-    click.echo(f"  mijuntos dial --phone {phone} --url {base}/ussd")
-    click.echo(f"  mijuntos sms --from {phone} --url {base}/sms/inbound PAGO")
+    click.echo(f"  mijuntos dial --phone {phone} --url '{base}/ussd{key}'")
+    click.echo(f"  mijuntos sms --from {phone} --url '{base}/sms/inbound{key}' PAGO")
     for line in samples:
         click.echo(f"  demo {line}")
     click.echo("Ctrl-C stops everything.\n")

@@ -1,0 +1,65 @@
+"""Callbacks carry a secret in their URL and may be limited to networks; production refuses
+unsafe settings."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway import create_app
+from gateway.auth import ConfigError
+from gateway.config import Settings
+from models import Database, OutboxMessage
+from tests.support import ROSA_PHONE
+
+HOP = {"sessionId": "s1", "serviceCode": "*1880#", "phoneNumber": ROSA_PHONE, "text": ""}
+CALLBACKS = [
+    ("/ussd", HOP),
+    ("/ussd/events", {"sessionId": "s1", "status": "Success"}),
+    ("/sms/inbound", {"id": "i1", "from": ROSA_PHONE, "text": "PAGO"}),
+    ("/sms/delivery", {"id": "m1", "status": "Success"}),
+    ("/sms/optout", {"phoneNumber": ROSA_PHONE}),
+]
+
+
+@pytest.mark.parametrize("path, form", CALLBACKS)
+def test_every_callback_needs_the_key(settings: Settings, seeded: Database, redis, path, form,
+                                      caplog) -> None:
+    app = create_app(settings.with_(callback_secret="s3cret-Key"))
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="mijuntos.auth"):
+        for url in (path, f"{path}?key=wrong", f"{path}?key="):
+            response = client.post(url, data=form)
+            assert response.status_code == 403, url
+            assert "forbidden" in response.get_data(as_text=True)
+    assert any("callback refused" in r.getMessage() for r in caplog.records)
+    with seeded.session() as s:
+        assert s.query(OutboxMessage).count() == 0  # nothing was written by a refused call
+    assert client.post(f"{path}?key=s3cret-Key", data=form).status_code == 200
+    assert client.get("/healthz").status_code == 200  # not a callback: no key needed
+
+
+@pytest.mark.parametrize("networks, status", [(("10.0.0.0/8",), 403), (("127.0.0.0/8",), 200),
+                                              (("10.0.0.0/8", "127.0.0.1/32"), 200)])
+def test_callbacks_may_be_limited_to_networks(settings: Settings, seeded, redis, networks,
+                                              status: int) -> None:
+    app = create_app(settings.with_(callback_networks=networks))
+    assert app.test_client().post("/ussd", data=HOP).status_code == status
+
+
+def test_production_refuses_to_start_with_unsafe_settings(tmp_path) -> None:
+    unsafe = Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db", env="production")
+    with pytest.raises(ConfigError) as exc:
+        create_app(unsafe)
+    message = str(exc.value)
+    for problem in ("CALLBACK_SECRET", "REDIS_URL", "DATABASE_URL", "SECRET_KEY"):
+        assert problem in message
+
+
+def test_production_starts_with_safe_settings(settings: Settings, redis) -> None:
+    if settings.database_url.startswith("sqlite"):
+        settings = settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    safe = settings.with_(env="production", callback_secret="k", secret_key="real-secret")
+    app = create_app(safe)
+    assert app.test_client().post("/ussd?key=k", data=HOP).status_code == 200
