@@ -70,6 +70,7 @@ class Settings:
     send_window: tuple[str, str] = ("08:00", "20:00")  # America/Lima
     send_start: str = "09:00"  # when planned reminders go out, America/Lima
     timezone: str = "America/Lima"
+    retention_days: int = 90  # sent messages' texts and numbers are purged after this
     claim_stale_seconds: int = 120  # a batch claimed longer ago was cut off by a dead worker
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +111,7 @@ class Settings:
             send_window=_window(env.get("SMS_SEND_WINDOW", "08:00-20:00")),
             send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",
             claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
+            retention_days=_int(env, "SMS_RETENTION_DAYS", 90),
         )
 
     @property

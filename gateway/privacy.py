@@ -24,3 +24,8 @@ def mask_dni(dni: str | None) -> str:
 def phone_key(secret: str, phone: str) -> str:
     """A keyed hash of a phone number, to name Redis keys without the number in clear."""
     return hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def text_digest(secret: str, text: str) -> str:
+    """A keyed digest of a hop's input text: recognises a resent hop without keeping the text."""
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()[:20]

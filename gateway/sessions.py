@@ -23,7 +23,7 @@ class StoredSession:
     """A session as kept between hops: its state and the last hop it answered."""
 
     state: SessionState
-    text: str  # the `text` of the last hop answered
+    text: str  # a keyed digest of the last hop's `text` (which may hold a DNI and a birth date)
     reply: str  # what was answered, for resent hops
     inputs: int  # how many inputs of `text` were processed
 

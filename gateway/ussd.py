@@ -13,7 +13,7 @@ from dialogs.screens import SCREENS
 from gateway.effects import apply_effects
 from gateway.facts import DbFacts
 from gateway.hops import CallbackError, UssdHop, parse_ussd_event, parse_ussd_hop
-from gateway.privacy import mask_phone, phone_key
+from gateway.privacy import mask_phone, phone_key, text_digest
 from gateway.services import Services
 from gateway.sessions import StoredSession
 
@@ -54,7 +54,8 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
     """The reply to one hop: load the session, run the dialog, store, reply."""
     store, settings = services.store, services.settings
     stored = store.load(hop.session_id)
-    if stored is not None and stored.text == hop.text:
+    digest = text_digest(settings.secret_key, hop.text)
+    if stored is not None and stored.text == digest:
         return stored.reply, stored.state.screen  # a resent hop: same answer, no new state
     ctx = Context(
         phone=hop.phone,
@@ -76,7 +77,8 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         else:
             reply = Reply(False, stored.reply, stored.state)
             known = stored.inputs
-            fresh = hop.text.startswith(stored.text) and len(inputs) > known
+            seen = text_digest(settings.secret_key, "*".join(inputs[:known]))
+            fresh = len(inputs) > known and seen == stored.text
             pending = inputs[known:] if fresh else inputs[-1:]
         if len(pending) > MAX_INPUTS_PER_HOP:
             pending = pending[-1:]  # a flood of `*`: only the newest input matters
@@ -89,7 +91,7 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         pipe = store.client.pipeline(transaction=True)
         apply_effects(effects, session, store, pipe, "ussd", services.guard)
         session.flush()
-        store.save(hop.session_id, StoredSession(reply.state, hop.text, reply.wire, len(inputs)), pipe)
+        store.save(hop.session_id, StoredSession(reply.state, digest, reply.wire, len(inputs)), pipe)
         if SCREENS[reply.state.screen].resumable:
             store.keep_for_resume(pkey, reply.state, pipe)
         elif reply.state.screen != "resume":

@@ -106,3 +106,11 @@ def dispatch_job() -> str:
     from workers.dispatch import Dispatcher
 
     return Dispatcher(current()).run().line()
+
+
+def purge_job() -> str:
+    """Cron: purge texts and numbers of messages past the retention period."""
+    from workers.retention import purge
+
+    ctx = current()
+    return f"purged {purge(ctx.db, ctx.settings.retention_days)} messages"
