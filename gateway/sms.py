@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
+import redis
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from dialogs import Context
 from dialogs.gsm import sms_parts
 from dialogs.sms import answer, parse_command
+from gateway.backlog import ParkingFailed, park, replay
 from gateway.effects import apply_effects, record_optout
 from gateway.facts import DbFacts
 from gateway.hops import (
     CallbackError,
+    DeliveryReportForm,
     InboundSms,
     parse_delivery_report,
     parse_inbound_sms,
@@ -47,11 +51,36 @@ def inbound() -> Response:
     try:
         outcome = handle_inbound(services, sms)
     except Exception:
-        # 503 makes the aggregator resend; the resend is answered once (the id is remembered).
         log.exception("inbound sms failed id=%s from=%s", sms.id, mask_phone(sms.phone))
-        return _plain("temporarily unavailable", 503)
+        return _park(services, "inbound", request.form)
     log.info("inbound sms id=%s from=%s %s", sms.id, mask_phone(sms.phone), outcome)
     return _plain("OK")
+
+
+def _park(services: Services, kind: str, form: Mapping[str, str]) -> Response:
+    """Keep the callback for replay and answer 200; 503 (the aggregator resends) if we cannot."""
+    try:
+        where = park(services.redis, services.db, kind, dict(form))
+    except ParkingFailed:
+        log.error("%s callback could not be parked: asking the aggregator to resend", kind)
+        return _plain("temporarily unavailable", 503)
+    log.warning("%s callback parked in %s for replay", kind, where)
+    return _plain("OK (queued)")
+
+
+def replay_parked(services: Services) -> int:
+    """Replay callbacks parked during an outage (the scheduler runs this every minute)."""
+    return replay(services.redis, services.db, lambda kind, form: handle_parked(services, kind, form))
+
+
+def handle_parked(services: Services, kind: str, form: Mapping[str, str]) -> None:
+    if kind == "inbound":
+        handle_inbound(services, parse_inbound_sms(form))
+    elif kind == "delivery":
+        apply_delivery(services, parse_delivery_report(form))
+    elif kind == "optout":
+        with services.db.session() as session:
+            record_optout(session, parse_optout(form), "aggregator", utcnow())
 
 
 def sms_context(services: Services, phone: str) -> Context:
@@ -90,9 +119,14 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
         except IntegrityError:
             session.rollback()
             return "repeated"  # the same SMS, handled at the same moment by another worker
-        pipe.execute()
         message_id = row.id
-    enqueue_send(services.queue, message_id, services.settings)
+    try:
+        pipe.execute()
+        enqueue_send(services.queue, message_id, services.settings)
+    except redis.RedisError:
+        # The reply is durable; the scheduler's requeue job sends it once Redis is back.
+        log.warning("reply %s stored; Redis is down, it is queued later", message_id)
+        return f"command={command.kind} reply={message_id} queued-later"
     return f"command={command.kind} reply={message_id}"
 
 
@@ -105,17 +139,22 @@ def delivery() -> Response:
         log.warning("delivery report rejected: %s", exc)
         return _plain(f"bad request: {exc}", 400)
     services: Services = current_app.extensions["mijuntos"]
-    report = DeliveryReport(form.message_id, form.status, form.network_code, form.failure_reason)
     try:
-        with services.db.session() as session:
-            outcome = apply_report(session, report)
-        if outcome == "unknown":
-            keep_early_report(services.redis, report)
+        outcome = apply_delivery(services, form)
     except Exception:
         log.exception("delivery report failed id=%s", form.message_id)
-        return _plain("temporarily unavailable", 503)
+        return _park(services, "delivery", request.form)
     log.info("delivery report id=%s status=%s %s", form.message_id, form.status, outcome)
     return _plain("OK")
+
+
+def apply_delivery(services: Services, form: DeliveryReportForm) -> str:
+    report = DeliveryReport(form.message_id, form.status, form.network_code, form.failure_reason)
+    with services.db.session() as session:
+        outcome = apply_report(session, report)
+    if outcome == "unknown":
+        keep_early_report(services.redis, report)
+    return outcome
 
 
 @bp.post("/sms/optout")
@@ -132,7 +171,7 @@ def optout() -> Response:
             record_optout(session, phone, "aggregator", utcnow())
     except Exception:
         log.exception("opt-out failed phone=%s", mask_phone(phone))
-        return _plain("temporarily unavailable", 503)
+        return _park(services, "optout", request.form)
     log.info("opt-out phone=%s", mask_phone(phone))
     return _plain("OK")
 

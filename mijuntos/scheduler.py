@@ -8,7 +8,7 @@ from rq.cron import CronScheduler
 from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.services import SMS_QUEUE, embedded_redis_url
-from workers.jobs import dispatch_job, plan_job, purge_job
+from workers.jobs import dispatch_job, plan_job, purge_job, replay_job, requeue_job
 
 
 def build_scheduler(connection: object, plan_every: int, dispatch_every: int) -> CronScheduler:
@@ -18,6 +18,8 @@ def build_scheduler(connection: object, plan_every: int, dispatch_every: int) ->
                        name="plan-reminders")
     scheduler.register(dispatch_job, SMS_QUEUE, interval=dispatch_every, job_timeout=600,
                        name="dispatch-reminders")
+    scheduler.register(replay_job, SMS_QUEUE, interval=60, job_timeout=600, name="replay-parked")
+    scheduler.register(requeue_job, SMS_QUEUE, interval=60, job_timeout=300, name="requeue-replies")
     scheduler.register(purge_job, SMS_QUEUE, cron="17 3 * * *", job_timeout=3600,
                        name="purge-old-messages")  # daily, 03:17 UTC
     return scheduler

@@ -11,6 +11,7 @@ from models.outbox import (
     OptOut,
     OutboxMessage,
     OutboxStatus,
+    ParkedCallback,
     Purpose,
     ReminderControl,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "OptOut",
     "OutboxMessage",
     "OutboxStatus",
+    "ParkedCallback",
     "Purpose",
     "Household",
     "HouseholdStatus",

@@ -40,9 +40,10 @@ def test_plan_status_pause_resume(env, redis) -> None:
     assert "0 new" in run("reminders", "plan", "--no-progress")
 
 
-def test_the_scheduler_enqueues_planning_and_dispatch(redis: redis_lib.Redis) -> None:
+def test_the_scheduler_enqueues_its_interval_jobs(redis: redis_lib.Redis) -> None:
     scheduler = build_scheduler(redis, plan_every=600, dispatch_every=30)
     enqueued = scheduler.enqueue_jobs()
-    assert {getattr(job.func, "__name__", "") for job in enqueued} == {"plan_job", "dispatch_job"}
-    assert len(Queue("sms", connection=redis).jobs) == 2
+    names = {getattr(job.func, "__name__", "") for job in enqueued}
+    assert names == {"plan_job", "dispatch_job", "replay_job", "requeue_job"}  # purge: at 03:17
+    assert len(Queue("sms", connection=redis).jobs) == 4
     assert scheduler.enqueue_jobs() == []  # not due again before their interval

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from rq import get_current_job
 from sqlalchemy import select
@@ -13,6 +14,9 @@ from models.base import utcnow
 from workers.context import current
 from workers.delivery import apply_early_report
 from workers.sender import ProviderError, RecipientResult
+
+if TYPE_CHECKING:
+    from gateway.services import Services
 
 log = logging.getLogger("mijuntos.sms")
 
@@ -114,3 +118,51 @@ def purge_job() -> str:
 
     ctx = current()
     return f"purged {purge(ctx.db, ctx.settings.retention_days)} messages"
+
+
+_services: Services | None = None
+
+
+def _web_services() -> Services:
+    """The web side's parts, built once per worker process (for replaying callbacks)."""
+    global _services
+    if _services is None:
+        from gateway.services import build_services
+
+        _services = build_services(current().settings.with_(redis_url=current().redis_url))
+    return _services
+
+
+def replay_job() -> str:
+    """Cron: replay callbacks parked while the database or Redis was down."""
+    from gateway.sms import replay_parked
+
+    return f"replayed {replay_parked(_web_services())} parked callbacks"
+
+
+def requeue_job(older_than: int = 60) -> str:
+    """Cron: queue replies stored while Redis was down, and recover replies cut off mid-send."""
+    import datetime as dt
+
+    from workers.context import enqueue_send, sms_queue
+
+    ctx = current()
+    cutoff = utcnow() - dt.timedelta(seconds=older_than)
+    stale = utcnow() - dt.timedelta(seconds=ctx.settings.claim_stale_seconds)
+    with ctx.db.session() as session:
+        stuck = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.purpose == Purpose.REPLY,
+                ((OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.updated_at < cutoff))
+                | ((OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.updated_at < stale)),
+            ).limit(1000)
+        ).all()
+        for row in stuck:
+            if row.status == OutboxStatus.SENDING:
+                row.status, row.dup_risk = OutboxStatus.PENDING, True
+                row.last_error = "cut off mid-send; may have gone out"
+        ids = [row.id for row in stuck]
+    queue = sms_queue(ctx.redis)
+    for message_id in ids:
+        enqueue_send(queue, message_id, ctx.settings)
+    return f"requeued {len(ids)} replies"
