@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask
 
 from gateway.auth import check_production
 from gateway.auth import install as install_auth
 from gateway.config import Settings
 from gateway.logs import configure_logging
+from gateway.ops import install as install_ops
 from gateway.services import build_services
 
 
@@ -21,20 +22,19 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         settings = Settings.from_env()
         if config:
             settings = settings.with_(**config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     check_production(settings)
     app = Flask(__name__)
+    app.secret_key = settings.secret_key
     install_auth(app, settings)
-    app.extensions["mijuntos"] = build_services(settings)
+    services = build_services(settings)
+    app.extensions["mijuntos"] = services
+    install_ops(app, services)
 
     from gateway.sms import bp as sms_bp
     from gateway.ussd import bp as ussd_bp
 
     app.register_blueprint(ussd_bp)
     app.register_blueprint(sms_bp)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Response("ok", mimetype="text/plain")
 
     return app

@@ -53,6 +53,7 @@ class Settings:
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
+    log_format: str = "text"  # LOG_FORMAT=json for JSON lines
     env: str = "development"  # MIJUNTOS_ENV; "production" refuses unsafe settings
     callback_secret: str = ""  # required in each callback URL as ?key=... when set
     callback_networks: tuple[str, ...] = ()  # CIDRs callbacks may come from; empty: any
@@ -93,6 +94,7 @@ class Settings:
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("LOG_FORMAT", "").strip().lower() or "text",
             env=env.get("MIJUNTOS_ENV", "").strip() or "development",
             callback_secret=env.get("CALLBACK_SECRET", "").strip(),
             callback_networks=tuple(

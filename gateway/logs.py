@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -22,13 +23,46 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
-def configure_logging(level: str) -> None:
-    """Root logging to stderr through the scrubbing formatter (once per process)."""
+class JsonFormatter(ScrubbingFormatter):
+    """One JSON object per line (time, level, logger, request id, message), scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", ""),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(entry, ensure_ascii=False))
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id (or "-") to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            from flask import g, has_request_context
+
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        except ImportError:  # pragma: no cover
+            record.request_id = "-"
+        return True
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Root logging to stderr through a scrubbing formatter (once per process)."""
     root = logging.getLogger()
     if any(isinstance(h.formatter, ScrubbingFormatter) for h in root.handlers):
         root.setLevel(level)
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json"
+        else ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
     root.addHandler(handler)
     root.setLevel(level)

@@ -43,10 +43,12 @@ def catalogs() -> None:
 
 
 def _register() -> None:
+    from mijuntos.admin_cli import admin
     from mijuntos.data_commands import demo_data_command, import_command
     from mijuntos.dial import dial_command
     from mijuntos.fake_at import fake_at_command
     from mijuntos.reminders_cli import reminders
+    from mijuntos.report_cli import report_command
     from mijuntos.scheduler import scheduler_command
     from mijuntos.serve import up_command
     from mijuntos.sms_cli import sms_command
@@ -58,6 +60,8 @@ def _register() -> None:
     main.add_command(fake_at_command)
     main.add_command(up_command)
     main.add_command(reminders)
+    main.add_command(report_command)
+    main.add_command(admin)
     main.add_command(scheduler_command)
     main.add_command(sms_command)
     main.add_command(worker_command)

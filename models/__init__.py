@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.admin import AdminUser
 from models.base import Base
 from models.db import Database
 from models.household import Household, HouseholdStatus, Language
@@ -26,6 +27,7 @@ from models.settlement import (
 )
 
 __all__ = [
+    "AdminUser",
     "Base",
     "Channel",
     "CoResponsibility",

@@ -1,0 +1,144 @@
+"""For engineers: liveness, readiness and Prometheus metrics; request ids on every log line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from models import OutboxMessage
+
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+log = logging.getLogger("mijuntos.ops")
+bp = Blueprint("ops", __name__)
+
+REQUESTS = Counter("mijuntos_http_requests", "HTTP requests by route and status", ["route", "status"])
+LATENCY = Histogram("mijuntos_http_request_seconds", "Request latency by route", ["route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+USSD_REPLIES = Counter("mijuntos_ussd_replies", "USSD replies by screen and kind", ["screen", "kind"])
+
+
+class StateCollector:
+    """Read at scrape time: outbox by state, provider errors, queue depth, active lockouts."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        services = self.services
+        outbox = GaugeMetricFamily("mijuntos_outbox_messages", "Outbox rows by state and kind",
+                                   labels=["status", "kind"])
+        errors = GaugeMetricFamily("mijuntos_provider_failures", "Failed messages by reason",
+                                   labels=["reason"])
+        try:
+            with services.db.session() as s:
+                for status, kind, count in s.execute(
+                    select(OutboxMessage.status, OutboxMessage.kind, func.count())
+                    .group_by(OutboxMessage.status, OutboxMessage.kind)
+                ):
+                    outbox.add_metric([status, kind or "reply"], count)
+                for reason, count in s.execute(
+                    select(OutboxMessage.failure_reason, func.count())
+                    .where(OutboxMessage.status == "failed").group_by(OutboxMessage.failure_reason)
+                ):
+                    errors.add_metric([reason or "-"], count)
+        except Exception:
+            log.warning("metrics: database not readable")
+        yield outbox
+        yield errors
+        depth = GaugeMetricFamily("mijuntos_queue_depth", "Jobs waiting in the SMS queue")
+        locks = GaugeMetricFamily("mijuntos_dob_lockouts", "DNIs with wrong-date counters (sample)")
+        try:
+            depth.add_metric([], services.queue.count)
+            keys = services.redis.scan(0, match="mijuntos:dobfail:*", count=1000)[1]
+            locks.add_metric([], len(keys))
+        except Exception:
+            log.warning("metrics: Redis not readable")
+        yield depth
+        yield locks
+
+
+def install(app: Flask, services: Services) -> None:
+    """Request ids, timing and the ops routes."""
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if route == "/ussd" and response.status_code == 200:
+            USSD_REPLIES.labels(g.get("screen", "-"), response.get_data(as_text=True)[:3]).inc()
+        return response
+
+    app.extensions["mijuntos_state_collector"] = StateCollector(services)
+    app.register_blueprint(bp)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return Response("ok", mimetype="text/plain")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Readiness: Redis, the database and the queue answer."""
+    services: Services = current_app.extensions["mijuntos"]
+    checks: dict[str, str] = {}
+    try:
+        services.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = type(exc).__name__
+    try:
+        with services.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = type(exc).__name__
+    try:
+        checks["queue"] = f"ok ({services.queue.count} waiting)"
+    except Exception as exc:
+        checks["queue"] = type(exc).__name__
+    ready = all(v.startswith("ok") for v in checks.values())
+    body = "\n".join(f"{k}: {v}" for k, v in checks.items())
+    return Response(body, status=200 if ready else 503, mimetype="text/plain")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics (multiprocess-aware under gunicorn with PROMETHEUS_MULTIPROC_DIR)."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for metric in (REQUESTS, LATENCY, USSD_REPLIES):
+            registry.register(metric)
+    registry.register(current_app.extensions["mijuntos_state_collector"])
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+

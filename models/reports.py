@@ -1,0 +1,116 @@
+"""Usage reports as the programme reports the app: by channel and by Unidad Territorial."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from models.outbox import OutboxMessage, OutboxStatus
+from models.query import Query
+
+VERIFIED = ("ok_phone", "ok_dob")
+LOOKUPS = ("next_payment", "status", "co_responsibilities")
+FUNNEL = ("planned", "sent", "delivered", "failed", "opted_out")
+
+
+@dataclass
+class UsageReport:
+    start: dt.date
+    end: dt.date  # inclusive
+    by_channel: dict[str, int] = field(default_factory=dict)
+    by_ut: dict[str, dict[str, int]] = field(default_factory=dict)  # UT -> channel -> lookups
+    verified: int = 0
+    failed_verifications: int = 0
+    households: int = 0
+    per_day: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> channel -> lookups
+    funnel: dict[str, dict[str, int]] = field(default_factory=dict)  # UT -> stage -> messages
+    delivery_by_network: dict[str, tuple[int, int]] = field(default_factory=dict)  # delivered, failed
+
+    @property
+    def top_uts(self) -> list[tuple[str, int]]:
+        totals = {ut: sum(c.values()) for ut, c in self.by_ut.items()}
+        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    @property
+    def funnel_total(self) -> dict[str, int]:
+        return {stage: sum(ut.get(stage, 0) for ut in self.funnel.values()) for stage in FUNNEL}
+
+
+def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants covering the Lima days start..end (Lima is UTC-5, no daylight saving)."""
+    lima = dt.timezone(dt.timedelta(hours=-5))
+    return (dt.datetime.combine(start, dt.time(), lima).astimezone(dt.UTC),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), lima).astimezone(dt.UTC))
+
+
+def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
+    """Lookups by channel, UT and day; verifications; households reached; reminder funnel."""
+    since, until = _window(start, end)
+    report = UsageReport(start, end)
+    in_range = (Query.created_at >= since, Query.created_at < until)
+    lookup = (*in_range, Query.kind.in_(LOOKUPS))
+    for channel, count in session.execute(
+        select(Query.channel, func.count()).where(*lookup).group_by(Query.channel)
+    ):
+        report.by_channel[channel] = count
+    for ut, channel, count in session.execute(
+        select(Query.unidad_territorial, Query.channel, func.count()).where(*lookup)
+        .group_by(Query.unidad_territorial, Query.channel)
+    ):
+        report.by_ut.setdefault(ut or "-", {})[channel] = count
+    verified = case((Query.outcome.in_(VERIFIED), 1), else_=0)
+    row = session.execute(
+        select(func.coalesce(func.sum(verified), 0), func.count())
+        .where(*in_range, Query.kind == "verify")
+    ).one()
+    report.verified, report.failed_verifications = int(row[0]), int(row[1]) - int(row[0])
+    report.households = int(session.scalar(
+        select(func.count(func.distinct(Query.hogar_id))).where(*lookup)) or 0)
+    # Days on the Lima clock: shift the instant before taking its date.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lima_day = (func.date(func.timezone("America/Lima", Query.created_at)) if postgres
+                else func.date(Query.created_at, "-5 hours"))
+    for day, channel, count in session.execute(
+        select(lima_day, Query.channel, func.count()).where(*lookup)
+        .group_by(lima_day, Query.channel).order_by(lima_day)
+    ):
+        report.per_day.setdefault(str(day), {})[channel] = count
+    _funnel(session, report, since, until)
+    return report
+
+
+def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt.datetime) -> None:
+    sent = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
+    where = (OutboxMessage.kind.is_not(None), OutboxMessage.created_at >= since,
+             OutboxMessage.created_at < until)
+    for ut, status, reason, count in session.execute(
+        select(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason,
+               func.count()).where(*where)
+        .group_by(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason)
+    ):
+        stages = report.funnel.setdefault(ut or "-", dict.fromkeys(FUNNEL, 0))
+        stages["planned"] += count
+        if status in sent or (status == OutboxStatus.FAILED and reason not in ("retries_exhausted",)):
+            stages["sent"] += count
+        if status == OutboxStatus.DELIVERED:
+            stages["delivered"] += count
+        if status == OutboxStatus.FAILED:
+            stages["failed"] += count
+        if status == OutboxStatus.SKIPPED and reason == "opted_out":
+            stages["opted_out"] += count
+    for network, status, count in session.execute(
+        select(OutboxMessage.network_code, OutboxMessage.status, func.count())
+        .where(OutboxMessage.created_at >= since, OutboxMessage.created_at < until,
+               OutboxMessage.status.in_((OutboxStatus.DELIVERED, OutboxStatus.FAILED)),
+               OutboxMessage.network_code.is_not(None))
+        .group_by(OutboxMessage.network_code, OutboxMessage.status)
+    ):
+        delivered, failed = report.delivery_by_network.get(network, (0, 0))
+        if status == OutboxStatus.DELIVERED:
+            delivered += count
+        else:
+            failed += count
+        report.delivery_by_network[network] = (delivered, failed)
