@@ -108,6 +108,7 @@ def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt
                OutboxMessage.network_code.is_not(None))
         .group_by(OutboxMessage.network_code, OutboxMessage.status)
     ):
+        network = network or "-"
         delivered, failed = report.delivery_by_network.get(network, (0, 0))
         if status == OutboxStatus.DELIVERED:
             delivered += count
