@@ -31,10 +31,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.extensions["mijuntos"] = services
     install_ops(app, services)
 
+    from gateway.admin import bp as admin_bp
+    from gateway.simulator import bp as simulator_bp
     from gateway.sms import bp as sms_bp
     from gateway.ussd import bp as ussd_bp
 
     app.register_blueprint(ussd_bp)
     app.register_blueprint(sms_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(simulator_bp)
 
     return app

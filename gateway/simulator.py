@@ -1,0 +1,47 @@
+"""/simulator: a phone-like page that drives the USSD dialog as the aggregator would."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+
+from gateway.hops import CallbackError, parse_ussd_hop
+from gateway.services import Services
+
+bp = Blueprint("simulator", __name__)
+
+
+def _allowed() -> bool:
+    """Open for demos and training; behind the staff login in production."""
+    services: Services = current_app.extensions["mijuntos"]
+    return services.settings.env != "production" or bool(session.get("user"))
+
+
+@bp.get("/simulator")
+def page() -> Response | str:
+    if not _allowed():
+        return redirect(url_for("admin.login", next="/simulator"))  # type: ignore[return-value]
+    services: Services = current_app.extensions["mijuntos"]
+    from gateway.admin import csrf_token
+
+    return render_template("simulator.html", code=services.settings.service_code,
+                           phone=request.args.get("phone", "+51987654321"), csrf=csrf_token())
+
+
+@bp.post("/simulator/hop")
+def hop() -> Response:
+    """One hop, answered by the same code as POST /ussd (no callback key needed in the page)."""
+    if not _allowed():
+        return Response("forbidden", 403, mimetype="text/plain")
+    from gateway.ussd import answer
+
+    services: Services = current_app.extensions["mijuntos"]
+    try:
+        parsed = parse_ussd_hop(request.form)
+    except CallbackError as exc:
+        return Response(f"END {exc}", mimetype="text/plain")
+    try:
+        wire, _ = answer(services, parsed)
+    except Exception:
+        current_app.logger.exception("simulator hop failed")
+        wire = "END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline)
+    return Response(wire, mimetype="text/plain")

@@ -1,0 +1,28 @@
+// A phone for demos and training: each hop goes to the server as the aggregator would send it.
+(function () {
+  var screen = document.getElementById("screen"), answer = document.getElementById("answer");
+  var state = { session: null, inputs: [], open: false };
+  function hop() {
+    var form = new URLSearchParams();
+    form.set("sessionId", state.session);
+    form.set("phoneNumber", document.getElementById("msisdn").value);
+    form.set("text", state.inputs.join("*"));
+    return fetch("simulator/hop", { method: "POST", body: form, credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (body) {
+        state.open = body.indexOf("CON ") === 0;
+        screen.textContent = body.substring(4) + (state.open ? "" : "\n\n(sesion terminada)");
+        screen.setAttribute("data-kind", body.substring(0, 3));
+      });
+  }
+  document.getElementById("dial").onclick = function () {
+    state = { session: "SIM" + Date.now() + Math.floor(Math.random() * 1e6), inputs: [], open: true };
+    hop(); answer.focus();
+  };
+  function send() {
+    if (!state.open) { return; }
+    state.inputs.push(answer.value); answer.value = ""; hop();
+  }
+  document.getElementById("send").onclick = send;
+  answer.addEventListener("keydown", function (e) { if (e.key === "Enter") { send(); } });
+})();
