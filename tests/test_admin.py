@@ -76,9 +76,9 @@ def test_report_cli_and_csv(app: Flask, seeded: Database, monkeypatch) -> None:
 def test_broadcast_previews_then_confirms(staff: FlaskClient, seeded: Database) -> None:
     with seeded.session() as s:
         s.add(OptOut(phone=SHARED_PHONE, source="aggregator"))
-    form = {"csrf": csrf_of(staff, "/admin/broadcast"), "ut": ["PIURA", "PUNO"],
-            "text": "Mi Juntos: el punto de pago P002 cierra por huaico. Nueva fecha por SMS.",
-            "action": "preview"}
+    text = "Mi Juntos: el punto de pago P002 cierra por huaico. Nueva fecha por SMS."
+    form: dict[str, object] = {"csrf": csrf_of(staff, "/admin/broadcast"), "ut": ["PIURA", "PUNO"],
+                               "text": text, "action": "preview"}
     preview = staff.post("/admin/broadcast", data=form).get_data(as_text=True)
     assert "Destinatarios: <strong>1</strong>" in preview  # Rosa; the shared phone opted out
     assert "GSM7, 1 parte(s)" in preview
@@ -87,7 +87,7 @@ def test_broadcast_previews_then_confirms(staff: FlaskClient, seeded: Database) 
     with seeded.session() as s:
         assert s.scalars(select(OutboxMessage)).all() == []  # a preview sends nothing
     changed = staff.post("/admin/broadcast", data={**form, "action": "confirm", "token": token[1],
-                                                   "text": form["text"] + "!"})
+                                                   "text": text + "!"})
     assert "El aviso cambio" in changed.get_data(as_text=True)
     done = staff.post("/admin/broadcast", data={**form, "action": "confirm", "token": token[1]})
     assert "Aviso creado para 1 hogares" in done.get_data(as_text=True)
