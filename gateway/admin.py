@@ -35,6 +35,8 @@ ERRORS = {
     "changed": "El aviso cambio desde la vista previa: revise y confirme de nuevo.",
 }
 LIMA = dt.timezone(dt.timedelta(hours=-5))
+STAGES = {"planned": "planificados", "sent": "enviados", "delivered": "entregados",
+          "failed": "fallidos", "opted_out": "dados de baja"}
 
 
 def csrf_token() -> str:
@@ -116,7 +118,8 @@ def dashboard() -> Any:
         (ut, [r.by_ut[ut].get("ussd", 0), r.by_ut[ut].get("sms", 0)]) for ut, _ in r.top_uts
     ], ["USSD", "SMS"])
     totals = r.funnel_total
-    funnel = bars("Recordatorios y avisos", [(stage, [totals[stage]]) for stage in FUNNEL], ["mensajes"])
+    funnel = bars("Recordatorios y avisos", [(STAGES[stage], [totals[stage]]) for stage in FUNNEL],
+                  ["mensajes"])
     operators = bars("Entrega por operador (networkCode)", [
         (network, [ok, bad]) for network, (ok, bad) in sorted(r.delivery_by_network.items())
     ], ["entregados", "fallidos"])
