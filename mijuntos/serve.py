@@ -100,6 +100,8 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd{key}")
     phone = next((s.split("dial from ")[1].split(" ")[0] for s in samples if "dial from" in s), None)
     phone = phone or "+51987654321"
+    click.echo(f"In a browser: the phone simulator at {base}/simulator, the staff dashboard at "
+               f"{base}/admin/ (create a user with `mijuntos admin create-user NAME`)")
     click.echo("From another terminal, be a phone:")
     click.echo(f"  mijuntos dial --phone {phone} --url '{base}/ussd{key}'")
     click.echo(f"  mijuntos sms --from {phone} --url '{base}/sms/inbound{key}' PAGO")
