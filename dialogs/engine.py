@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from dialogs import views
@@ -29,6 +30,16 @@ MORE, BACK, HOME = "98", "0", "00"
 MAX_UNKNOWN_DNI = 3
 HISTORY = 4  # this period and the three before it
 MAX_NAME = 14  # a greeting's first name, cut so the main menu always fits
+# The ASCII characters outside GSM-7: a screen without them and without non-ASCII ones is safe
+# as it is, which spares the gsm0338 codec's per-character encoder on nearly every reply.
+_ASCII_NOT_GSM7 = re.compile(r"[\x00-\x09\x0b\x0e-\x1f`\x7f]")
+
+
+def _screen_safe(text: str) -> str:
+    """`text` as a handset shows it reliably (see `gsm_safe`), quickly when it is plain ASCII."""
+    if text.isascii() and not _ASCII_NOT_GSM7.search(text):
+        return text
+    return gsm_safe(text)
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ class _Step:
         if s.notice:
             text = self.t(s.notice, **self.notice_params()) + "\n" + text
             s.notice = None
-        return Reply(screen.end, gsm_safe(text), s, self.effects)
+        return Reply(screen.end, _screen_safe(text), s, self.effects)
 
     def notice_params(self) -> dict[str, object]:
         params: dict[str, object] = {"helpline": self.ctx.helpline}

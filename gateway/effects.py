@@ -80,7 +80,8 @@ def apply_effects(
                     .values(phone=effect.phone, phone_set_by_caller_at=now, updated_at=now)
                 )
     if queries:
-        session.execute(insert(Query), queries)
+        # A Core insert into the table: the ORM's bulk path adds nothing for plain rows.
+        session.connection().execute(insert(Query), queries)
 
 
 def _set_optout(

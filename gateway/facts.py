@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from typing import Any
+
+from sqlalchemy import Executable, Result, and_, select
 from sqlalchemy.orm import Session
 
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
@@ -49,8 +51,13 @@ class DbFacts:
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, list[SettlementFacts]] = {}
 
+    def _run(self, stmt: Executable) -> Result[Any]:
+        # Plain SELECTs of columns: the session's connection runs them without the ORM's
+        # per-statement work (its execution context, identity map), a third of a lookup's CPU.
+        return self.session.connection().execute(stmt)
+
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
-        rows = self.session.execute(
+        rows = self._run(
             select(*_HOUSEHOLD_COLUMNS).where(Household.phone == phone).limit(5)
         ).all()
         found = [_household(r) for r in rows]
@@ -59,12 +66,12 @@ class DbFacts:
         return found
 
     def household_by_dni(self, dni: str) -> HouseholdFacts | None:
-        row = self.session.execute(select(*_HOUSEHOLD_COLUMNS).where(Household.dni == dni)).first()
+        row = self._run(select(*_HOUSEHOLD_COLUMNS).where(Household.dni == dni)).first()
         return _household(row) if row else None
 
     def household(self, hogar_id: str) -> HouseholdFacts | None:
         if hogar_id not in self._households:
-            row = self.session.execute(
+            row = self._run(
                 select(*_HOUSEHOLD_COLUMNS).where(Household.hogar_id == hogar_id)
             ).first()
             self._households[hogar_id] = _household(row) if row else None
@@ -102,7 +109,7 @@ class DbFacts:
             .order_by(Settlement.periodo.desc())
             .limit(max(limit, 4))
         )
-        found = [SettlementFacts(**row._mapping) for row in self.session.execute(stmt)]
+        found = [SettlementFacts(**row._mapping) for row in self._run(stmt)]
         self._settlements[hogar_id] = found
         return found[:limit]
 
@@ -117,4 +124,4 @@ class DbFacts:
             .where(CoResponsibility.hogar_id == hogar_id, CoResponsibility.periodo == periodo)
             .order_by(CoResponsibility.miembro, CoResponsibility.tipo)
         )
-        return [CoRespFacts(**row._mapping) for row in self.session.execute(stmt)]
+        return [CoRespFacts(**row._mapping) for row in self._run(stmt)]

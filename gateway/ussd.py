@@ -53,7 +53,8 @@ def ussd() -> Response:
 def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
     """The reply to one hop: load the session, run the dialog, store, reply."""
     store, settings = services.store, services.settings
-    stored = store.load(hop.session_id)
+    pkey = phone_key(settings.secret_key, hop.phone)
+    stored, resumable = store.load_hop(hop.session_id, pkey)
     digest = text_digest(settings.secret_key, hop.text)
     if stored is not None and stored.text == digest:
         return stored.reply, stored.state.screen  # a resent hop: same answer, no new state
@@ -65,13 +66,12 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         max_dob_attempts=settings.dob_max_attempts,
         lock_minutes=settings.dob_lock_seconds // 60,
     )
-    pkey = phone_key(settings.secret_key, hop.phone)
     inputs = hop.inputs
     effects: list[Effect] = []
     with services.db.session() as session:
         facts = DbFacts(session, store, services.guard)
         if stored is None:
-            saved = store.resumable(pkey) if not inputs else None
+            saved = resumable if not inputs else None
             reply = start(ctx, facts, services.catalog, saved)
             pending = inputs
         else:
