@@ -97,6 +97,22 @@ def run_import(url: str, directory: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def demo_sqlite(households: int) -> str:
+    """A SQLite database of `households` demo households, imported once per size and day."""
+    directory = demo_csv(households)
+    path = CACHE / f"sqlite-h{households}" / "bench.db"
+    url = f"sqlite:///{path}"
+    stamp = path.parent / "imported.txt"
+    if stamp.is_file() and stamp.read_text() == (directory / "written.txt").read_text():
+        return url
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    run_import(url, directory)
+    stamp.write_text((directory / "written.txt").read_text())
+    return url
+
+
 def national_pg(households: int) -> str:
     """A PostgreSQL database holding `households` demo households, imported once per size."""
     name = f"{DB_PREFIX}_h{households}"
@@ -113,8 +129,8 @@ def national_pg(households: int) -> str:
     return url
 
 
-def export_identities(url: str, path: Path, count: int, seed: int = 1) -> tuple[int, int]:
-    """Write a Lua table of real callers: phones of record and (DNI, DDMMAAAA) pairs."""
+def sample_identities(url: str, count: int, seed: int = 1) -> tuple[list[str], list[tuple[str, str]]]:
+    """Real callers: phones of record (of one household each) and (DNI, DDMMAAAA) pairs."""
     from models import Household
 
     rng = random.Random(seed)
@@ -142,11 +158,17 @@ def export_identities(url: str, path: Path, count: int, seed: int = 1) -> tuple[
     dnis = [(dni, born.strftime("%d%m%Y")) for dni, born in rows[::step]]
     rng.shuffle(phones)
     rng.shuffle(dnis)
+    return phones[:count], dnis[:count]
+
+
+def export_identities(url: str, path: Path, count: int, seed: int = 1) -> tuple[int, int]:
+    """Write a Lua table of real callers: phones of record and (DNI, DDMMAAAA) pairs."""
+    phones, dnis = sample_identities(url, count, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["return {", " phones = {"]
-    lines += [f'  "{p}",' for p in phones[:count]]
+    lines += [f'  "{p}",' for p in phones]
     lines += [" },", " dnis = {"]
-    lines += [f'  {{"{d}", "{b}"}},' for d, b in dnis[:count]]
+    lines += [f'  {{"{d}", "{b}"}},' for d, b in dnis]
     lines += [" },", "}"]
     path.write_text("\n".join(lines) + "\n")
-    return len(phones[:count]), len(dnis[:count])
+    return len(phones), len(dnis)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import redis
 import requests
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -99,17 +100,6 @@ class Server:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
-    def cpu_seconds(self) -> float:
-        """User and system CPU time its workers have used so far."""
-        ticks = 0
-        for pid in self.worker_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -120,15 +110,59 @@ class Server:
                 self.process.wait()
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU time each process has used so far."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+@dataclass
+class Meter:
+    """CPU used by the serving side: gunicorn workers, redis-server, this database's backends."""
+
+    redis_pid: int
+    db_url: str
+
+    def pids(self, server: Server) -> dict[str, list[int]]:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.db_url, poolclass=NullPool)
+        with engine.connect() as conn:
+            backends = list(conn.scalars(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid()")))
+        engine.dispose()
+        return {"web": server.worker_pids(), "redis": [self.redis_pid], "postgres": backends}
+
+    def snapshot(self, server: Server) -> dict[str, dict[int, float]]:
+        return {part: cpu_seconds(pids) for part, pids in self.pids(server).items()}
+
+    @staticmethod
+    def delta(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+              ) -> dict[str, float]:
+        return {part: sum(v - before[part].get(pid, 0.0) for pid, v in now.items())
+                for part, now in after.items()}
+
+
 def run_wrk(wrk: str, server: Server, connections: int, seconds: float, ids: Path,
-            run_tag: str, bare: bool) -> dict[str, float]:
+            run_tag: str, bare: bool, meter: Meter | None = None) -> dict[str, float]:
     """One closed-loop wrk run; its figures as a dict (latencies in ms)."""
     env = {**os.environ, "USSD_IDS": str(ids), "USSD_RUN": run_tag, "USSD_BARE": "1" if bare else "0"}
     cmd = [wrk, "-t", str(connections), "-c", str(connections), "-d", f"{max(round(seconds), 1)}s",
            "--timeout", "10s", "-s", str(LUA), server.url]
-    cpu_before = server.cpu_seconds()
+    before = meter.snapshot(server) if meter else None
+    web_before = cpu_seconds(server.worker_pids())
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    cpu = server.cpu_seconds() - cpu_before
+    web_after = cpu_seconds(server.worker_pids())
+    cpu = {"web": sum(v - web_before.get(p, 0.0) for p, v in web_after.items())}
+    if meter and before:
+        cpu = Meter.delta(before, meter.snapshot(server))
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     out = done.stdout
@@ -144,12 +178,12 @@ def run_wrk(wrk: str, server: Server, connections: int, seconds: float, ids: Pat
         "p99_ms": raw["p99_us"] / 1000,
         "errors": raw["errors"],
         "hops": raw["requests"],
-        "cpu_ms_hop": 1000 * cpu / max(raw["requests"], 1),
+        **{f"{part}_cpu_ms_hop": 1000 * secs_ / max(raw["requests"], 1) for part, secs_ in cpu.items()},
     }
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
-    keys = ("hops_s", "sessions_s", "p50_ms", "p99_ms", "cpu_ms_hop")
+    keys = [k for k in runs[0] if k not in ("errors", "hops")]
     out = {k: median([r[k] for r in runs]) for k in keys}
     out["errors"] = sum(r["errors"] for r in runs)
     out["hops"] = sum(r["hops"] for r in runs)
@@ -209,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         bare = Server.start("bare", "ussd_bare:app", args.workers, env, LUA.parent, log)
         servers.append(bare)
         flush = redis.Redis.from_url(redis_url)
+        assert rserver.process is not None
+        meter = Meter(rserver.process.pid, url)
         say(f"warming up ({args.workers} workers each)")
         for server in (bare, app):
             run_wrk(wrk, server, conns[0], min(2, args.duration), ids, f"w{os.getpid()}", server is bare)
@@ -218,11 +254,12 @@ def main(argv: list[str] | None = None) -> int:
                 for server in (bare, app):
                     flush.flushdb()  # no guard counts or resume offers left from the last run
                     tag = f"{os.getpid()}r{rep}c{c}{server.name[0]}"
-                    r = run_wrk(wrk, server, c, args.duration, ids, tag, server is bare)
+                    r = run_wrk(wrk, server, c, args.duration, ids, tag, server is bare,
+                                None if server is bare else meter)
                     results.setdefault((server.name, c), []).append(r)
                     say(f"  run {rep + 1} {server.name:8} c={c:<3} {r['hops_s']:7.0f} hops/s "
                         f"p50 {r['p50_ms']:6.1f} ms p99 {r['p99_ms']:6.1f} ms "
-                        f"worker CPU {r['cpu_ms_hop']:.2f} ms/hop errors {r['errors']:.0f}")
+                        f"CPU ms/hop {cpu_text(r)} errors {r['errors']:.0f}")
         if args.profile:
             profile(app, wrk, ids, args.profile, run_dir / "py-spy.txt")
         medians = {f"{name}@{c}": summarise(runs) for (name, c), runs in results.items()}
@@ -236,17 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cpu_text(r: dict[str, float]) -> str:
+    parts = [(k.removesuffix("_cpu_ms_hop"), v) for k, v in r.items() if k.endswith("_cpu_ms_hop")]
+    return " ".join(f"{name} {v:.2f}" for name, v in parts)
+
+
 def report(medians: dict[str, dict[str, float]], conns: list[int], args: argparse.Namespace) -> None:
     say(f"\nmedians of {args.repeats} runs of {args.duration:g} s, {args.households} households, "
         f"gunicorn --workers {args.workers}")
     say(f"{'server':10} {'conns':>5} {'hops/s':>8} {'sess/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'vs bare':>7} {'CPU ms/hop':>10}")
+        f"{'errors':>6} {'vs bare':>7}  CPU ms/hop")
     for c in conns:
         base = medians[f"bare@{c}"]["hops_s"]
         for name in ("bare", "mijuntos"):
             m = medians[f"{name}@{c}"]
             say(f"{name:10} {c:>5} {m['hops_s']:8.0f} {m['sessions_s']:7.0f} {m['p50_ms']:7.1f} "
-                f"{m['p99_ms']:7.1f} {m['errors']:6.0f} {m['hops_s'] / base:7.2f} {m['cpu_ms_hop']:10.2f}")
+                f"{m['p99_ms']:7.1f} {m['errors']:6.0f} {m['hops_s'] / base:7.2f}  {cpu_text(m)}")
 
 
 if __name__ == "__main__":
