@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--identities", type=int, default=5000, help="callers of each kind to replay")
     ap.add_argument("--profile", type=int, default=0, help="also py-spy a worker for N seconds")
     ap.add_argument("--json", type=Path, help="write the medians here")
+    ap.add_argument("--compare-root", type=Path,
+                    help="also serve the app from this checkout (e.g. `git archive REV | tar -x`), "
+                         "measured in the same rotation as 'compare'")
     args = ap.parse_args(argv)
     conns = [int(c) for c in args.connections.split(",")]
 
@@ -242,18 +245,24 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(app)
         bare = Server.start("bare", "ussd_bare:app", args.workers, env, LUA.parent, log)
         servers.append(bare)
+        apps = [app]
+        if args.compare_root:
+            other_env = {**env, "PYTHONPATH": str(args.compare_root.resolve())}
+            apps.append(Server.start("compare", "wsgi:app", args.workers, other_env,
+                                     args.compare_root.resolve(), log))
+            servers.append(apps[-1])
         flush = redis.Redis.from_url(redis_url)
         assert rserver.process is not None
         meter = Meter(rserver.process.pid, url)
         say(f"warming up ({args.workers} workers each)")
-        for server in (bare, app):
+        for server in (bare, *apps):
             run_wrk(wrk, server, conns[0], min(2, args.duration), ids, f"w{os.getpid()}", server is bare)
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         for rep in range(args.repeats):
             for c in conns:
-                for server in (bare, app):
+                for server in (bare, *apps):
                     flush.flushdb()  # no guard counts or resume offers left from the last run
-                    tag = f"{os.getpid()}r{rep}c{c}{server.name[0]}"
+                    tag = f"{os.getpid()}r{rep}c{c}{server.name[:2]}"
                     r = run_wrk(wrk, server, c, args.duration, ids, tag, server is bare,
                                 None if server is bare else meter)
                     results.setdefault((server.name, c), []).append(r)
@@ -285,7 +294,9 @@ def report(medians: dict[str, dict[str, float]], conns: list[int], args: argpars
         f"{'errors':>6} {'vs bare':>7}  CPU ms/hop")
     for c in conns:
         base = medians[f"bare@{c}"]["hops_s"]
-        for name in ("bare", "mijuntos"):
+        for name in ("bare", "mijuntos", "compare"):
+            if f"{name}@{c}" not in medians:
+                continue
             m = medians[f"{name}@{c}"]
             say(f"{name:10} {c:>5} {m['hops_s']:8.0f} {m['sessions_s']:7.0f} {m['p50_ms']:7.1f} "
                 f"{m['p99_ms']:7.1f} {m['errors']:6.0f} {m['hops_s'] / base:7.2f}  {cpu_text(m)}")
