@@ -161,11 +161,34 @@ def sample_identities(url: str, count: int, seed: int = 1) -> tuple[list[str], l
     return phones[:count], dnis[:count]
 
 
+def stranger_phones(url: str, count: int, seed: int = 2) -> list[str]:
+    """Mobile numbers that are no household's phone of record: DNI callers dial from these."""
+    from models import Household
+
+    rng = random.Random(seed)
+    candidates = sorted({f"+519{rng.randrange(10**8):08d}" for _ in range(count * 2)})
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            taken: set[str] = set()
+            for i in range(0, len(candidates), 1000):
+                chunk = candidates[i:i + 1000]
+                taken.update(conn.scalars(select(Household.phone).where(Household.phone.in_(chunk))))
+    finally:
+        engine.dispose()
+    free = [p for p in candidates if p not in taken]
+    rng.shuffle(free)
+    return free[:count]
+
+
 def export_identities(url: str, path: Path, count: int, seed: int = 1) -> tuple[int, int]:
-    """Write a Lua table of real callers: phones of record and (DNI, DDMMAAAA) pairs."""
+    """Write a Lua table of callers: phones of record, (DNI, DDMMAAAA) pairs, other phones."""
     phones, dnis = sample_identities(url, count, seed)
+    strangers = stranger_phones(url, count)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["return {", " phones = {"]
+    lines = ["return {", " strangers = {"]
+    lines += [f'  "{p}",' for p in strangers]
+    lines += [" },", " phones = {"]
     lines += [f'  "{p}",' for p in phones]
     lines += [" },", " dnis = {"]
     lines += [f'  {{"{d}", "{b}"}},' for d, b in dnis]

@@ -1,6 +1,7 @@
 -- wrk script: replay complete USSD sessions as Africa's Talking would send them.
 -- Run with one connection per thread (wrk -t N -c N) so each session's hops stay in order.
--- Environment: USSD_IDS (a Lua file returning {phones = {...}, dnis = {{dni, ddmmaaaa}, ...}}),
+-- Environment: USSD_IDS (a Lua file returning {phones = {...}, dnis = {{dni, ddmmaaaa}, ...},
+-- strangers = {...}}: phones of record, titulars' DNIs and birth dates, phones of no household),
 -- USSD_RUN (a tag that keeps sessionIds and caller phones unique across runs),
 -- USSD_BARE=1 (the baseline: any CON/END reply is right), USSD_PATH (default /ussd).
 
@@ -43,18 +44,22 @@ function init(args)
   flow, hop, typed = nil, 0, {}
 end
 
+-- Threads take disjoint phones: two live sessions of one phone would meet the resume offer.
+local function pick(list)
+  local slots = math.max(math.floor(#list / 256), 1)
+  return list[((tid % 256) * slots + math.random(slots) - 1) % #list + 1]
+end
+
 local function new_session()
   n = n + 1
   sid = string.format("ATUid_%s_%d_%d", run, tid, n)
   -- Every other session is a phone of record, the rest DNI callers on their own phones.
   if n % 2 == 0 and #ids.phones > 0 then
-    -- Threads take disjoint phones: two live sessions of one phone would meet the resume offer.
-    local slots = math.max(math.floor(#ids.phones / 256), 1)
-    phone = ids.phones[((tid % 256) * slots + math.random(slots) - 1) % #ids.phones + 1]
+    phone = pick(ids.phones)
     flow = record_flows[math.random(#record_flows)]
     ident = nil
   else
-    phone = string.format("+5191%03d%04d", tid % 1000, n % 10000)
+    phone = pick(ids.strangers)  -- no household's phone of record: asked for a DNI
     flow = dni_flows[math.random(#dni_flows)]
     ident = ids.dnis[math.random(#ids.dnis)]
   end
