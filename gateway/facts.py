@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Executable, Result, and_, select
+from sqlalchemy import Executable, Integer, Result, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
@@ -41,6 +41,48 @@ def _household(row: object) -> HouseholdFacts:
     )
 
 
+# Built once: making a statement (coercing every column and clause) cost about as much CPU
+# as running it. Each hop binds its values.
+_BY_PHONE = select(*_HOUSEHOLD_COLUMNS).where(Household.phone == bindparam("phone")).limit(5)
+_BY_DNI = select(*_HOUSEHOLD_COLUMNS).where(Household.dni == bindparam("dni"))
+_BY_ID = select(*_HOUSEHOLD_COLUMNS).where(Household.hogar_id == bindparam("hogar_id"))
+_SETTLEMENTS = (
+    select(
+        Settlement.periodo,
+        Settlement.estado,
+        Settlement.monto,
+        Settlement.motivo,
+        PayPoint.modalidad,
+        PayPoint.lugar,
+        PayPoint.direccion,
+        PayPoint.fecha_inicio,
+        PayPoint.fecha_fin,
+        PayPoint.hora_inicio,
+        PayPoint.hora_fin,
+    )
+    .outerjoin(
+        PayPoint,
+        and_(PayPoint.periodo == Settlement.periodo, PayPoint.punto_id == Settlement.punto_id),
+    )
+    .where(Settlement.hogar_id == bindparam("hogar_id"))
+    .order_by(Settlement.periodo.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_CO_RESPONSIBILITIES = (
+    select(
+        CoResponsibility.miembro,
+        CoResponsibility.tipo,
+        CoResponsibility.cumple,
+        CoResponsibility.detalle,
+    )
+    .where(
+        CoResponsibility.hogar_id == bindparam("hogar_id"),
+        CoResponsibility.periodo == bindparam("periodo"),
+    )
+    .order_by(CoResponsibility.miembro, CoResponsibility.tipo)
+)
+
+
 class DbFacts:
     """Facts for one hop: one database session, results memoised for the hop."""
 
@@ -49,31 +91,26 @@ class DbFacts:
         self.store = store
         self.guard = guard
         self._households: dict[str, HouseholdFacts | None] = {}
-        self._settlements: dict[str, list[SettlementFacts]] = {}
+        self._settlements: dict[str, tuple[int, list[SettlementFacts]]] = {}
 
-    def _run(self, stmt: Executable) -> Result[Any]:
+    def _run(self, stmt: Executable, **params: Any) -> Result[Any]:
         # Plain SELECTs of columns: the session's connection runs them without the ORM's
         # per-statement work (its execution context, identity map), a third of a lookup's CPU.
-        return self.session.connection().execute(stmt)
+        return self.session.connection().execute(stmt, params)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
-        rows = self._run(
-            select(*_HOUSEHOLD_COLUMNS).where(Household.phone == phone).limit(5)
-        ).all()
-        found = [_household(r) for r in rows]
+        found = [_household(r) for r in self._run(_BY_PHONE, phone=phone).all()]
         for h in found:
             self._households[h.hogar_id] = h
         return found
 
     def household_by_dni(self, dni: str) -> HouseholdFacts | None:
-        row = self._run(select(*_HOUSEHOLD_COLUMNS).where(Household.dni == dni)).first()
+        row = self._run(_BY_DNI, dni=dni).first()
         return _household(row) if row else None
 
     def household(self, hogar_id: str) -> HouseholdFacts | None:
         if hogar_id not in self._households:
-            row = self._run(
-                select(*_HOUSEHOLD_COLUMNS).where(Household.hogar_id == hogar_id)
-            ).first()
+            row = self._run(_BY_ID, hogar_id=hogar_id).first()
             self._households[hogar_id] = _household(row) if row else None
         return self._households[hogar_id]
 
@@ -84,44 +121,16 @@ class DbFacts:
         return self.guard.allowed(phone, dni_key)
 
     def settlements(self, hogar_id: str, limit: int) -> list[SettlementFacts]:
-        cached = self._settlements.get(hogar_id)
-        if cached is not None and len(cached) >= limit:
+        # Keyed by the limit read with, not by the rows found: a household with fewer periods
+        # than asked for is answered from memory too (the status screen read them twice).
+        asked, cached = self._settlements.get(hogar_id, (0, []))
+        if asked >= limit:
             return cached[:limit]
-        stmt = (
-            select(
-                Settlement.periodo,
-                Settlement.estado,
-                Settlement.monto,
-                Settlement.motivo,
-                PayPoint.modalidad,
-                PayPoint.lugar,
-                PayPoint.direccion,
-                PayPoint.fecha_inicio,
-                PayPoint.fecha_fin,
-                PayPoint.hora_inicio,
-                PayPoint.hora_fin,
-            )
-            .outerjoin(
-                PayPoint,
-                and_(PayPoint.periodo == Settlement.periodo, PayPoint.punto_id == Settlement.punto_id),
-            )
-            .where(Settlement.hogar_id == hogar_id)
-            .order_by(Settlement.periodo.desc())
-            .limit(max(limit, 4))
-        )
-        found = [SettlementFacts(**row._mapping) for row in self._run(stmt)]
-        self._settlements[hogar_id] = found
+        rows = self._run(_SETTLEMENTS, hogar_id=hogar_id, limit=max(limit, 4))
+        found = [SettlementFacts(**row._mapping) for row in rows]
+        self._settlements[hogar_id] = (max(limit, 4), found)
         return found[:limit]
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
-        stmt = (
-            select(
-                CoResponsibility.miembro,
-                CoResponsibility.tipo,
-                CoResponsibility.cumple,
-                CoResponsibility.detalle,
-            )
-            .where(CoResponsibility.hogar_id == hogar_id, CoResponsibility.periodo == periodo)
-            .order_by(CoResponsibility.miembro, CoResponsibility.tipo)
-        )
-        return [CoRespFacts(**row._mapping) for row in self._run(stmt)]
+        rows = self._run(_CO_RESPONSIBILITIES, hogar_id=hogar_id, periodo=periodo)
+        return [CoRespFacts(**row._mapping) for row in rows]
