@@ -197,7 +197,7 @@ def profile(server: Server, wrk: str, ids: Path, seconds: int, out: Path) -> Non
         subprocess.run([str(BIN / "pip"), "install", "-q", "py-spy"], check=True)
     pid = server.worker_pids()[0]
     rec = subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(seconds), "-r", "200",
-                            "--format", "raw", "-o", str(out), "--nonblocking"],
+                            "--format", "raw", "-o", str(out), "--nonblocking", "--gil"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     run_wrk(wrk, server, 16, seconds, ids, f"prof{int(time.time())}", bare=False)
