@@ -25,7 +25,7 @@ MAX_INPUTS_PER_HOP = 8
 # Effects whose rows are usage records only (the rest of them live in Redis). A hop that changes
 # nothing else need not wait for PostgreSQL's WAL flush: a database crash may lose the last
 # fraction of a second of usage records, never a household's language, reminders or phone.
-# The flush was the longest wait of a lookup hop (3.4 ms of a 0.2 ms round trip, here).
+# The flush was the longest wait of a lookup hop: a commit took 3.4 ms with it, 0.2 ms without.
 _USAGE_ONLY = (RecordQuery, DniTried, DobFailed, DobCleared)
 
 
