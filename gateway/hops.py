@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ class CallbackError(Exception):
     """A callback is malformed; the message says which field and why."""
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_phone(raw: str) -> str | None:
     """A Peruvian or international number in E.164, or None when it is not a number."""
     raw = raw.strip()

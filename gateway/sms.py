@@ -16,13 +16,13 @@ from gateway.backlog import ParkingFailed, park, replay
 from gateway.effects import apply_effects, record_optout
 from gateway.facts import DbFacts
 from gateway.hops import (
-    CallbackError,
     DeliveryReportForm,
     InboundSms,
     parse_delivery_report,
     parse_inbound_sms,
     parse_optout,
 )
+from gateway.http import parse_or_400, plain
 from gateway.privacy import mask_phone
 from gateway.services import Services
 from models import InboundSms as InboundRow
@@ -35,18 +35,12 @@ log = logging.getLogger("mijuntos.sms")
 bp = Blueprint("sms", __name__)
 
 
-def _plain(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/plain")
-
-
 @bp.post("/sms/inbound")
 def inbound() -> Response:
     """An SMS from a beneficiary: answer it through the outbox (durable, retried)."""
-    try:
-        sms = parse_inbound_sms(request.form)
-    except CallbackError as exc:
-        log.warning("inbound sms rejected: %s", exc)
-        return _plain(f"bad request: {exc}", 400)
+    sms = parse_or_400(parse_inbound_sms, request.form, "inbound sms", log)
+    if isinstance(sms, Response):
+        return sms
     services: Services = current_app.extensions["mijuntos"]
     try:
         outcome = handle_inbound(services, sms)
@@ -54,7 +48,7 @@ def inbound() -> Response:
         log.exception("inbound sms failed id=%s from=%s", sms.id, mask_phone(sms.phone))
         return _park(services, "inbound", request.form)
     log.info("inbound sms id=%s from=%s %s", sms.id, mask_phone(sms.phone), outcome)
-    return _plain("OK")
+    return plain("OK")
 
 
 def _park(services: Services, kind: str, form: Mapping[str, str]) -> Response:
@@ -63,9 +57,9 @@ def _park(services: Services, kind: str, form: Mapping[str, str]) -> Response:
         where = park(services.redis, services.db, kind, dict(form))
     except ParkingFailed:
         log.error("%s callback could not be parked: asking the aggregator to resend", kind)
-        return _plain("temporarily unavailable", 503)
+        return plain("temporarily unavailable", 503)
     log.warning("%s callback parked in %s for replay", kind, where)
-    return _plain("OK (queued)")
+    return plain("OK (queued)")
 
 
 def replay_parked(services: Services) -> int:
@@ -133,11 +127,9 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
 @bp.post("/sms/delivery")
 def delivery() -> Response:
     """A delivery report; repeated or late reports never undo a final state."""
-    try:
-        form = parse_delivery_report(request.form)
-    except CallbackError as exc:
-        log.warning("delivery report rejected: %s", exc)
-        return _plain(f"bad request: {exc}", 400)
+    form = parse_or_400(parse_delivery_report, request.form, "delivery report", log)
+    if isinstance(form, Response):
+        return form
     services: Services = current_app.extensions["mijuntos"]
     try:
         outcome = apply_delivery(services, form)
@@ -145,7 +137,7 @@ def delivery() -> Response:
         log.exception("delivery report failed id=%s", form.message_id)
         return _park(services, "delivery", request.form)
     log.info("delivery report id=%s status=%s %s", form.message_id, form.status, outcome)
-    return _plain("OK")
+    return plain("OK")
 
 
 def apply_delivery(services: Services, form: DeliveryReportForm) -> str:
@@ -160,11 +152,9 @@ def apply_delivery(services: Services, form: DeliveryReportForm) -> str:
 @bp.post("/sms/optout")
 def optout() -> Response:
     """The aggregator says this phone opted out of bulk SMS."""
-    try:
-        phone = parse_optout(request.form)
-    except CallbackError as exc:
-        log.warning("opt-out rejected: %s", exc)
-        return _plain(f"bad request: {exc}", 400)
+    phone = parse_or_400(parse_optout, request.form, "opt-out", log)
+    if isinstance(phone, Response):
+        return phone
     services: Services = current_app.extensions["mijuntos"]
     try:
         with services.db.session() as session:
@@ -173,7 +163,7 @@ def optout() -> Response:
         log.exception("opt-out failed phone=%s", mask_phone(phone))
         return _park(services, "optout", request.form)
     log.info("opt-out phone=%s", mask_phone(phone))
-    return _plain("OK")
+    return plain("OK")
 
 
 __all__ = ["bp", "handle_inbound"]

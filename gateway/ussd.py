@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import text
 
 from dialogs import Context, Reply, feed, start
@@ -13,7 +13,8 @@ from dialogs.effects import DniTried, DobCleared, DobFailed, Effect, RecordQuery
 from dialogs.screens import SCREENS
 from gateway.effects import apply_effects
 from gateway.facts import DbFacts
-from gateway.hops import CallbackError, UssdHop, parse_ussd_event, parse_ussd_hop
+from gateway.hops import UssdHop, parse_ussd_event, parse_ussd_hop
+from gateway.http import parse_or_400, plain
 from gateway.privacy import mask_phone, phone_key, text_digest
 from gateway.services import Services
 from gateway.sessions import StoredSession
@@ -29,31 +30,26 @@ MAX_INPUTS_PER_HOP = 8
 _USAGE_ONLY = (RecordQuery, DniTried, DobFailed, DobCleared)
 
 
-def _plain(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/plain")
-
-
 @bp.post("/ussd")
 def ussd() -> Response:
     """One hop of a USSD session; always 200 with CON/END for a well-formed hop."""
-    try:
-        hop = parse_ussd_hop(request.form)
-    except CallbackError as exc:
-        log.warning("ussd hop rejected: %s", exc)
-        return _plain(f"bad request: {exc}", 400)
+    hop = parse_or_400(parse_ussd_hop, request.form, "ussd hop", log)
+    if isinstance(hop, Response):
+        return hop
     services: Services = current_app.extensions["mijuntos"]
     started = time.perf_counter()
     try:
         wire, screen = answer(services, hop)
+        g.screen = screen  # for the hops-by-screen metric
     except Exception:
         log.exception("ussd hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
         sorry = services.catalog.text("es", "service_down", helpline=services.settings.helpline)
-        return _plain("END " + sorry)
+        return plain("END " + sorry)
     log.info(
         "ussd hop session=%s phone=%s screen=%s ms=%.1f",
         hop.session_id, mask_phone(hop.phone), screen, (time.perf_counter() - started) * 1000,
     )
-    return _plain(wire)
+    return plain(wire)
 
 
 def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
@@ -117,14 +113,12 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
 @bp.post("/ussd/events")
 def ussd_event() -> Response:
     """End-of-session notification: logged for operations, nothing to answer."""
-    try:
-        event = parse_ussd_event(request.form)
-    except CallbackError as exc:
-        log.warning("ussd event rejected: %s", exc)
-        return _plain(f"bad request: {exc}", 400)
+    event = parse_or_400(parse_ussd_event, request.form, "ussd event", log)
+    if isinstance(event, Response):
+        return event
     log.info(
         "ussd session ended session=%s phone=%s status=%s hops=%s ms=%s error=%s",
         event.session_id, mask_phone(event.phone), event.status, event.hops, event.duration_ms,
         event.error[:80],
     )
-    return _plain("OK")
+    return plain("OK")

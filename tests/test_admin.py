@@ -131,3 +131,12 @@ def test_readiness_fails_when_the_database_is_down(settings, redis) -> None:
     down = create_app(settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"))
     response = down.test_client().get("/readyz")
     assert response.status_code == 503 and "database: OperationalError" in response.get_data(as_text=True)
+
+
+def test_hops_are_counted_by_screen(app: Flask, seeded) -> None:
+    client = app.test_client()
+    phone = Phone(client, ROSA_PHONE)
+    phone.dial()
+    phone.send("2")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'mijuntos_ussd_replies_total{kind="CON",screen="status"}' in metrics
