@@ -126,28 +126,27 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
 def _verify(
     cmd: SmsCommand, ctx: Context, facts: Facts, t: Translate
 ) -> SmsAnswer | tuple[HouseholdFacts, list[Effect]]:
-    es = t
     params = {"code": ctx.service_code, "helpline": ctx.helpline}
     if cmd.dni is None:
         households = facts.households_by_phone(ctx.phone)
         if len(households) == 1:
             return households[0], [RecordQuery("verify", "ok_phone", households[0].hogar_id,
                                                households[0].unidad_territorial)]
-        return SmsAnswer(es("sms_need_id", **params))
+        return SmsAnswer(t("sms_need_id", **params))
     dni = parse_dni(cmd.dni)
     if dni is None:
-        return SmsAnswer(es("sms_dni_invalid", **params))
+        return SmsAnswer(t("sms_dni_invalid", **params))
     key = dni_key(ctx.secret, dni)
-    failures = facts.dob_failures(key)
+    failures = facts.dob_failurt(key)
     if failures >= ctx.max_dob_attempts:
-        return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
+        return SmsAnswer(t("sms_locked", minutes=ctx.lock_minutes, **params),
                          [RecordQuery("verify", "locked")])
     if not facts.may_try_dni(ctx.phone, key):
-        return SmsAnswer(es("sms_dni_limit", **params), [RecordQuery("verify", "dni_limit")])
+        return SmsAnswer(t("sms_dni_limit", **params), [RecordQuery("verify", "dni_limit")])
     tried: list[Effect] = [DniTried(ctx.phone, key)]
     household = facts.household_by_dni(dni)
     if household is None:
-        return SmsAnswer(es("sms_dni_unknown", **params),
+        return SmsAnswer(t("sms_dni_unknown", **params),
                          [*tried, RecordQuery("verify", "dni_unknown")])
     by_phone = household.hogar_id in {h.hogar_id for h in facts.households_by_phone(ctx.phone)}
     born = parse_dob(cmd.dob) if cmd.dob else None
@@ -155,14 +154,14 @@ def _verify(
         return household, [*tried, RecordQuery("verify", "ok_phone", household.hogar_id,
                                                household.unidad_territorial)]
     if born is None:
-        return SmsAnswer(es("sms_dob_invalid", **params), tried)
+        return SmsAnswer(t("sms_dob_invalid", **params), tried)
     if born != household.fecha_nacimiento:
         ut = household.unidad_territorial
         if failures + 1 >= ctx.max_dob_attempts:
-            return SmsAnswer(es("sms_locked", minutes=ctx.lock_minutes, **params),
+            return SmsAnswer(t("sms_locked", minutes=ctx.lock_minutes, **params),
                              [*tried, DobFailed(key), RecordQuery("verify", "locked", None, ut)])
         left = ctx.max_dob_attempts - failures - 1
-        return SmsAnswer(es("sms_dob_wrong", left=left, **params),
+        return SmsAnswer(t("sms_dob_wrong", left=left, **params),
                          [*tried, DobFailed(key), RecordQuery("verify", "dob_wrong", None, ut)])
     return household, [*tried, DobCleared(key), RecordQuery("verify", "ok_dob", household.hogar_id,
                                                     household.unidad_territorial)]
