@@ -137,7 +137,7 @@ def _verify(
     if dni is None:
         return SmsAnswer(t("sms_dni_invalid", **params))
     key = dni_key(ctx.secret, dni)
-    failures = facts.dob_failurt(key)
+    failures = facts.dob_failures(key)
     if failures >= ctx.max_dob_attempts:
         return SmsAnswer(t("sms_locked", minutes=ctx.lock_minutes, **params),
                          [RecordQuery("verify", "locked")])
