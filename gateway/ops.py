@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
+from gateway.sessions import key_for
 from models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class StateCollector:
         locks = GaugeMetricFamily("mijuntos_dob_lockouts", "DNIs with wrong-date counters (sample)")
         try:
             depth.add_metric([], services.queue.count)
-            keys = services.redis.scan(0, match="mijuntos:dobfail:*", count=1000)[1]
+            keys = services.redis.scan(0, match=key_for("dobfail", "*"), count=1000)[1]
             locks.add_metric([], len(keys))
         except Exception:
             log.warning("metrics: Redis not readable")

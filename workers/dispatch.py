@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
-from models import OutboxMessage, OutboxStatus, ReminderControl
+from gateway.sessions import key_for
+from models import Database, OutboxMessage, OutboxStatus, ReminderControl
 from models.base import utcnow
 from workers.context import WorkerContext
 from workers.delivery import apply_early_report
@@ -52,9 +53,9 @@ def is_paused(ctx: WorkerContext) -> bool:
         return bool(s.scalar(select(ReminderControl.paused).where(ReminderControl.id == 1)))
 
 
-def set_paused(ctx_db: Any, paused: bool) -> None:
+def set_paused(db: Database, paused: bool) -> None:
     """Pause or resume sending reminders and notices (replies are never held)."""
-    with ctx_db.session() as s:
+    with db.session() as s:
         row = s.get(ReminderControl, 1)
         if row is None:
             s.add(ReminderControl(id=1, paused=paused))
@@ -231,19 +232,8 @@ class Dispatcher:
             return
         pipe = self.ctx.redis.pipeline(transaction=False)
         for mid in message_ids:
-            pipe.exists(f"mijuntos:dlr:{mid}")
+            pipe.exists(key_for("dlr", mid))
         for mid, waiting in zip(message_ids, pipe.execute(), strict=True):
             if waiting:
                 apply_early_report(self.ctx, mid)
 
-
-def pending_due(ctx: WorkerContext, now: dt.datetime) -> int:
-    """How many reminders and notices are due now."""
-    from sqlalchemy import func
-
-    with ctx.db.session() as s:
-        return int(s.scalar(
-            select(func.count()).select_from(OutboxMessage).where(and_(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
-                OutboxMessage.send_after <= now))
-        ) or 0)
