@@ -24,6 +24,7 @@ from gateway.services import Services
 from models import AdminUser, Household, OptOut, OutboxMessage, Settlement
 from models.base import utcnow
 from models.reports import FUNNEL, usage_report
+from workers.usage import drain_before_counting
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Staff-facing messages (the staff pages are in Spanish, like the programme's own tools).
@@ -109,7 +110,9 @@ def _day(name: str, default: dt.date) -> dt.date:
 def dashboard() -> Any:
     today = dt.datetime.now(LIMA).date()
     start, end = _day("from", today - dt.timedelta(days=13)), _day("to", today)
-    with _services().db.session() as s:
+    services = _services()
+    drain_before_counting(services.db, services.redis)  # lookups of the last minute too
+    with services.db.session() as s:
         r = usage_report(s, start, end)
     per_day = bars("Consultas por dia y canal", [
         (day, [c.get("ussd", 0), c.get("sms", 0)]) for day, c in sorted(r.per_day.items())

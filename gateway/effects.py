@@ -20,21 +20,36 @@ from dialogs.effects import (
     SetPhoneOfRecord,
     SetReminders,
 )
+from gateway import usage
 from gateway.abuse import DniGuard
 from gateway.sessions import Pipeline, SessionStore
 from models import Household, OptOut, Query
 from models.base import utcnow
 
+# Effects that change the programme's rows; the others live in Redis (and usage records may).
+DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord)
+
+
+def needs_database(effects: Iterable[Effect]) -> bool:
+    """Whether carrying out `effects` writes rows (other than usage records staged in Redis)."""
+    return any(isinstance(e, DATABASE_EFFECTS) for e in effects)
+
 
 def apply_effects(
     effects: Iterable[Effect],
-    session: Session,
+    session: Session | None,
     store: SessionStore,
     pipeline: Pipeline,
     channel: str,
     guard: DniGuard,
+    *,
+    stage_usage: bool = False,
 ) -> None:
-    """Stage every effect: rows on `session`, Redis commands on `pipeline` (caller commits)."""
+    """Stage every effect: rows on `session`, Redis commands on `pipeline` (caller commits).
+
+    With `stage_usage`, usage records go on `pipeline` too (gateway/usage.py) and `session` may be
+    None when `needs_database(effects)` is false.
+    """
     queries: list[dict[str, object]] = []
     now = utcnow()
     for effect in effects:
@@ -54,34 +69,46 @@ def apply_effects(
             case DobFailed():
                 store.fail_dob(effect.dni_key, pipeline)
             case DniTried():
-                guard.record(effect.phone, effect.dni_key)
+                guard.record(effect.phone, effect.dni_key, pipeline)
             case DobCleared():
                 store.clear_dob(effect.dni_key, pipeline)
-            case SetLanguage():
-                session.execute(
-                    update(Household)
-                    .where(Household.hogar_id == effect.hogar_id)
-                    .values(idioma=effect.idioma, idioma_set_by_caller_at=now, updated_at=now)
-                )
-            case SetReminders():
-                session.execute(
-                    update(Household)
-                    .where(Household.hogar_id == effect.hogar_id)
-                    .values(reminders_enabled=effect.enabled, updated_at=now)
-                )
-            case SetOptOut():
-                _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
-            case SetOptIn():
-                _set_optout(session, effect.phone, effect.hogar_ids, opted_out=False, now=now)
-            case SetPhoneOfRecord():
-                session.execute(
-                    update(Household)
-                    .where(Household.hogar_id == effect.hogar_id)
-                    .values(phone=effect.phone, phone_set_by_caller_at=now, updated_at=now)
-                )
-    if queries:
+            case _ if isinstance(effect, DATABASE_EFFECTS):
+                if session is None:
+                    raise ValueError(f"{type(effect).__name__} needs a database session")
+                _apply_row(session, effect, now)
+    if queries and stage_usage:
+        usage.stage(pipeline, queries)
+    elif queries:
         # A Core insert into the table: the ORM's bulk path adds nothing for plain rows.
+        assert session is not None
         session.connection().execute(insert(Query), queries)
+
+
+def _apply_row(session: Session, effect: Effect, now: dt.datetime) -> None:
+    """Stage one effect that changes the programme's rows."""
+    match effect:
+        case SetLanguage():
+            session.execute(
+                update(Household)
+                .where(Household.hogar_id == effect.hogar_id)
+                .values(idioma=effect.idioma, idioma_set_by_caller_at=now, updated_at=now)
+            )
+        case SetReminders():
+            session.execute(
+                update(Household)
+                .where(Household.hogar_id == effect.hogar_id)
+                .values(reminders_enabled=effect.enabled, updated_at=now)
+            )
+        case SetOptOut():
+            _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
+        case SetOptIn():
+            _set_optout(session, effect.phone, effect.hogar_ids, opted_out=False, now=now)
+        case SetPhoneOfRecord():
+            session.execute(
+                update(Household)
+                .where(Household.hogar_id == effect.hogar_id)
+                .values(phone=effect.phone, phone_set_by_caller_at=now, updated_at=now)
+            )
 
 
 def _set_optout(

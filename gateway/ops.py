@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from gateway.sessions import key_for
+from gateway.usage import STREAM as USAGE_STREAM
 from models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -65,14 +66,18 @@ class StateCollector:
         yield errors
         depth = GaugeMetricFamily("mijuntos_queue_depth", "Jobs waiting in the SMS queue")
         locks = GaugeMetricFamily("mijuntos_dob_lockouts", "DNIs with wrong-date counters (sample)")
+        staged = GaugeMetricFamily("mijuntos_usage_backlog",
+                                   "Usage records staged in Redis, not yet moved to the database")
         try:
             depth.add_metric([], services.queue.count)
+            staged.add_metric([], services.redis.xlen(USAGE_STREAM))
             keys = services.redis.scan(0, match=key_for("dobfail", "*"), count=1000)[1]
             locks.add_metric([], len(keys))
         except Exception:
             log.warning("metrics: Redis not readable")
         yield depth
         yield locks
+        yield staged
 
 
 def install(app: Flask, services: Services) -> None:

@@ -98,7 +98,7 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
         if session.get(InboundRow, sms.id) is not None:
             return "repeated"
         reply = answer(command, sms_context(services, sms.phone),
-                       DbFacts(session, store, services.guard), services.catalog)
+                       DbFacts(session.connection, store, services.guard), services.catalog)
         encoding, segments = sms_parts(reply.text)
         row = OutboxMessage(
             recipient=sms.phone, text=reply.text, encoding=encoding, segments=segments,

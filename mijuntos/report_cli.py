@@ -27,7 +27,9 @@ def report_command(start: str | None, end: str | None, as_csv: bool) -> None:
     first, last = _date(start, today - dt.timedelta(days=30)), _date(end, today)
     if first > last:
         raise click.BadParameter("--from is after --to")
-    db = Database(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    _move_usage_records(settings, db)
     with db.session() as session:
         report = usage_report(session, first, last)
     db.dispose()
@@ -35,6 +37,21 @@ def report_command(start: str | None, end: str | None, as_csv: bool) -> None:
         write_csv(report)
     else:
         click.echo("\n".join(text_lines(report)))
+
+
+def _move_usage_records(settings: Settings, db: Database) -> None:
+    """Lookups wait in Redis for up to a minute (gateway/usage.py): count them too."""
+    from gateway.services import embedded_redis_url, redis_client
+    from workers.usage import drain_before_counting
+
+    url = settings.redis_url
+    if not url:
+        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    client = redis_client(url)
+    if not drain_before_counting(db, client):
+        click.echo("warning: Redis did not answer; lookups of the last minute may be missing",
+                   err=True)
+    client.close()
 
 
 def text_lines(r: UsageReport) -> list[str]:

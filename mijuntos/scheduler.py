@@ -9,6 +9,7 @@ from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.services import SMS_QUEUE, embedded_redis_url
 from workers.jobs import dispatch_job, plan_job, purge_job, replay_job, requeue_job
+from workers.usage import usage_job
 
 
 def build_scheduler(connection: object, plan_every: int, dispatch_every: int) -> CronScheduler:
@@ -20,6 +21,7 @@ def build_scheduler(connection: object, plan_every: int, dispatch_every: int) ->
                        name="dispatch-reminders")
     scheduler.register(replay_job, SMS_QUEUE, interval=60, job_timeout=600, name="replay-parked")
     scheduler.register(requeue_job, SMS_QUEUE, interval=60, job_timeout=300, name="requeue-replies")
+    scheduler.register(usage_job, SMS_QUEUE, interval=60, job_timeout=300, name="move-usage-records")
     scheduler.register(purge_job, SMS_QUEUE, cron="17 3 * * *", job_timeout=3600,
                        name="purge-old-messages")  # daily, 03:17 UTC
     return scheduler

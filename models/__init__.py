@@ -16,7 +16,7 @@ from models.outbox import (
     Purpose,
     ReminderControl,
 )
-from models.query import Channel, Query
+from models.query import Channel, Query, UsageCursor
 from models.schedule import Modality, PayPoint
 from models.settlement import (
     CoResponsibility,
@@ -48,6 +48,7 @@ __all__ = [
     "Query",
     "Reason",
     "ReminderControl",
+    "UsageCursor",
     "Settlement",
     "SettlementStatus",
 ]

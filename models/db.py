@@ -55,6 +55,8 @@ class Database:
     def __init__(self, url: str, *, statement_timeout_ms: int | None = None) -> None:
         self.url = url
         self.engine = make_engine(url, statement_timeout_ms)
+        # Same pool, connections in autocommit: for work that only reads (a USSD hop's facts).
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -27,3 +27,19 @@ class Query(Base):
     unidad_territorial: Mapped[str | None] = mapped_column(String(40))
     hogar_id: Mapped[str | None] = mapped_column(String(16))
     periodo: Mapped[str | None] = mapped_column(String(7))
+
+
+class UsageCursor(Base):
+    """How far the usage records staged in Redis have been moved into `query` (one row).
+
+    The web process stages a hop's usage records on a Redis stream in the hop's own pipeline;
+    `workers/usage.py` moves them here in batches. The stream id of the last record moved is
+    stored in the same transaction as its rows, so a drain that dies anywhere neither loses nor
+    repeats a record.
+    """
+
+    __tablename__ = "usage_cursor"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_id: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -44,6 +44,6 @@ def test_the_scheduler_enqueues_its_interval_jobs(redis: redis_lib.Redis) -> Non
     scheduler = build_scheduler(redis, plan_every=600, dispatch_every=30)
     enqueued = scheduler.enqueue_jobs()
     names = {getattr(job.func, "__name__", "") for job in enqueued}
-    assert names == {"plan_job", "dispatch_job", "replay_job", "requeue_job"}  # purge: at 03:17
-    assert len(Queue("sms", connection=redis).jobs) == 4
+    assert names == {"plan_job", "dispatch_job", "replay_job", "requeue_job", "usage_job"}
+    assert len(Queue("sms", connection=redis).jobs) == 5  # purge: daily at 03:17
     assert scheduler.enqueue_jobs() == []  # not due again before their interval

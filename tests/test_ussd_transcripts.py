@@ -10,8 +10,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from dialogs.screens import SCREENS
+from gateway.usage import STREAM as USAGE_STREAM
+from gateway.usage import as_text
 from models import Database, Household, Query
 from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from workers.usage import drain_usage
 
 SEEN_SCREENS: set[str] = set()
 DIAL = None
@@ -251,10 +254,13 @@ def test_resent_hop_gets_the_same_reply_and_does_not_advance(phone_for) -> None:
     assert "DESACTIVADOS" in phone.send("0")
 
 
-def test_resent_first_hop_is_not_a_new_session(phone_for, seeded: Database) -> None:
+def test_resent_first_hop_is_not_a_new_session(
+    phone_for, seeded: Database, redis: redis_lib.Redis
+) -> None:
     phone = phone_for(ROSA_PHONE)
     first = phone.dial()
     assert phone.resend() == first
+    assert drain_usage(seeded, redis) == 1
     with seeded.session() as s:
         verifications = s.scalars(select(Query).where(Query.kind == "verify")).all()
     assert len(verifications) == 1
@@ -297,9 +303,17 @@ def test_inputs_built_into_the_dial_string_are_honoured(phone_for) -> None:
     assert "Hola Juana" in phone_for("+51933333333").dial(JUANA["dni"], JUANA["dob"])
 
 
-def test_lookups_are_recorded_without_dni_or_phone(phone_for, seeded: Database) -> None:
+def test_lookups_are_recorded_without_dni_or_phone(
+    phone_for, seeded: Database, redis: redis_lib.Redis
+) -> None:
     run(phone_for(STRANGER_PHONE), [(DIAL, []), ("99999999", []), (JUANA["dni"], []),
                                     (JUANA["dob"], []), ("1", []), ("00", []), ("2", [])])
+    # Staged in Redis by the hops (no DNI or phone there either), moved by the usage job.
+    staged = [fields or {} for _id, fields in redis.xrange(USAGE_STREAM) or []]
+    assert len(staged) == 4
+    values = [as_text(v) for fields in staged for v in fields.values()]
+    assert values and not any(JUANA["dni"] in v or "987654321" in v for v in values)
+    assert drain_usage(seeded, redis) == 4 and redis.xlen(USAGE_STREAM) == 0
     with seeded.session() as s:
         rows = s.scalars(select(Query).order_by(Query.id)).all()
     got = [(q.channel, q.kind, q.outcome, q.unidad_territorial) for q in rows]
@@ -320,6 +334,8 @@ def test_session_state_lives_in_one_key_with_a_ttl(phone_for, redis: redis_lib.R
     session_keys = redis.keys("mijuntos:ussd:*")
     assert session_keys == [f"mijuntos:ussd:{phone.session_id}".encode()]
     for key in redis.keys("mijuntos:*"):
+        if key == USAGE_STREAM.encode():
+            continue  # a queue of usage records, emptied by the usage job, not session state
         assert 0 < redis.ttl(key) <= 600, key
         assert ROSA_PHONE.encode() not in key and b"987654321" not in key
 

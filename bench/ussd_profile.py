@@ -1,0 +1,119 @@
+"""CPU per USSD hop in one process: the service's own cost, without gunicorn, wrk or the network.
+
+Replays the load benchmark's sessions (bench/ussd_load.lua's flows: phones of record and DNI
+callers) through the Flask test client against demo data on PostgreSQL (imported once per size,
+as bench/ussd_load.py does) and a private redis-server, and prints the CPU time (this process
+only: the Redis and PostgreSQL servers are not counted) and wall time per hop, median of the runs.
+`--cprofile N` prints the N most expensive functions of one more run.
+
+    .venv/bin/python bench/ussd_profile.py --households 20000
+    .venv/bin/python bench/ussd_profile.py --households 20000 --cprofile 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ussd_data import CACHE, median, national_pg, sample_identities, say, stranger_phones  # noqa: E402
+
+from gateway import create_app  # noqa: E402
+from gateway.embedded import EmbeddedRedis  # noqa: E402
+
+# The flows of bench/ussd_load.lua ("D" and "B": the DNI caller's DNI and birth date).
+RECORD_FLOWS = (["1", "0", "2", "00", "0"], ["2", "98", "0", "3", "0", "0"], ["1", "00", "0"])
+DNI_FLOWS = (
+    ["D", "B", "1", "0", "0"],
+    ["D", "B", "2", "00", "3", "0", "0"],
+    ["D", "0", "D", "B", "1", "00", "0"],
+)
+
+
+def sessions(count: int, phones: list[str], dnis: list[tuple[str, str]], strangers: list[str],
+             tag: str) -> list[tuple[str, str, list[str]]]:
+    """(sessionId, phone, texts of each hop) for `count` sessions, half of each kind."""
+    rng = random.Random(7)
+    out = []
+    for i in range(count):
+        if i % 2 == 0:
+            phone, flow, ident = phones[i // 2 % len(phones)], rng.choice(RECORD_FLOWS), ("", "")
+        else:
+            phone, flow = strangers[i // 2 % len(strangers)], rng.choice(DNI_FLOWS)
+            ident = dnis[i // 2 % len(dnis)]
+        typed: list[str] = []
+        texts = [""]
+        for step in flow:
+            typed.append({"D": ident[0], "B": ident[1]}.get(step, step))
+            texts.append("*".join(typed))
+        out.append((f"ATUid_{tag}_{i}", phone, texts))
+    return out
+
+
+def replay(client: object, plan: list[tuple[str, str, list[str]]]) -> int:
+    hops = 0
+    for sid, phone, texts in plan:
+        for i, text in enumerate(texts):
+            body = client.post("/ussd", data={  # type: ignore[attr-defined]
+                "sessionId": sid, "serviceCode": "*1880#", "phoneNumber": phone,
+                "networkCode": "71610", "text": text}).get_data(as_text=True)
+            last = i == len(texts) - 1
+            if not body.startswith("END " if last else "CON "):
+                raise SystemExit(f"{sid} hop {i}: unexpected reply {body[:70]!r}")
+            hops += 1
+    return hops
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--households", type=int, default=20_000)
+    ap.add_argument("--sessions", type=int, default=600, help="sessions per run")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cprofile", type=int, default=0, help="print this many top functions")
+    args = ap.parse_args(argv)
+
+    url = national_pg(args.households)
+    count = max(args.sessions // 2, 1)
+    phones, dnis = sample_identities(url, count)
+    strangers = stranger_phones(url, count)
+    rserver = EmbeddedRedis(CACHE / f"profile-redis-{os.getpid()}")
+    redis_url = rserver.start()
+    try:
+        app = create_app({"database_url": url, "redis_url": redis_url,
+                          "secret_key": "bench-ussd-profile", "max_dnis_per_phone_per_day": 1_000_000,
+                          "log_level": "WARNING"})
+        client = app.test_client()
+        replay(client, sessions(50, phones, dnis, strangers, f"warm{os.getpid()}"))
+        cpu, wall = [], []
+        for run in range(args.runs):
+            plan = sessions(args.sessions, phones, dnis, strangers, f"r{run}p{os.getpid()}")
+            c0, w0 = time.process_time(), time.perf_counter()
+            hops = replay(client, plan)
+            cpu.append((time.process_time() - c0) * 1000 / hops)
+            wall.append((time.perf_counter() - w0) * 1000 / hops)
+        say(f"{args.sessions} sessions x {args.runs} runs, {hops} hops a run, {args.households} households")
+        say(f"CPU ms/hop median {median(cpu):.3f} (runs: {', '.join(f'{c:.3f}' for c in cpu)})")
+        say(f"wall ms/hop median {median(wall):.3f}")
+        if args.cprofile:
+            plan = sessions(args.sessions, phones, dnis, strangers, f"prof{os.getpid()}")
+            profiler = cProfile.Profile(time.process_time)
+            profiler.runcall(replay, client, plan)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("tottime").print_stats(args.cprofile)
+            stats.sort_stats("cumulative").print_stats(args.cprofile)
+        app.extensions["mijuntos"].close()
+    finally:
+        rserver.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
