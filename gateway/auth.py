@@ -36,25 +36,37 @@ def check_production(settings: Settings) -> None:
         raise ConfigError("production settings: " + "; ".join(problems))
 
 
-def install(app: Flask, settings: Settings) -> None:
-    """Guard every callback route with the secret and the network list, when configured."""
-    networks = [ipaddress.ip_network(n, strict=False) for n in settings.callback_networks]
-    secret = settings.callback_secret
+class CallbackGuard:
+    """The secret and the network list every callback must satisfy, when configured."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in settings.callback_networks]
+        self.secret = settings.callback_secret
+
+    def refusal(self, path: str, key: str, remote_addr: str | None) -> str | None:
+        """Why this callback is refused (the 403's text), or None when it may go on."""
+        if self.secret and not hmac.compare_digest(key, self.secret):
+            log.warning("callback refused path=%s: missing or wrong key", path)
+            return "forbidden: missing or wrong key"
+        if self.networks:
+            try:
+                source = ipaddress.ip_address(remote_addr or "")
+            except ValueError:
+                source = None
+            if source is None or not any(source in net for net in self.networks):
+                log.warning("callback refused path=%s: source %s not allowed", path, remote_addr)
+                return "forbidden: source not allowed"
+        return None
+
+
+def install(app: Flask, guard: CallbackGuard) -> None:
+    """Guard every callback route Flask serves (POST /ussd checks the same guard itself)."""
 
     @app.before_request
     def _guard() -> Response | None:
         if not request.path.startswith(CALLBACK_PREFIXES):
             return None
-        if secret and not hmac.compare_digest(request.args.get("key", ""), secret):
-            log.warning("callback refused path=%s: missing or wrong key", request.path)
-            return Response("forbidden: missing or wrong key", status=403, mimetype="text/plain")
-        if networks:
-            try:
-                source = ipaddress.ip_address(request.remote_addr or "")
-            except ValueError:
-                source = None
-            if source is None or not any(source in net for net in networks):
-                log.warning("callback refused path=%s: source %s not allowed", request.path,
-                            request.remote_addr)
-                return Response("forbidden: source not allowed", status=403, mimetype="text/plain")
+        refused = guard.refusal(request.path, request.args.get("key", ""), request.remote_addr)
+        if refused:
+            return Response(refused, status=403, mimetype="text/plain")
         return None

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
+
+# The id of the request being served (set by gateway/ops.py and the USSD endpoint), or "-".
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 
 # 8 or more digits, possibly with a leading + and single spaces between them: a DNI, a phone,
 # a DDMMAAAA date. Timestamps (2026-11-27 13:00:53) have at most 4 digits in a row and survive.
@@ -43,12 +47,7 @@ class RequestIdFilter(logging.Filter):
     """Adds the current request's id (or "-") to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            from flask import g, has_request_context
-
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        except ImportError:  # pragma: no cover
-            record.request_id = "-"
+        record.request_id = REQUEST_ID.get()
         return True
 
 

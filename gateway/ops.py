@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
+from gateway.logs import REQUEST_ID
 from gateway.sessions import key_for
 from gateway.usage import STREAM as USAGE_STREAM
 from models import OutboxMessage
@@ -34,6 +35,20 @@ REQUESTS = Counter("mijuntos_http_requests", "HTTP requests by route and status"
 LATENCY = Histogram("mijuntos_http_request_seconds", "Request latency by route", ["route"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
 USSD_REPLIES = Counter("mijuntos_ussd_replies", "USSD replies by screen and kind", ["screen", "kind"])
+
+
+def request_id(given: str | None) -> str:
+    """The caller's X-Request-Id (cut to 64 characters), or a new one."""
+    return (given or "")[:64] or uuid.uuid4().hex[:16]
+
+
+def observe(route: str, status: int, started: float, screen: str | None = None,
+            reply: str | None = None) -> None:
+    """Count a request and its latency; a USSD reply by screen and kind (CON/END)."""
+    REQUESTS.labels(route, str(status)).inc()
+    LATENCY.labels(route).observe(time.perf_counter() - started)
+    if screen is not None and reply is not None:
+        USSD_REPLIES.labels(screen, reply[:3]).inc()
 
 
 class StateCollector:
@@ -85,18 +100,22 @@ def install(app: Flask, services: Services) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+        g.request_id = request_id(request.headers.get("X-Request-Id"))
+        g.request_id_token = REQUEST_ID.set(g.request_id)
         g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(route, str(response.status_code)).inc()
-        LATENCY.labels(route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        observe(route, response.status_code, g.get("started", time.perf_counter()))
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        if route == "/ussd" and response.status_code == 200:
-            USSD_REPLIES.labels(g.get("screen", "-"), response.get_data(as_text=True)[:3]).inc()
         return response
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            REQUEST_ID.reset(token)
 
     app.extensions["mijuntos_state_collector"] = StateCollector(services)
     app.register_blueprint(bp)

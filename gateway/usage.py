@@ -17,15 +17,23 @@ from typing import Any
 from gateway.sessions import Pipeline, key_for
 
 STREAM = key_for("usage", "records")
+# Every key has a TTL, this queue too, renewed by each write: it outlives any drain pause an
+# operator would allow (the scheduler runs the drain every minute; /metrics shows the backlog as
+# mijuntos_usage_backlog), and a stream left by a service taken down does not stay for ever.
+TTL = 7 * 24 * 3600
 FIELDS = ("channel", "kind", "outcome", "hogar_id", "unidad_territorial", "periodo")
 
 
 def stage(pipeline: Pipeline, records: Iterable[Mapping[str, Any]]) -> None:
     """Append `records` (the `query` table's columns) to the stream, on `pipeline`."""
+    staged = False
     for record in records:
         entry = {name: record.get(name) or "" for name in FIELDS}
         entry["created_at"] = record["created_at"].isoformat()
         pipeline.xadd(STREAM, entry)
+        staged = True
+    if staged:
+        pipeline.expire(STREAM, TTL)
 
 
 def as_text(value: bytes | str) -> str:

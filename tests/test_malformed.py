@@ -78,5 +78,32 @@ def test_malformed_callbacks_get_400_with_a_reason(app: Flask, seeded: Database,
 
 def test_wrong_method_and_unknown_paths_are_4xx(app: Flask) -> None:
     client = app.test_client()
-    assert client.get("/ussd").status_code == 405
+    wrong = client.get("/ussd")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
     assert client.post("/nothing-here").status_code == 404
+
+
+def test_a_hop_that_is_not_a_form_or_too_big_gets_a_4xx(app: Flask, seeded: Database) -> None:
+    client = app.test_client()
+    before = counts(seeded)
+    as_json = client.post("/ussd", json={"sessionId": "s1", "phoneNumber": ROSA_PHONE})
+    assert as_json.status_code == 415 and "form fields expected" in as_json.get_data(as_text=True)
+    huge = client.post("/ussd", data="sessionId=s1&text=" + "1" * 20_000,
+                       content_type="application/x-www-form-urlencoded")
+    assert huge.status_code == 413 and "body over" in huge.get_data(as_text=True)
+    assert counts(seeded) == before
+
+
+def test_a_hop_keeps_the_aggregator_request_id_on_its_log_line(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gateway.logs import RequestIdFilter
+
+    caplog.handler.addFilter(RequestIdFilter())
+    caplog.set_level("INFO", logger="mijuntos.ussd")
+    reply = app.test_client().post(
+        "/ussd", data={"sessionId": "rid1", "phoneNumber": ROSA_PHONE, "text": ""},
+        headers={"X-Request-Id": "at-req-42"})
+    assert reply.status_code == 200 and reply.headers["X-Request-Id"] == "at-req-42"
+    hop_lines = [r for r in caplog.records if r.getMessage().startswith("ussd hop session=rid1")]
+    assert [getattr(r, "request_id", None) for r in hop_lines] == ["at-req-42"]
