@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Integer, Result, and_, bindparam, select
+from sqlalchemy import Connection, Executable, Integer, Result, and_, bindparam, select
 
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
 from gateway.abuse import DniGuard
@@ -81,29 +81,6 @@ _CO_RESPONSIBILITIES = (
     )
     .order_by(CoResponsibility.miembro, CoResponsibility.tipo)
 )
-
-
-class LazyReader:
-    """One hop's reading connection, checked out of the pool on first use and in autocommit.
-
-    A hop that reads nothing (a menu, "back") takes no connection; one that reads sends its
-    SELECTs alone, with no BEGIN before them and no ROLLBACK when the connection goes back to
-    the pool: on PostgreSQL, three round trips become one.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.conn: Connection | None = None
-
-    def __call__(self) -> Connection:
-        if self.conn is None:
-            self.conn = self.engine.connect()
-        return self.conn
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
 
 class DbFacts:

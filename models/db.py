@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -57,7 +58,32 @@ class Database:
         self.engine = make_engine(url, statement_timeout_ms)
         # Same pool, connections in autocommit: for work that only reads (a USSD hop's facts).
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._local = threading.local()
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def read_connection(self) -> Connection:
+        """This thread's autocommit connection for reads, kept from one call to the next.
+
+        A USSD hop's SELECTs go out alone (no BEGIN before, no ROLLBACK after) on a connection
+        taken from the pool once per thread rather than once per hop: checking one out and back
+        in was 5 % of a hop's CPU. A connection that failed is dropped (`drop_read_connection`)
+        and the next call takes a fresh one.
+        """
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.read_engine.connect()
+            self._local.conn = conn
+        return conn
+
+    def drop_read_connection(self) -> None:
+        """Give this thread's read connection back (after a failure, or on shutdown)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a broken connection: the pool discards it
+                pass
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -93,5 +119,6 @@ class Database:
         command.downgrade(self.alembic_config(), revision)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and this thread's read connection)."""
+        self.drop_read_connection()
         self.engine.dispose()

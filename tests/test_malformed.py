@@ -100,7 +100,7 @@ def test_a_hop_keeps_the_aggregator_request_id_on_its_log_line(
     from gateway.logs import RequestIdFilter
 
     caplog.handler.addFilter(RequestIdFilter())
-    caplog.set_level("INFO", logger="mijuntos.ussd")
+    caplog.set_level("DEBUG", logger="mijuntos.ussd")
     reply = app.test_client().post(
         "/ussd", data={"sessionId": "rid1", "phoneNumber": ROSA_PHONE, "text": ""},
         headers={"X-Request-Id": "at-req-42"})
