@@ -3,9 +3,10 @@
     .venv/bin/python bench/ussd_load.py                      # 760,000 households on PostgreSQL
     .venv/bin/python bench/ussd_load.py --households 2000 --duration 3 --repeats 1
 
-Both servers run as the Procfile's `web` process does (gunicorn, 2 sync workers), on one
-PostgreSQL database of demo data (imported once per size) and a private redis-server. Each
-connection plays complete sessions in order (wrk -t N -c N); runs of the two servers alternate.
+Both servers run as the Procfile's `web` process does (gunicorn sync workers, as many as its
+WEB_CONCURRENCY default), on one PostgreSQL database of demo data (imported once per size) and a
+private redis-server. Each connection plays complete sessions in order (wrk -t N -c N); runs of
+the two servers alternate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -48,6 +50,14 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk: not found after apt-get install")
     return found
+
+
+def procfile_workers() -> int:
+    """WEB_CONCURRENCY, or the default the Procfile's `web` line gives it."""
+    if os.environ.get("WEB_CONCURRENCY"):
+        return int(os.environ["WEB_CONCURRENCY"])
+    found = re.search(r"WEB_CONCURRENCY:-(\d+)", (ROOT / "Procfile").read_text())
+    return int(found.group(1)) if found else 2
 
 
 def free_port() -> int:
@@ -211,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     ap.add_argument("--connections", default="16,64")
     ap.add_argument("--repeats", type=int, default=3, help="runs per server and connection count")
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    ap.add_argument("--workers", type=int, default=procfile_workers(),
+                    help="gunicorn workers of both servers (default: the Procfile's web)")
     ap.add_argument("--identities", type=int, default=5000, help="callers of each kind to replay")
     ap.add_argument("--profile", type=int, default=0, help="also py-spy a worker for N seconds")
     ap.add_argument("--json", type=Path, help="write the medians here")
