@@ -1,9 +1,10 @@
 """CPU per USSD hop in one process: the service's own cost, without gunicorn, wrk or the network.
 
 Replays the load benchmark's sessions (bench/ussd_load.lua's flows: phones of record and DNI
-callers) through the Flask test client against demo data on PostgreSQL (imported once per size,
-as bench/ussd_load.py does) and a private redis-server, and prints the CPU time (this process
-only: the Redis and PostgreSQL servers are not counted) and wall time per hop, median of the runs.
+callers) through the WSGI app, called as gunicorn calls it, against demo data on PostgreSQL
+(imported once per size, as bench/ussd_load.py does) and a private redis-server, and prints the
+CPU time (this process only: the Redis and PostgreSQL servers are not counted) and wall time per
+hop, median of the runs.
 `--cprofile N` prints the N most expensive functions of one more run.
 
     .venv/bin/python bench/ussd_profile.py --households 20000
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import os
 import pstats
 import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -58,13 +62,35 @@ def sessions(count: int, phones: list[str], dnis: list[tuple[str, str]], strange
     return out
 
 
-def replay(client: object, plan: list[tuple[str, str, list[str]]]) -> int:
+class Wsgi:
+    """Calls the app as gunicorn would, with a minimal environ (the test client's request
+    building cost more than some of what is measured)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def post(self, form: dict[str, str]) -> str:
+        body = urlencode(form).encode()
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/ussd", "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "bench",
+            "SERVER_PORT": "80", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        status: list[str] = []
+        chunks = self.app(environ, lambda s, _headers, _exc=None: status.append(s))
+        reply = b"".join(chunks).decode()
+        if not status or not status[0].startswith("200"):
+            raise SystemExit(f"HTTP {status}: {reply[:70]!r}")
+        return reply
+
+
+def replay(client: Wsgi, plan: list[tuple[str, str, list[str]]]) -> int:
     hops = 0
     for sid, phone, texts in plan:
         for i, text in enumerate(texts):
-            body = client.post("/ussd", data={  # type: ignore[attr-defined]
-                "sessionId": sid, "serviceCode": "*1880#", "phoneNumber": phone,
-                "networkCode": "71610", "text": text}).get_data(as_text=True)
+            body = client.post({"sessionId": sid, "serviceCode": "*1880#", "phoneNumber": phone,
+                                "networkCode": "71610", "text": text})
             last = i == len(texts) - 1
             if not body.startswith("END " if last else "CON "):
                 raise SystemExit(f"{sid} hop {i}: unexpected reply {body[:70]!r}")
@@ -90,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app({"database_url": url, "redis_url": redis_url,
                           "secret_key": "bench-ussd-profile", "max_dnis_per_phone_per_day": 1_000_000,
                           "log_level": "WARNING"})
-        client = app.test_client()
+        client = Wsgi(app)
         replay(client, sessions(50, phones, dnis, strangers, f"warm{os.getpid()}"))
         cpu, wall = [], []
         for run in range(args.runs):

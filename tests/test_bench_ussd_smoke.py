@@ -65,3 +65,10 @@ def test_import_benchmark_imports_the_cut_data_set(tmp_path: Path, db: str) -> N
     assert "data set: 300 padron.csv" in out
     assert "300 abonos.csv" in out  # one settlement per household
     assert f"{db}: " in out and "peak" in out
+
+
+@needs_postgres
+def test_ussd_profile_reports_cpu_per_hop(tmp_path: Path) -> None:
+    out = run_bench("ussd_profile.py", tmp_path, "--households", "300", "--sessions", "20",
+                    "--runs", "1", "--cprofile", "5")
+    assert "CPU ms/hop median" in out and "function calls" in out
