@@ -43,7 +43,7 @@ class UssdEndpoint:
     A hop is the service's hottest path and Flask's request machinery (its contexts, a session,
     werkzeug's form parser, before/after hooks) was a third of a hop's CPU when profiled under
     load. This does what they did for /ussd and nothing else: the callback guard, a request id
-    (X-Request-Id, and on every log line), the form parsed at the edge, the metrics, one log
+    (X-Request-Id, and on every log line), the form parsed at the edge, the metrics, one DEBUG
     line, and an answer that is always 200 with CON/END for a well-formed hop.
     """
 
