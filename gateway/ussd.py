@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
+from sqlalchemy.exc import DBAPIError
 
 from dialogs import Context, Reply, feed, start
 from dialogs.effects import Effect
 from dialogs.screens import SCREENS
+from dialogs.state import SessionState
 from gateway.auth import CallbackGuard
 from gateway.effects import apply_effects, needs_database
 from gateway.facts import DbFacts
@@ -141,26 +143,17 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         lock_minutes=settings.dob_lock_seconds // 60,
     )
     inputs = hop.inputs
-    effects: list[Effect] = []
-    facts = DbFacts(services.db.read_connection, store, services.guard)
-    if stored is None:
-        saved = resumable if not inputs else None
-        reply = start(ctx, facts, services.catalog, saved)
-        pending = inputs
-    else:
-        reply = Reply(False, stored.reply, stored.state)
-        known = stored.inputs
-        seen = text_digest(settings.secret_key, "*".join(inputs[:known]))
-        fresh = len(inputs) > known and seen == stored.text
-        pending = inputs[known:] if fresh else inputs[-1:]
-    if len(pending) > MAX_INPUTS_PER_HOP:
-        pending = pending[-1:]  # a flood of `*`: only the newest input matters
-    effects.extend(reply.effects)
-    for value in pending:
-        if reply.end:
-            break
-        reply = feed(reply.state, value, ctx, facts, services.catalog)
-        effects.extend(reply.effects)
+    try:
+        reply, effects = converse(services, ctx, stored, resumable, inputs)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The read connection died (a database restart, a failover): no row and no session state
+        # is written before the dialog ends, so the hop is read again once on a fresh connection
+        # (a new DNI may be counted twice in the phone's daily window: erring on the safe side).
+        log.warning("ussd hop: database connection lost, reading again session=%s", hop.session_id)
+        services.db.drop_read_connection()
+        reply, effects = converse(services, ctx, stored, resumable, inputs)
     # One Redis pipeline carries the session, the counters and the usage records. Only a hop
     # that changes a household (language, reminders, phone of record) opens a transaction, and
     # it commits before Redis is told: a hop whose rows failed leaves no session trace.
@@ -175,6 +168,37 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         store.forget_resume(pkey, pipe)
     pipe.execute()
     return reply.wire, reply.state.screen
+
+
+def converse(
+    services: Services,
+    ctx: Context,
+    stored: StoredSession | None,
+    resumable: SessionState | None,
+    inputs: list[str],
+) -> tuple[Reply, list[Effect]]:
+    """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written)."""
+    effects: list[Effect] = []
+    facts = DbFacts(services.db.read_connection, services.store, services.guard)
+    if stored is None:
+        saved = resumable if not inputs else None
+        reply = start(ctx, facts, services.catalog, saved)
+        pending = inputs
+    else:
+        reply = Reply(False, stored.reply, stored.state)
+        known = stored.inputs
+        seen = text_digest(ctx.secret, "*".join(inputs[:known]))
+        fresh = len(inputs) > known and seen == stored.text
+        pending = inputs[known:] if fresh else inputs[-1:]
+    if len(pending) > MAX_INPUTS_PER_HOP:
+        pending = pending[-1:]  # a flood of `*`: only the newest input matters
+    effects.extend(reply.effects)
+    for value in pending:
+        if reply.end:
+            break
+        reply = feed(reply.state, value, ctx, facts, services.catalog)
+        effects.extend(reply.effects)
+    return reply, effects
 
 
 @bp.post("/ussd/events")

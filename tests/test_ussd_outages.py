@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from gateway import create_app
 from gateway.config import Settings
@@ -109,3 +110,17 @@ def test_a_star_flood_is_answered_as_its_last_input(app, seeded) -> None:
     with seeded.session() as s:
         lookups = s.scalar(select(func.count()).select_from(Query).where(Query.kind != "verify"))
     assert lookups == 0  # the 100 "1"s before it were not each run as a lookup
+
+
+def test_a_database_restart_between_hops_is_not_seen_by_the_caller(app, seeded: Database) -> None:
+    if seeded.engine.dialect.name != "postgresql":
+        pytest.skip("kills PostgreSQL backends, as a restart or a failover does")
+    phone = Phone(app.test_client(), ROSA_PHONE)
+    assert phone.dial().startswith("CON Hola Rosa")
+    with seeded.engine.connect() as conn:  # every other backend of this database: the web's too
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert killed and killed >= 1
+    assert "Agencia BN Chulucanas" in phone.send("1")  # read again on a fresh connection
+    assert phone.send("00").startswith("CON Hola Rosa")
