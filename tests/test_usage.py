@@ -47,6 +47,14 @@ def test_records_move_once_in_batches(db: Database, redis: redis_lib.Redis) -> N
     assert created is not None and created.tzinfo is not None
 
 
+def test_a_bounded_drain_leaves_the_rest_for_the_next(db: Database, redis: redis_lib.Redis) -> None:
+    stage(redis, 10)
+    assert drain_usage(db, redis, batch=3, max_batches=2) == 6
+    assert backlog(redis) == 4
+    assert drain_usage(db, redis, batch=3) == 4
+    assert [h for h, _, _ in rows(db)] == [f"H{i:07d}" for i in range(10)]
+
+
 def test_two_drains_at_once_move_each_record_once(db: Database, redis: redis_lib.Redis,
                                                   redis_url: str) -> None:
     stage(redis, 400)

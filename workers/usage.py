@@ -66,10 +66,14 @@ def _move_cursor(db: Database, last: str, to: str) -> bool:
         return moved.rowcount == 1  # type: ignore[attr-defined]
 
 
-def drain_usage(db: Database, client: redis.Redis, batch: int = BATCH) -> int:
-    """Move every staged usage record into `query`; returns how many were moved."""
+def drain_usage(
+    db: Database, client: redis.Redis, batch: int = BATCH, max_batches: int | None = None
+) -> int:
+    """Move the staged usage records into `query` (all, or `max_batches` batches); how many."""
     moved = 0
-    while True:
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
         last = _cursor(db)
         entries = client.xrange(STREAM, min=f"({last}", count=batch)
         if not entries:
@@ -100,10 +104,12 @@ def drain_usage(db: Database, client: redis.Redis, batch: int = BATCH) -> int:
     return moved
 
 
-def drain_before_counting(db: Database, client: redis.Redis) -> bool:
+def drain_before_counting(
+    db: Database, client: redis.Redis, max_batches: int | None = None
+) -> bool:
     """Drain before a report counts lookups; False (and a warning) when Redis cannot be read."""
     try:
-        drain_usage(db, client)
+        drain_usage(db, client, max_batches=max_batches)
     except redis.RedisError as exc:
         log.warning("usage records staged in Redis not moved (%s): the last minute may be missing",
                     type(exc).__name__)
