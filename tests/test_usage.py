@@ -108,3 +108,28 @@ def test_a_stream_made_anew_below_the_cursor_is_still_moved(
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Query)) == 3
     assert backlog(redis) == 0
+
+
+def test_the_scheduled_job_moves_a_sessions_lookups_on_a_real_worker(
+    app, seeded: Database, settings, redis: redis_lib.Redis, redis_url: str
+) -> None:
+    from rq import Queue, Worker
+
+    from tests.support import ROSA_PHONE, Phone
+    from workers.context import configure
+    from workers.usage import usage_job
+
+    phone = Phone(app.test_client(), ROSA_PHONE)
+    phone.dial()
+    phone.send("1")
+    assert backlog(redis) == 2 and rows(seeded) == []  # the hops wrote nothing to the database
+    configure(settings, redis_url)
+    queue = Queue("sms", connection=redis)
+    job = queue.enqueue(usage_job)
+    Worker([queue], connection=redis).work(burst=True)
+    result = job.latest_result()
+    assert result is not None and result.return_value == 2
+    with seeded.session() as s:
+        got = [(q.channel, q.kind, q.outcome) for q in s.scalars(select(Query).order_by(Query.id))]
+    assert got == [("ussd", "verify", "ok_phone"), ("ussd", "next_payment", "programado")]
+    assert backlog(redis) == 0
