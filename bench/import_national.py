@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ussd_data import BIN, CACHE, DB_PREFIX, ROOT, demo_csv, median, recreate_pg, say  # noqa: E402
+from support import median, say  # noqa: E402
+from ussd_data import BIN, CACHE, DB_PREFIX, ROOT, demo_csv, recreate_pg  # noqa: E402
 
 NEWEST_ONLY = ("cronograma.csv", "abonos.csv")
 

@@ -22,7 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ussd_data import CACHE, demo_sqlite, median, sample_identities, say  # noqa: E402
+from support import median, say  # noqa: E402
+from ussd_data import CACHE, demo_sqlite, sample_identities  # noqa: E402
 
 from gateway import create_app  # noqa: E402
 from gateway.embedded import EmbeddedRedis  # noqa: E402

@@ -12,24 +12,12 @@ import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
+from support import PG_SERVER, say
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("MIJUNTOS_USSD_BENCH_DIR", "/tmp/mj-ussd-bench"))
-PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DB_PREFIX = "mj_ussd_bench"  # the only databases these benchmarks create, fill or drop
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def children_peak_mib() -> float:

@@ -30,7 +30,8 @@ from sqlalchemy.pool import NullPool
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ussd_data import BIN, CACHE, ROOT, export_identities, median, national_pg, say  # noqa: E402
+from support import median, say  # noqa: E402
+from ussd_data import BIN, CACHE, ROOT, export_identities, national_pg  # noqa: E402
 
 from gateway.embedded import EmbeddedRedis  # noqa: E402
 

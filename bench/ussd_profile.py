@@ -28,7 +28,8 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ussd_data import CACHE, median, national_pg, sample_identities, say, stranger_phones  # noqa: E402
+from support import median, say  # noqa: E402
+from ussd_data import CACHE, national_pg, sample_identities, stranger_phones  # noqa: E402
 
 from gateway import create_app  # noqa: E402
 from gateway.embedded import EmbeddedRedis  # noqa: E402
