@@ -14,6 +14,7 @@ import logging
 import redis
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway.usage import STREAM, as_text, decode
 from models import Database, Query, UsageCursor
@@ -56,14 +57,14 @@ def _recreated(client: redis.Redis, last: str) -> bool:
     return _order(as_text(info["last-generated-id"])) < _order(last)
 
 
-def _move_cursor(db: Database, last: str, to: str) -> bool:
-    with db.session() as session:
-        moved = session.execute(
-            update(UsageCursor)
-            .where(UsageCursor.name == CURSOR, UsageCursor.last_id == last)
-            .values(last_id=to, updated_at=utcnow())
-        )
-        return moved.rowcount == 1  # type: ignore[attr-defined]
+def _move_cursor(session: Session, last: str, to: str) -> bool:
+    """Move the cursor from `last` to `to`, unless another drain moved it first."""
+    moved = session.execute(
+        update(UsageCursor)
+        .where(UsageCursor.name == CURSOR, UsageCursor.last_id == last)
+        .values(last_id=to, updated_at=utcnow())
+    )
+    return moved.rowcount == 1  # type: ignore[attr-defined]
 
 
 def drain_usage(
@@ -77,20 +78,17 @@ def drain_usage(
         last = _cursor(db)
         entries = client.xrange(STREAM, min=f"({last}", count=batch)
         if not entries:
-            if client.xlen(STREAM) and _recreated(client, last):
-                _move_cursor(db, last, "0-0")  # every record there is new: take them all
+            left = client.xlen(STREAM)
+            if left and _recreated(client, last):
+                with db.session() as session:
+                    _move_cursor(session, last, "0-0")  # every record there is new: take them all
                 continue
-            if client.xlen(STREAM):  # a drain died between its commit and its trim
+            if left:  # a drain died between its commit and its trim
                 client.xtrim(STREAM, minid=_after(last), approximate=False)
             break
         newest = as_text(entries[-1][0] or b"")
         with db.session() as session:
-            claimed = session.execute(
-                update(UsageCursor)
-                .where(UsageCursor.name == CURSOR, UsageCursor.last_id == last)
-                .values(last_id=newest, updated_at=utcnow())
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not _move_cursor(session, last, newest):
                 session.rollback()  # another drain moved these records first
                 continue
             session.execute(insert(Query), [decode(fields or {}) for _id, fields in entries])
