@@ -20,7 +20,7 @@ from dialogs.state import SessionState
 from gateway.auth import CallbackGuard
 from gateway.effects import apply_effects, needs_database
 from gateway.facts import DbFacts
-from gateway.hops import CallbackError, UssdHop, parse_ussd_event, parse_ussd_hop
+from gateway.hops import UssdHop, parse_ussd_event, parse_ussd_hop
 from gateway.http import parse_or_400, plain
 from gateway.logs import REQUEST_ID
 from gateway.ops import observe, request_id
@@ -103,11 +103,9 @@ class UssdEndpoint:
         form: dict[str, str] = {}
         for name, value in parse_qsl(body, keep_blank_values=True):
             form.setdefault(name, value)  # the first of a repeated field, as werkzeug gives it
-        try:
-            hop = parse_ussd_hop(form)
-        except CallbackError as exc:
-            log.warning("ussd hop rejected: %s", exc)
-            return 400, f"bad request: {exc}", None
+        hop = parse_or_400(parse_ussd_hop, form, "ussd hop", log)
+        if isinstance(hop, Response):
+            return hop.status_code, hop.get_data(as_text=True), None
         services = self.services
         started = time.perf_counter()
         try:
