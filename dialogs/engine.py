@@ -21,7 +21,7 @@ from dialogs.gsm import gsm_safe
 from dialogs.paging import paginate
 from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
 from dialogs.state import SessionState
-from dialogs.texts import Catalog, Translate
+from dialogs.texts import FALLBACK, Catalog, Translate
 from dialogs.validate import dni_key, parse_dni, parse_dob
 
 SCREEN_MAX = 182  # the hard limit of a USSD screen
@@ -242,7 +242,10 @@ class _Step:
             s.lang = action.removeprefix("@lang_")
             self.effects.append(SetLanguage(s.hogar_id or "", s.lang))
             s.back = []
-            self.go("main", push=False, notice="lang_saved")
+            # A language whose texts are not all reviewed yet shows Spanish meanwhile: say so,
+            # or the caller sees nothing change and thinks her choice was lost.
+            partial = s.lang != FALLBACK and bool(self.catalog.missing(s.lang))
+            self.go("main", push=False, notice="lang_saved_partial" if partial else "lang_saved")
         elif action == "@remind_toggle":
             household = self.household()
             if household is None:

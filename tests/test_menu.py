@@ -95,7 +95,7 @@ MEMBERS = [
 NOTICES = {
     "dni": [None, "dni_invalid", "dni_unknown"],
     "dob": [None, "dob_invalid", "dob_wrong"],
-    "main": [None, "invalid_option", "lang_saved"],
+    "main": [None, "invalid_option", "lang_saved", "lang_saved_partial"],
 }
 
 

@@ -71,7 +71,9 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
         (DIAL, ["Hola Rosa"]),
         ("5", ["1 Espanol", "2 Runasimi", "3 Aymar aru", "0 Atras 00 Menu"]),
         ("9", ["Opcion no valida.", "1 Espanol"]),
-        ("2", ["Idioma guardado.", "1 Proximo pago"]),
+        ("2", ["Idioma guardado; por ahora en espanol.", "1 Proximo pago"]),
+        ("5", ["1 Espanol"]),
+        ("1", ["CON Idioma guardado.\nHola Rosa", "1 Proximo pago"]),
     ]),
     "bad choices get a hint, too many end the session": (ROSA_PHONE, [
         (DIAL, ["Hola Rosa"]),
