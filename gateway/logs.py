@@ -12,12 +12,24 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 
 # 8 or more digits, possibly with a leading + and single spaces between them: a DNI, a phone,
 # a DDMMAAAA date. Timestamps (2026-11-27 13:00:53) have at most 4 digits in a row and survive.
-_DIGIT_RUN = re.compile(r"\+?\d(?: ?\d){7,}")
+# A long run of digits (a DNI, a phone, a date of birth) is masked. A long hexadecimal token with
+# letters in it (a provider message id, a worker name, a request id) is kept whole, so an
+# operator can still find it; no DNI, phone or date of birth has letters in it.
+_DIGIT_RUN = re.compile(
+    r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}(?![0-9A-Za-z]))"
+    r"|\+?\d(?: ?\d){7,}"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    if match.group("hex"):
+        return match.group()
+    return "*" * 6 + re.sub(r"\D", "", match.group())[-2:]
 
 
 def scrub(text: str) -> str:
     """`text` with every long run of digits masked but for its last two digits."""
-    return _DIGIT_RUN.sub(lambda m: "*" * 6 + re.sub(r"\D", "", m.group())[-2:], text)
+    return _DIGIT_RUN.sub(_mask, text)
 
 
 class ScrubbingFormatter(logging.Formatter):

@@ -20,6 +20,14 @@ def test_scrub_masks_dnis_phones_and_dates_but_not_timestamps() -> None:
     assert "******67" in out
 
 
+def test_scrub_keeps_message_ids_and_worker_names_whole() -> None:
+    ids = "id=ATXid_0a12345678904b06b6cc32ad180a0208 worker 0ddde1234567864f6babb220f10d94c2f5"
+    assert scrub(ids) == ids
+    # a DNI or phone next to such a token is still masked
+    out = scrub("ATXid_0a12345678904b06b6cc32ad180a0208 to 987654321 dni 40123456ab")
+    assert "987654321" not in out and "40123456" not in out
+
+
 def test_a_traceback_with_sql_parameters_is_scrubbed() -> None:
     formatter = ScrubbingFormatter("%(message)s")
     try:
