@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,12 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
+@functools.cache
+def _warn_dev_secret() -> None:
+    """Once a process (a worker's jobs build their services again every minute)."""
+    log.warning("SECRET_KEY is not set: using the development key")
+
+
 def build_services(settings: Settings) -> Services:
     """Every part the web process needs."""
     embedded = None
@@ -72,7 +79,7 @@ def build_services(settings: Settings) -> Services:
         url, embedded = embedded_redis_url(settings.var_dir)
         log.info("no REDIS_URL: using the embedded redis-server at %s", url)
     if settings.secret_key == DEV_SECRET:
-        log.warning("SECRET_KEY is not set: using the development key")
+        _warn_dev_secret()
     client = redis_client(url)
     store = SessionStore(
         client,
