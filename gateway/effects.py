@@ -23,7 +23,7 @@ from dialogs.effects import (
 from gateway import usage
 from gateway.abuse import DniGuard
 from gateway.sessions import Pipeline, SessionStore
-from models import Household, OptOut, Query
+from models import Household, OptOut, OutboxMessage, OutboxStatus, Query
 from models.base import utcnow
 
 # Effects that change the programme's rows; the others live in Redis (and usage records may).
@@ -99,6 +99,8 @@ def _apply_row(session: Session, effect: Effect, now: dt.datetime) -> None:
                 .where(Household.hogar_id == effect.hogar_id)
                 .values(reminders_enabled=effect.enabled, updated_at=now)
             )
+            if not effect.enabled:
+                withdraw_pending(session, "reminders_off", now, hogar_ids=(effect.hogar_id,))
         case SetOptOut():
             _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
         case SetOptIn():
@@ -125,6 +127,8 @@ def _set_optout(
             .where(Household.hogar_id.in_(hogar_ids))
             .values(reminders_enabled=not opted_out, updated_at=now)
         )
+        if opted_out:
+            withdraw_pending(session, "reminders_off", now, hogar_ids=hogar_ids)
 
 
 def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -> None:
@@ -134,4 +138,23 @@ def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -
         session.flush()
     session.execute(
         update(Household).where(Household.phone == phone).values(reminders_enabled=False, updated_at=now)
+    )
+    withdraw_pending(session, "opted_out", now, phone=phone)
+
+
+def withdraw_pending(
+    session: Session, reason: str, now: dt.datetime, *, phone: str | None = None,
+    hogar_ids: Iterable[str] = (),
+) -> None:
+    """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent, in the same
+    transaction as the opt-out or switch-off that calls for it (the next planning run would be
+    minutes late). The planner revives a reminder when the household switches them on again.
+    """
+    ids = tuple(hogar_ids)
+    who = OutboxMessage.recipient == phone if phone is not None else OutboxMessage.hogar_id.in_(ids)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None), who)
+        .values(status=OutboxStatus.SKIPPED, failure_reason=reason, final_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
     )

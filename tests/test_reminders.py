@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis as redis_lib
+from flask import Flask
 from rq import Queue, Worker
 from sqlalchemy import select, update
 
@@ -16,7 +17,7 @@ from gateway.config import Settings
 from gateway.i18n import load_catalog
 from mijuntos.fake_at import FakeAT
 from models import Database, Household, OptOut, OutboxMessage, PayPoint, Settlement
-from tests.support import ROSA, ROSA_PHONE, SHARED_PHONE
+from tests.support import ROSA, ROSA_PHONE, SHARED_PHONE, Phone
 from workers.context import WorkerContext, configure
 from workers.dispatch import Dispatcher, set_paused
 from workers.planner import plan_reminders
@@ -139,6 +140,51 @@ def test_opted_out_and_switched_off_households_get_nothing(wave: Wave) -> None:
     wave.dispatch(at("2026-12-11 10:00"))
     sent_to = {n["number"] for m in wave.fake.messages for n in m["recipients"]}
     assert ROSA_PHONE not in sent_to
+
+
+def _sent_to(wave: Wave) -> list[str]:
+    return [n["number"] for m in wave.fake.messages for n in m["recipients"]]
+
+
+def test_an_opt_out_holds_at_once_not_at_the_next_planning_run(wave: Wave, app: Flask) -> None:
+    wave.plan(now=at("2026-12-10 10:00"))  # Rosa's 3-day reminder is due now, the 1-day one ahead
+    client = app.test_client()
+    optout = {"senderId": "JUNTOS", "phoneNumber": ROSA_PHONE}
+    assert client.post("/sms/optout", data=optout).status_code == 200
+    rosa = wave.rows(hogar_id=ROSA["hogar_id"])
+    assert {(r.status, r.failure_reason) for r in rosa} == {("skipped", "opted_out")}
+    wave.dispatch(at("2026-12-10 10:01"))  # no planning run in between
+    assert ROSA_PHONE not in _sent_to(wave) and _sent_to(wave)  # the others went out
+    # She texts ALTA: the next planning run puts her reminders back, and the due one goes out.
+    client.post("/sms/inbound", data={"date": "2026-12-10 10:02:00", "from": ROSA_PHONE, "to": "1880",
+                                      "text": "ALTA", "id": "alta1", "linkId": "L1", "networkCode": "71610"})
+    report = wave.plan(now=at("2026-12-10 10:05"))
+    assert report.updated == 2
+    assert [r.status for r in wave.rows(hogar_id=ROSA["hogar_id"])] == ["pending", "pending"]
+    wave.dispatch(at("2026-12-10 10:06"))
+    assert _sent_to(wave).count(ROSA_PHONE) == 1
+
+
+def test_switching_reminders_off_by_ussd_withdraws_them_at_once(wave: Wave, app: Flask) -> None:
+    wave.plan(now=at("2026-12-10 10:00"))
+    phone = Phone(app.test_client(), ROSA_PHONE)
+    assert "ACTIVOS" in phone.dial("4")
+    assert "Ya no recibira avisos" in phone.send("1")
+    assert {(r.status, r.failure_reason) for r in wave.rows(hogar_id=ROSA["hogar_id"])} == {
+        ("skipped", "reminders_off")}
+    wave.dispatch(at("2026-12-10 10:01"))
+    assert ROSA_PHONE not in _sent_to(wave)
+
+
+def test_a_row_an_opt_out_missed_is_never_claimed(wave: Wave) -> None:
+    wave.plan(now=at("2026-12-10 10:00"))
+    with wave.db.session() as s:  # an opt-out written behind the service's back
+        s.add(OptOut(phone=ROSA_PHONE, source="sms_command"))
+    wave.dispatch(at("2026-12-10 10:01"))
+    assert ROSA_PHONE not in _sent_to(wave)
+    assert {r.status for r in wave.rows(hogar_id=ROSA["hogar_id"])} == {"pending"}
+    wave.plan(now=at("2026-12-10 10:05"))  # and the planner marks them
+    assert {r.failure_reason for r in wave.rows(hogar_id=ROSA["hogar_id"])} == {"opted_out"}
 
 
 def test_a_moved_date_replans_what_is_not_sent_and_announces_what_was(wave: Wave) -> None:

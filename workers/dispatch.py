@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 
 from gateway.sessions import key_for
-from models import Database, OutboxMessage, OutboxStatus, ReminderControl
+from models import Database, OptOut, OutboxMessage, OutboxStatus, ReminderControl
 from models.base import utcnow
 from workers.context import WorkerContext
 from workers.delivery import apply_early_report
@@ -100,7 +100,10 @@ def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
         select(OutboxMessage.id)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
                OutboxMessage.send_after <= now,
-               or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now))
+               or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now),
+               # An opt-out withdraws its rows when it lands; this holds for any row it missed
+               # (the planner's next run marks them skipped).
+               ~exists().where(OptOut.phone == OutboxMessage.recipient))
         # Oldest due first; within one due time, identical texts together, so that a claim
         # makes few bulk calls (ids follow households, whose pay points, and so texts, differ).
         # PostgreSQL reads ix_outbox_due in send_after order and sorts only one due time's rows.

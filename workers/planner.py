@@ -31,6 +31,8 @@ from workers.schedule import clock_for
 log = logging.getLogger("mijuntos.reminders")
 PAGE = 5000
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
+# Why a planned row was withdrawn, when it may be planned again (not: its operation started).
+REVIVABLE = frozenset({"opted_out", "reminders_off", "no_phone", "plan_changed"})
 
 
 @dataclass
@@ -185,6 +187,14 @@ class Planner:
                                 setattr(have, col, wanted[col])
                                 changed = True
                         report.updated += changed
+                    elif (have.status == OutboxStatus.SKIPPED and have.kind in ("reminder", "notice")
+                          and have.failure_reason in REVIVABLE):
+                        # Withdrawn (opted out, switched off, no phone, plan changed) and wanted
+                        # again: it goes out after all, at its slot.
+                        for col in ("text", "recipient", "send_after", "not_after", "subject"):
+                            setattr(have, col, wanted[col])
+                        have.status, have.final_at, have.failure_reason = OutboxStatus.PENDING, None, None
+                        report.updated += 1
                     elif (have.status in SENT and have.kind == "reminder"
                           and have.subject != wanted["subject"]):
                         change = self.change_notice(row, wanted)
