@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
@@ -49,3 +50,21 @@ def sms_parts(text: str) -> tuple[str, int]:
     if length <= single:
         return encoding, 1
     return encoding, -(-length // multi)
+
+
+SINGLE_SMS = 160  # GSM-7 septets in one SMS part
+
+
+def fit_place(render: Callable[[str], str], place: str) -> str:
+    """`render(place)`, with the place name cut at a word so the text stays one GSM-7 SMS.
+
+    The import contract allows place names of 120 characters; a reminder or reply that names
+    one in full would cost two SMS parts. The start of a name is what identifies the place (the
+    full address is on the USSD screen), so the end is dropped, never the date or the hours.
+    """
+    text = render(place)
+    words = place.split(" ")
+    while len(words) > 1 and is_gsm7(text) and septets(text) > SINGLE_SMS:
+        words.pop()
+        text = render(" ".join(words).rstrip(" ,;:-("))
+    return text

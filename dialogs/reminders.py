@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from dialogs.gsm import gsm_safe
+from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog
 from dialogs.views import fmt_date, fmt_range_start, fmt_time
 
@@ -82,11 +82,11 @@ def reminder_text(catalog: Catalog, lang: str, op: Operation, params: dict[str, 
                   change: bool = False) -> str:
     """The reminder (or change notice) SMS for one operation: no amount, no name, no DNI."""
     key = "sms_change" if change else ("sms_pay_etv" if op.modalidad == "etv" else "sms_pay_agencia")
-    return gsm_safe(catalog.text(
+    return fit_place(lambda place: gsm_safe(catalog.text(
         lang, key, periodo=op.periodo, start=fmt_range_start(op.fecha_inicio, op.fecha_fin),
         end=fmt_date(op.fecha_fin), open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin),
-        place=op.lugar, **params,
-    ))
+        place=place, **params,
+    )), op.lugar)
 
 
 def notice_text(catalog: Catalog, lang: str, periodo: str, params: dict[str, str]) -> str:

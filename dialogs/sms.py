@@ -18,7 +18,7 @@ from dialogs.effects import (
 )
 from dialogs.engine import Context
 from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
-from dialogs.gsm import gsm_safe
+from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog, Translate
 from dialogs.validate import dni_key, parse_dni, parse_dob
 from dialogs.views import REASONS, fmt_date, fmt_range_start, fmt_time
@@ -184,12 +184,12 @@ def _payment_text(t: Translate, s: SettlementFacts | None, params: dict[str, str
     if s is None:
         return t("sms_pay_none", **params)
     if s.estado == "programado" and s.lugar:
-        return t(
+        return fit_place(lambda place: gsm_safe(t(
             "sms_pay_etv" if s.modalidad == "etv" else "sms_pay_agencia",
             periodo=s.periodo, start=fmt_range_start(s.fecha_inicio, s.fecha_fin),
             end=fmt_date(s.fecha_fin), open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
-            place=s.lugar, **params,
-        )
+            place=place, **params,
+        )), s.lugar)
     return _status_text(t, s, params)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
 
 from dialogs import Catalog, Context
 from dialogs.gsm import septets, sms_parts
+from dialogs.reminders import Operation, reminder_text
 from dialogs.sms import SmsCommand, answer, parse_command
 from dialogs.texts import LANGUAGES
 from dialogs.views import REASONS, STATES
@@ -84,3 +86,30 @@ def test_the_check_catches_a_translation_that_is_too_long() -> None:
     catalog = Catalog({**CATALOG.messages, "ay": {"sms_help": long_help}})
     too_long = [a for a in every_answer(catalog) if sms_parts(a[2])[1] > 1]
     assert too_long and {lang for lang, _, _ in too_long} == {"ay"}
+
+
+# As long as the import contract allows (120 characters): cut at a word, never the date or hours.
+LONGEST_PLACE = ("Operativo ETV Comunidad Campesina San Pedro de Huancaire, local comunal frente a la plaza "
+                 "de armas, distrito de Huancaire")[:120]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_place_name_as_long_as_the_contract_allows_keeps_one_sms(lang: str) -> None:
+    assert len(LONGEST_PLACE) == 120
+    texts = []
+    for modalidad in ("agencia", "etv"):
+        facts = MemoryFacts(households=[household(idioma=lang)],
+                            history=[settlement("programado", lugar=LONGEST_PLACE, modalidad=modalidad)])
+        texts.append(answer(parse_command("PAGO"), CTX, facts, CATALOG).text)
+        op = Operation("2026-6", "P1", modalidad, LONGEST_PLACE, dt.date(2026, 12, 28),
+                       dt.date(2027, 1, 2), dt.time(8, 0), dt.time(17, 30))
+        params = {"code": "*1880#", "helpline": "1880"}
+        texts += [reminder_text(CATALOG, lang, op, params),
+                  reminder_text(CATALOG, lang, op, params, change=True)]
+    for text in texts:
+        assert sms_parts(text) == ("gsm7", 1), f"{len(text)}: {text}"
+        assert "Operativo ETV Comunidad Campesina San Pedro" in text, text
+        assert "08:00-17:30" in text and "*1880#" in text, text
+    short = answer(parse_command("PAGO"), CTX, MemoryFacts(
+        households=[household(idioma=lang)], history=[settlement("programado", lugar=PLACES[0])]), CATALOG)
+    assert PLACES[0] in short.text  # a name that fits is never cut
