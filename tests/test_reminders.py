@@ -293,6 +293,28 @@ def test_transient_failures_retry_and_permanent_ones_fail(wave: Wave) -> None:
     assert (notice.status, notice.failure_reason, notice.attempts) == ("failed", "UserInBlacklist", 2)
 
 
+def test_a_timed_out_bulk_call_is_retried_and_marked_as_a_possible_duplicate(wave: Wave) -> None:
+    wave.ctx.sender.timeout = (3.05, 0.3)
+    wave.fake.delay_next(1.0, count=1)  # the provider takes the call but answers too late
+    wave.plan()
+    first = wave.dispatch(at("2026-12-01 10:05"))
+    assert first.retried == 1
+    [notice] = wave.rows(kind="notice")
+    assert (notice.status, notice.dup_risk) == ("pending", True)
+    assert "ReadTimeout" in (notice.last_error or "")
+    wave.dispatch(at("2026-12-01 10:06"))
+    [notice] = wave.rows(kind="notice")
+    assert (notice.status, notice.dup_risk) == ("submitted", True)
+
+
+def test_a_refused_call_is_not_a_possible_duplicate(wave: Wave) -> None:
+    wave.fake.fail_next(503)
+    wave.plan()
+    wave.dispatch(at("2026-12-01 10:05"))
+    [notice] = wave.rows(kind="notice")
+    assert (notice.status, notice.dup_risk) == ("pending", False)
+
+
 def test_retries_end(wave: Wave) -> None:
     wave.fake.fail_next(500, count=10)
     wave.plan()

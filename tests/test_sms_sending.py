@@ -91,7 +91,7 @@ def test_a_reply_is_sent_through_the_sdk_and_its_delivery_report_lands(stack: St
     assert row.sent_at is not None and row.final_at is not None
 
 
-@pytest.mark.parametrize("fault", ["http500", "timeout", "recipient500", "recipient502"])
+@pytest.mark.parametrize("fault", ["http500", "timeout", "recipient500", "recipient501", "recipient502"])
 def test_transient_failures_are_retried_until_sent(stack: Stack, fault: str) -> None:
     stack.fake.plan_delivery(ROSA_PHONE)  # no delivery report: the row stays "submitted"
     if fault == "http500":
@@ -106,6 +106,8 @@ def test_transient_failures_are_retried_until_sent(stack: Stack, fault: str) -> 
     assert row.id == row_id and row.status == "submitted", row.last_error
     assert row.attempts == (2 if fault == "timeout" else 3)
     assert row.last_error
+    # Only a timed-out answer may hide a send that went through: the copy risk is recorded.
+    assert row.dup_risk is (fault == "timeout")
 
 
 @pytest.mark.parametrize("code, name", [(403, "InvalidPhoneNumber"), (404, "UnsupportedNumberType"),

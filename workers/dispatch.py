@@ -184,16 +184,20 @@ class Dispatcher:
                 chunk = numbers[i:i + self.chunk]
                 self.limit.acquire(len(chunk))
                 report.api_calls += 1
+                maybe_sent = False
                 try:
                     results = {r.number: r for r in self.ctx.sender.send(text, chunk)}
                 except ProviderError as exc:
-                    results, error = {}, str(exc)
+                    results, error, maybe_sent = {}, str(exc), exc.maybe_sent
                 else:
                     error = "no result for this recipient"
-                self.record([(by_number[n], results.get(n)) for n in chunk], error, report)
+                self.record([(by_number[n], results.get(n)) for n in chunk], error, report,
+                            maybe_sent=maybe_sent)
 
     def record(self, outcomes: list[tuple[list[Any], RecipientResult | None]], error: str,
-               report: DispatchReport) -> None:
+               report: DispatchReport, *, maybe_sent: bool = False) -> None:
+        """Each row's outcome. `maybe_sent`: the call failed after it may have reached the
+        provider (a read timeout): rows sent again are marked as possible duplicates."""
         settings = self.ctx.settings
         now = self.now()
         intervals = settings.sms_retry_intervals or (0,)
@@ -217,14 +221,16 @@ class Dispatcher:
                     report.failed += 1
                 elif row.attempts > settings.sms_max_retries:
                     changes.append({"id": row.id, "status": OutboxStatus.FAILED, "final_at": now,
-                                    "failure_reason": "retries_exhausted", "last_error": error[:200]})
+                                    "failure_reason": "retries_exhausted", "last_error": error[:200],
+                                    **({"dup_risk": True} if maybe_sent else {})})
                     report.failed += 1
                 else:
                     wait = intervals[min(row.attempts - 1, len(intervals) - 1)]
                     why = f"statusCode {result.status_code} {result.status}" if result else error
                     changes.append({"id": row.id, "status": OutboxStatus.PENDING, "batch_id": None,
                                     "send_after": now + dt.timedelta(seconds=wait),
-                                    "last_error": why[:200]})
+                                    "last_error": why[:200],
+                                    **({"dup_risk": True} if maybe_sent else {})})
                     report.retried += 1
         with self.ctx.db.session() as s:
             s.execute(update(OutboxMessage), changes)

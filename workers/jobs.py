@@ -45,7 +45,8 @@ def send_outbox(message_id: int) -> str:
     try:
         result = ctx.sender.send(text, [recipient])[0]
     except (ProviderError, IndexError) as exc:
-        return _retry_or_fail(message_id, str(exc) or type(exc).__name__)
+        maybe_sent = isinstance(exc, ProviderError) and exc.maybe_sent
+        return _retry_or_fail(message_id, str(exc) or type(exc).__name__, maybe_sent=maybe_sent)
     return _record(message_id, result)
 
 
@@ -74,8 +75,11 @@ def _record(message_id: int, result: RecipientResult) -> str:
     return _retry_or_fail(message_id, f"statusCode {result.status_code} {result.status}")
 
 
-def _retry_or_fail(message_id: int, error: str) -> str:
-    """Put the row back to pending and raise for rq to retry, or fail it when retries are spent."""
+def _retry_or_fail(message_id: int, error: str, *, maybe_sent: bool = False) -> str:
+    """Put the row back to pending and raise for rq to retry, or fail it when retries are spent.
+
+    `maybe_sent`: the provider may have taken the failed attempt; a retry may send a copy.
+    """
     ctx = current()
     job = get_current_job()
     retries_left = bool(job and job.retries_left)
@@ -83,6 +87,7 @@ def _retry_or_fail(message_id: int, error: str) -> str:
         row = session.get(OutboxMessage, message_id)
         assert row is not None
         row.last_error = error[:200]
+        row.dup_risk = row.dup_risk or maybe_sent
         if retries_left:
             row.status = OutboxStatus.PENDING
         else:

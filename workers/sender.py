@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import requests
 from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
+from urllib3.exceptions import NewConnectionError
 
 ACCEPTED = frozenset({100, 101, 102})  # Processed, Sent, Queued
 # Worth another try later: risk hold, balance, provider-side errors.
@@ -17,7 +18,26 @@ PERMANENT = frozenset({402, 403, 404, 406, 407})
 
 
 class ProviderError(Exception):
-    """The whole request failed (network, timeout, non-2xx, unreadable answer): retry later."""
+    """The whole request failed (network, timeout, non-2xx, unreadable answer): retry later.
+
+    `maybe_sent`: the request may have reached the provider (the answer timed out or could not
+    be read), so a retry may deliver a second copy; the outbox records that risk.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the request surely never left: no connection was made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        reason = exc.args[0] if exc.args else None
+        inner = getattr(reason, "reason", reason)
+        return not isinstance(inner, NewConnectionError)
+    return True
 
 
 @dataclass(frozen=True)
@@ -65,9 +85,9 @@ class Sender:
         except AfricasTalkingException as exc:
             raise ProviderError(f"provider refused the request: {str(exc)[:120]}") from exc
         except requests.RequestException as exc:
-            raise ProviderError(f"network: {type(exc).__name__}") from exc
+            raise ProviderError(f"network: {type(exc).__name__}", maybe_sent=_maybe_sent(exc)) from exc
         if not isinstance(response, dict):
-            raise ProviderError("provider answer is not JSON")
+            raise ProviderError("provider answer is not JSON", maybe_sent=True)
         try:
             rows = response["SMSMessageData"]["Recipients"]
             results = [
@@ -81,7 +101,8 @@ class Sender:
                 for row in rows
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ProviderError(f"provider answer has no recipients: {type(exc).__name__}") from exc
+            raise ProviderError(f"provider answer has no recipients: {type(exc).__name__}",
+                                maybe_sent=True) from exc
         return results
 
 
