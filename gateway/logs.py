@@ -12,11 +12,11 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 
 # 8 or more digits, possibly with a leading + and single spaces between them: a DNI, a phone,
 # a DDMMAAAA date. Timestamps (2026-11-27 13:00:53) have at most 4 digits in a row and survive.
-# A long run of digits (a DNI, a phone, a date of birth) is masked. A long hexadecimal token with
-# letters in it (a provider message id, a worker name, a request id) is kept whole, so an
+# A long run of digits (a DNI, a phone, a date of birth) is masked. A hexadecimal token of 32 or 16
+# characters with letters in it (a provider message id, a worker name, a request id) is kept whole, so an
 # operator can still find it; no DNI, phone or date of birth has letters in it.
 _DIGIT_RUN = re.compile(
-    r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}(?![0-9A-Za-z]))"
+    r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])(?:[0-9a-f]{32}|[0-9a-f]{16})(?![0-9A-Za-z]))"
     r"|\+?\d(?: ?\d){7,}"
 )
 

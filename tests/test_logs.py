@@ -26,6 +26,7 @@ def test_scrub_keeps_message_ids_and_worker_names_whole() -> None:
     # a DNI or phone next to such a token is still masked
     out = scrub("ATXid_0a12345678904b06b6cc32ad180a0208 to 987654321 dni 40123456ab")
     assert "987654321" not in out and "40123456" not in out
+    assert "51987654321" not in scrub("to=51987654321deadbeefcafe00")  # not an id's shape
 
 
 def test_a_traceback_with_sql_parameters_is_scrubbed() -> None:
