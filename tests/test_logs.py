@@ -21,7 +21,7 @@ def test_scrub_masks_dnis_phones_and_dates_but_not_timestamps() -> None:
 
 
 def test_scrub_keeps_message_ids_and_worker_names_whole() -> None:
-    ids = "id=ATXid_0a12345678904b06b6cc32ad180a0208 worker 0ddde1234567864f6babb220f10d94c2f5"
+    ids = "id=ATXid_0a12345678904b06b6cc32ad180a0208 worker 0ddde12345678f6babb220f10d94c2f5"
     assert scrub(ids) == ids
     # a DNI or phone next to such a token is still masked
     out = scrub("ATXid_0a12345678904b06b6cc32ad180a0208 to 987654321 dni 40123456ab")
