@@ -19,8 +19,12 @@ class ConfigError(Exception):
     """The settings are unsafe for where the service runs."""
 
 
-def check_production(settings: Settings) -> None:
-    """In production refuse to start without a callback secret, a real Redis and PostgreSQL."""
+def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
+    """In production refuse to start without a callback secret, a real Redis and PostgreSQL.
+
+    Every process checks (web, worker, scheduler, `mijuntos up`); one that sends SMS also needs
+    the provider account, or it would fall back to no provider at all.
+    """
     if settings.env != "production":
         return
     problems = []
@@ -32,6 +36,8 @@ def check_production(settings: Settings) -> None:
         problems.append("DATABASE_URL: must not be SQLite")
     if settings.secret_key_is_default:
         problems.append("SECRET_KEY: must be set")
+    if sends_sms and not settings.at_api_key:
+        problems.append("AT_API_KEY: must be set (no stand-in provider in production)")
     if problems:
         raise ConfigError("production settings: " + "; ".join(problems))
 
@@ -70,3 +76,13 @@ def install(app: Flask, guard: CallbackGuard) -> None:
         if refused:
             return Response(refused, status=403, mimetype="text/plain")
         return None
+
+
+def check_production_or_exit(settings: Settings, *, sends_sms: bool = False) -> None:
+    """`check_production` for a command: its problems as a clear error and exit status 1."""
+    try:
+        check_production(settings, sends_sms=sends_sms)
+    except ConfigError as exc:
+        import click
+
+        raise click.ClickException(str(exc)) from exc

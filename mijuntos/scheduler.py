@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rq.cron import CronScheduler
 
+from gateway.auth import check_production_or_exit
 from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.services import SMS_QUEUE, embedded_redis_url
@@ -36,6 +37,7 @@ def scheduler_command(plan_every: int, dispatch_every: int) -> None:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    check_production_or_exit(settings)
     url = settings.redis_url
     if not url:
         url, _ = embedded_redis_url(settings.var_dir.resolve())

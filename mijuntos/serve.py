@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from gateway.auth import check_production_or_exit
 from gateway.config import Settings
 from gateway.services import embedded_redis_url
 from models import Database, Household
@@ -65,6 +66,8 @@ def _cli(*args: str) -> list[str]:
 def up_command(host: str, port: int, workers: int, households: int, no_demo: bool) -> None:
     """Run web, worker, scheduler and (without AT_API_KEY) a stand-in SMS provider."""
     settings = Settings.from_env()
+    # Before anything is embedded: the embedded Redis would reach the children as REDIS_URL.
+    check_production_or_exit(settings, sends_sms=True)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url)
     if no_demo:

@@ -6,6 +6,7 @@ import click
 import redis
 from rq import Worker
 
+from gateway.auth import check_production_or_exit
 from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.services import embedded_redis_url
@@ -18,6 +19,7 @@ def worker_command(burst: bool) -> None:
     """Run a worker for the SMS queue; REDIS_URL, DATABASE_URL and AT_* from the environment."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    check_production_or_exit(settings, sends_sms=True)
     url = settings.redis_url
     if not url:
         url, _ = embedded_redis_url(settings.var_dir.resolve())

@@ -57,6 +57,28 @@ def test_production_refuses_to_start_with_unsafe_settings(tmp_path) -> None:
         assert problem in message
 
 
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["scheduler"], ["up", "--no-demo"]])
+def test_every_process_refuses_unsafe_production_settings(tmp_path, command) -> None:
+    """The worker, the scheduler and `mijuntos up` check as the web app does, before they
+    start anything (`up` would otherwise hand its embedded Redis to the others as REDIS_URL)."""
+    from click.testing import CliRunner
+
+    from mijuntos.cli import main
+
+    env = {"MIJUNTOS_ENV": "production", "MIJUNTOS_VAR_DIR": str(tmp_path / "var"), "REDIS_URL": None,
+           "DATABASE_URL": None, "SECRET_KEY": None, "CALLBACK_SECRET": None, "AT_API_KEY": None}
+    result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == 1, result.output
+    assert "production settings" in result.output and "REDIS_URL" in result.output
+    assert ("AT_API_KEY" in result.output) is (command[0] != "scheduler")
+    assert not (tmp_path / "var" / "redis").exists()  # nothing was started
+    # with every setting given, the check lets it start (only the scheduler is cheap to try)
+    safe = {**env, "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "k", "CALLBACK_SECRET": "c",
+            "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none", "AT_API_KEY": "a"}
+    result = CliRunner().invoke(main, command, env=safe)
+    assert "production settings" not in result.output
+
+
 def test_production_starts_with_safe_settings(settings: Settings, redis) -> None:
     if settings.database_url.startswith("sqlite"):
         settings = settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
