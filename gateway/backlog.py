@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway.sessions import key_for
 from models import Database, ParkedCallback
@@ -21,7 +22,9 @@ from models.base import utcnow
 
 log = logging.getLogger("mijuntos.backlog")
 REDIS_KEY = key_for("backlog", "callbacks")
-KEEP = 7 * 24 * 3600
+REJECTED_KEY = key_for("backlog", "rejected")  # parked callbacks that failed for good
+REJECTED = "x:"  # a parked row's kind prefix once it failed for good
+KEEP = 7 * 24 * 3600  # parked callbacks hold texts (maybe a DNI): purged after this
 
 
 class ParkingFailed(Exception):
@@ -50,29 +53,64 @@ def park(client: redis.Redis, db: Database, kind: str, form: dict[str, str]) -> 
 Handler = Callable[[str, dict[str, str]], Any]
 
 
+def _outage(exc: BaseException) -> bool:
+    """The database or Redis is (still) down: the callback is fine, try it again later."""
+    return isinstance(exc, (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)) \
+        or bool(getattr(exc, "connection_invalidated", False))
+
+
 def replay(client: redis.Redis, db: Database, handle: Handler, limit: int = 1000) -> int:
-    """Replay parked callbacks through `handle(kind, form)`; stops at the first failure."""
-    done = 0
+    """Replay parked callbacks through `handle(kind, form)`.
+
+    An outage stops the run (the rest wait for the next one). A callback that fails for any
+    other reason cannot succeed later: it is set aside (`REJECTED_KEY` in Redis, or its row
+    marked rejected), logged without its content, and the replay goes on, so one bad
+    callback never holds back the ones parked after it.
+    """
+    done = rejected = 0
     with db.session() as s:
-        parked = s.scalars(select(ParkedCallback).order_by(ParkedCallback.id).limit(limit)).all()
-        items = [(p.id, p.payload) for p in parked]
-    for row_id, payload in items:
-        data = json.loads(payload)
-        handle(data["kind"], data["form"])
+        parked = s.scalars(
+            select(ParkedCallback).where(ParkedCallback.kind.not_like(f"{REJECTED}%"))
+            .order_by(ParkedCallback.id).limit(limit)
+        ).all()
+        items = [(p.id, p.kind, p.payload) for p in parked]
+    for row_id, kind, payload in items:
+        try:
+            data = json.loads(payload)
+            handle(data["kind"], data["form"])
+        except Exception as exc:
+            if _outage(exc):
+                raise
+            log.error("parked %s callback %s set aside, it cannot be replayed: %s", kind, row_id,
+                      type(exc).__name__)
+            with db.session() as s:
+                s.execute(update(ParkedCallback).where(ParkedCallback.id == row_id)
+                          .values(kind=f"{REJECTED}{kind}"[:16]))
+            rejected += 1
+            continue
         with db.session() as s:
             s.execute(delete(ParkedCallback).where(ParkedCallback.id == row_id))
         done += 1
-    while done < limit:
+    while done + rejected < limit:
         raw = client.lpop(REDIS_KEY)
         if not isinstance(raw, (bytes, str)):
             break
-        data = json.loads(raw)
         try:
+            data = json.loads(raw)
             handle(data["kind"], data["form"])
-        except Exception:
-            client.lpush(REDIS_KEY, raw)  # put it back for the next run
-            raise
+        except Exception as exc:
+            if _outage(exc):
+                client.lpush(REDIS_KEY, raw)  # put it back for the next run
+                raise
+            log.error("a parked callback from Redis set aside, it cannot be replayed: %s",
+                      type(exc).__name__)
+            pipe = client.pipeline(transaction=True)
+            pipe.rpush(REJECTED_KEY, raw)
+            pipe.expire(REJECTED_KEY, KEEP)
+            pipe.execute()
+            rejected += 1
+            continue
         done += 1
-    if done:
-        log.info("replayed %s parked callbacks", done)
+    if done or rejected:
+        log.info("replayed %s parked callbacks, %s set aside", done, rejected)
     return done

@@ -46,14 +46,26 @@ class UssdHop:
         return self.text.split("*") if self.text else []
 
 
-def _field(form: Mapping[str, str], name: str, *, required: bool = True, limit: int = 100) -> str:
+# Control characters (NUL above all: PostgreSQL refuses it in text) are no one typing; a line
+# break or a tab in an SMS is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _field(form: Mapping[str, str], name: str, *, required: bool = True, limit: int = 100,
+           typed: bool = False) -> str:
+    """A form field, checked. `typed`: what a person typed (a USSD or SMS text), whose control
+    characters are dropped so she still gets an answer; in any other field they are refused."""
     value = form.get(name)
+    if typed and value and _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
     if value is None or (required and not value.strip()):
         if required:
             raise CallbackError(f"{name}: missing")
         return ""
     if len(value) > limit:
         raise CallbackError(f"{name}: longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise CallbackError(f"{name}: control characters are not allowed")
     return value
 
 
@@ -70,7 +82,7 @@ def parse_ussd_hop(form: Mapping[str, str]) -> UssdHop:
         service_code=_field(form, "serviceCode", required=False, limit=32).strip(),
         phone=phone,
         network_code=_field(form, "networkCode", required=False, limit=16).strip(),
-        text=_field(form, "text", required=False, limit=MAX_TEXT),
+        text=_field(form, "text", required=False, limit=MAX_TEXT, typed=True),
     )
 
 
@@ -129,7 +141,7 @@ def parse_inbound_sms(form: Mapping[str, str]) -> InboundSms:
         id=message_id,
         phone=phone,
         to=_field(form, "to", required=False, limit=32).strip(),
-        text=_field(form, "text", required=False, limit=MAX_SMS_TEXT),
+        text=_field(form, "text", required=False, limit=MAX_SMS_TEXT, typed=True),
         link_id=_field(form, "linkId", required=False, limit=100).strip(),
         network_code=_field(form, "networkCode", required=False, limit=16).strip(),
     )

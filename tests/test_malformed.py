@@ -67,6 +67,16 @@ def test_sms_payloads_get_a_fixed_text(app: Flask, seeded: Database, payload: st
     ("/sms/optout", {"phoneNumber": "%s%s%n"}, "phoneNumber: not a phone number"),
     ("/ussd/events", {"sessionId": "s", "status": "{0}"}, "status: unknown value"),
     ("/ussd", {"sessionId": "s", "phoneNumber": ROSA_PHONE, "text": "1*" * 300}, "text: longer than"),
+    # NUL: PostgreSQL refuses it in text; such a callback must not be parked as if the database
+    # were down (its replay could never succeed).
+    ("/sms/inbound", {"id": "a\x00b", "from": ROSA_PHONE, "text": "PAGO"}, "id: control characters"),
+    ("/sms/inbound", {"id": "a", "from": ROSA_PHONE, "linkId": "l\x00", "text": "PAGO"},
+     "linkId: control characters"),
+    ("/sms/delivery", {"id": "x\x00y", "status": "Success"}, "id: control characters"),
+    ("/sms/delivery", {"id": "m", "status": "Success", "networkCode": "6\x00"},
+     "networkCode: control characters"),
+    ("/ussd/events", {"sessionId": "s", "status": "Success", "errorMessage": "\x07"},
+     "errorMessage: control characters"),
 ])
 def test_malformed_callbacks_get_400_with_a_reason(app: Flask, seeded: Database, path, form,
                                                   reason: str) -> None:
@@ -74,6 +84,22 @@ def test_malformed_callbacks_get_400_with_a_reason(app: Flask, seeded: Database,
     response = app.test_client().post(path, data=form)
     assert response.status_code == 400 and reason in response.get_data(as_text=True)
     assert counts(seeded) == before
+
+
+@pytest.mark.parametrize("path, form", [
+    ("/ussd", {"sessionId": "nul1", "phoneNumber": ROSA_PHONE, "serviceCode": "*1880#", "text": "1\x00"}),
+    ("/sms/inbound", {"id": "nul2", "from": ROSA_PHONE, "text": "PA\x00GO\x1b"}),
+])
+def test_control_characters_in_what_a_person_typed_are_dropped(app: Flask, seeded: Database,
+                                                                path: str, form) -> None:
+    response = app.test_client().post(path, data=form)
+    assert response.status_code == 200
+    with seeded.session() as s:
+        stored = [r.text for r in s.scalars(select(OutboxMessage))]
+    if path == "/sms/inbound":  # answered as PAGO, stored without a NUL (PostgreSQL would refuse it)
+        assert len(stored) == 1 and "pago" in stored[0].lower()
+    else:
+        assert response.get_data(as_text=True).startswith("CON ")
 
 
 def test_wrong_method_and_unknown_paths_are_4xx(app: Flask) -> None:

@@ -78,3 +78,36 @@ def test_redis_down_during_verification_parks_in_the_database(
 def test_both_down_asks_the_aggregator_to_resend(settings: Settings) -> None:
     down = create_app(settings.with_(redis_url=REDIS_DOWN, database_url=DB_DOWN))
     assert inbound(down, "f4", ROSA_PHONE, "PAGO")[0] == 503
+
+
+def test_a_callback_that_can_never_replay_is_set_aside_not_blocking(
+    settings: Settings, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    """One unreplayable parked callback (in Redis and in the database) must not hold back the
+    good ones parked after it; it is kept aside, the replay goes on."""
+    import datetime as dt
+    import json
+
+    from gateway.backlog import REJECTED_KEY
+    from models.base import utcnow
+    from workers.retention import purge
+
+    bad = json.dumps({"kind": "inbound", "form": {"id": "b1", "from": "not a phone"}, "at": "x"})
+    good = json.dumps({"kind": "inbound", "form": {"id": "g1", "from": ROSA_PHONE, "text": "PAGO"},
+                       "at": "x"})
+    redis.rpush(REDIS_KEY, bad, good)
+    with seeded.session() as s:
+        s.add(ParkedCallback(kind="delivery", payload=json.dumps({"kind": "delivery", "form": {}})))
+        s.add(ParkedCallback(kind="inbound", payload=json.dumps(
+            {"kind": "inbound", "form": {"id": "g2", "from": STRANGER_PHONE, "text": "AYUDA"}})))
+    services = create_app(settings).extensions["mijuntos"]
+    assert replay_parked(services) == 2
+    assert sorted(r.recipient for r in replies(seeded)) == sorted([ROSA_PHONE, STRANGER_PHONE])
+    assert redis.llen(REDIS_KEY) == 0 and redis.lrange(REJECTED_KEY, 0, -1) == [bad.encode()]
+    with seeded.session() as s:
+        assert [p.kind for p in s.scalars(select(ParkedCallback))] == ["x:delivery"]
+    assert replay_parked(services) == 0  # set aside for good, not retried every minute
+    # A week later the retention job drops it (it may hold what someone typed).
+    purge(seeded, 90, now=utcnow() + dt.timedelta(days=8))
+    with seeded.session() as s:
+        assert s.scalars(select(ParkedCallback)).all() == []

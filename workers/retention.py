@@ -7,8 +7,9 @@ import logging
 
 from sqlalchemy import delete, select, update
 
+from gateway import backlog
 from gateway.privacy import mask_phone
-from models import Database, InboundSms, OutboxMessage, OutboxStatus
+from models import Database, InboundSms, OutboxMessage, OutboxStatus, ParkedCallback
 from models.base import utcnow
 
 log = logging.getLogger("mijuntos.retention")
@@ -37,6 +38,13 @@ def purge(db: Database, days: int, now: dt.datetime | None = None) -> int:
             total += len(rows)
     with db.session() as s:
         s.execute(delete(InboundSms).where(InboundSms.received_at < cutoff))
+        # Parked callbacks hold what was typed (maybe a DNI and a date of birth): replayed within
+        # minutes, or set aside as unreplayable; either way gone after a week, as in Redis.
+        parked_cutoff = (now or utcnow()) - dt.timedelta(seconds=backlog.KEEP)
+        gone = s.execute(delete(ParkedCallback).where(ParkedCallback.created_at < parked_cutoff))
+        dropped = int(getattr(gone, "rowcount", 0) or 0)
+        if dropped:
+            log.warning("retention: dropped %s parked callbacks older than a week", dropped)
     if total:
         log.info("retention: purged %s messages older than %s days", total, days)
     return total
