@@ -47,7 +47,8 @@ def csrf_token() -> str:
 
 
 def _check_csrf() -> bool:
-    return hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "") or "x")
+    sent, kept = request.form.get("csrf", ""), session.get("csrf", "") or "x"
+    return hmac.compare_digest(sent.encode(), kept.encode())
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,7 +181,7 @@ def broadcast() -> Any:
         return render("broadcast.html", error=ERRORS["text"], **context)
     included, excluded = _audience(f)
     if request.form.get("action") == "confirm":
-        if not hmac.compare_digest(request.form.get("token", ""), _token(f)):
+        if not hmac.compare_digest(request.form.get("token", "").encode(), _token(f).encode()):
             return render("broadcast.html", error=ERRORS["changed"], **context)
         with services.db.session() as s:
             created = _create(s, included, f["text"], f["periodo"] or None)

@@ -51,7 +51,8 @@ class CallbackGuard:
 
     def refusal(self, path: str, key: str, remote_addr: str | None) -> str | None:
         """Why this callback is refused (the 403's text), or None when it may go on."""
-        if self.secret and not hmac.compare_digest(key, self.secret):
+        # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500).
+        if self.secret and not hmac.compare_digest(key.encode(), self.secret.encode()):
             log.warning("callback refused path=%s: missing or wrong key", path)
             return "forbidden: missing or wrong key"
         if self.networks:

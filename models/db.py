@@ -34,7 +34,9 @@ def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # reported on first use, where the caller can answer politely
-        engine = create_engine(url, connect_args={"timeout": 5})
+        # hide_parameters: an error's message (and so a log line) must not carry the row's values
+        # (a reply text may name a reason; a phone, a DNI). The scrubbing formatter is the second line.
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {"connect_timeout": 2}
@@ -47,6 +49,7 @@ def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
         max_overflow=5,
         pool_timeout=1,
         connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

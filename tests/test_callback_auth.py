@@ -29,7 +29,7 @@ def test_every_callback_needs_the_key(settings: Settings, seeded: Database, redi
     app = create_app(settings.with_(callback_secret="s3cret-Key"))
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="mijuntos.auth"):
-        for url in (path, f"{path}?key=wrong", f"{path}?key="):
+        for url in (path, f"{path}?key=wrong", f"{path}?key=", f"{path}?key=%C3%A9"):
             response = client.post(url, data=form)
             assert response.status_code == 403, url
             assert "forbidden" in response.get_data(as_text=True)
@@ -40,12 +40,13 @@ def test_every_callback_needs_the_key(settings: Settings, seeded: Database, redi
     assert client.get("/healthz").status_code == 200  # not a callback: no key needed
 
 
+@pytest.mark.parametrize("path, form", CALLBACKS)
 @pytest.mark.parametrize("networks, status", [(("10.0.0.0/8",), 403), (("127.0.0.0/8",), 200),
                                               (("10.0.0.0/8", "127.0.0.1/32"), 200)])
 def test_callbacks_may_be_limited_to_networks(settings: Settings, seeded, redis, networks,
-                                              status: int) -> None:
+                                              status: int, path: str, form) -> None:
     app = create_app(settings.with_(callback_networks=networks))
-    assert app.test_client().post("/ussd", data=HOP).status_code == status
+    assert app.test_client().post(path, data=form).status_code == status
 
 
 def test_production_refuses_to_start_with_unsafe_settings(tmp_path) -> None:

@@ -56,3 +56,21 @@ def test_a_whole_session_logs_nothing_personal(app: Flask, seeded: Database, cap
     text = "\n".join(lines)
     for secret in (JUANA["dni"], JUANA["dob"], "955555555", "987654321", "Juana", "JUANA"):
         assert secret not in text
+
+
+def test_a_database_error_carries_no_row_values(db: Database) -> None:
+    """An error's text (logged with its traceback) shows the statement, not the values."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from models import OutboxMessage
+
+    secret = "no hay pago por corresponsabilidades 40123456"
+    row = {"recipient": "+51987654321", "text": secret, "encoding": "gsm7", "segments": 1,
+           "purpose": "reply", "dedupe_key": "same"}
+    with pytest.raises(IntegrityError) as exc:
+        with db.session() as s:
+            s.add(OutboxMessage(**row))
+            s.add(OutboxMessage(**row))
+    assert "hidden due to hide_parameters" in str(exc.value)
+    assert secret not in str(exc.value) and "987654321" not in str(exc.value)
