@@ -266,13 +266,15 @@ class _Step:
             self.bad_input("dni_invalid")
             return
         key = dni_key(ctx.secret, dni)
-        if self.facts.dob_failures(key) >= ctx.max_dob_attempts:
-            self.query("verify", "locked")
-            self.go("locked")
-            return
+        # The limit first: "this DNI is locked" would tell a phone past its limit that the DNI
+        # exists (only a real DNI can be locked).
         if not self.facts.may_try_dni(ctx.phone, key):
             self.query("verify", "dni_limit")
             self.go("dni_limit")
+            return
+        if self.facts.dob_failures(key) >= ctx.max_dob_attempts:
+            self.query("verify", "locked")
+            self.go("locked")
             return
         self.effects.append(DniTried(ctx.phone, key))
         household = self.facts.household_by_dni(dni)

@@ -172,3 +172,13 @@ def test_distinct_dnis_per_phone_are_counted_across_channels(client, app: Flask,
     assert "Agencia" not in replies(seeded)[-1].text
     text_in(client, "+51944444444", f"{ROSA['dni']} {ROSA['dob']}")  # another phone: fine
     assert "Agencia BN Chulucanas" in replies(seeded)[-1].text
+
+
+def test_by_sms_too_a_phone_past_its_limit_cannot_learn_that_a_dni_is_locked(client, seeded) -> None:
+    for wrong in ("01011999", "02011999", "03011999"):
+        text_in(client, "+51944444444", f"{ROSA['dni']} {wrong}")
+    assert "bloqueado" in replies(seeded)[-1].text
+    for dni in ("99999999", "99999998", JUANA["dni"]):
+        text_in(client, STRANGER_PHONE, f"{dni} 01011980")
+    text_in(client, STRANGER_PHONE, f"{ROSA['dni']} 01011980")
+    assert "ya consulto varios DNI hoy" in replies(seeded)[-1].text

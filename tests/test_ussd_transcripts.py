@@ -167,6 +167,17 @@ def test_transcript(name: str, phone_for) -> None:
     run(phone_for(number), steps)
 
 
+def test_a_phone_past_its_dni_limit_cannot_learn_that_a_dni_is_locked(phone_for) -> None:
+    """Only a real DNI can be locked: the limit answers first, the same for any new DNI."""
+    run(phone_for("+51944444444"), [(DIAL, []), (ROSA["dni"], ["fecha de nacimiento"]),
+                                    ("01011999", ["quedan: 2"]), ("02011999", ["quedan: 1"]),
+                                    ("03011999", ["END Por seguridad, este DNI esta bloqueado"])])
+    run(phone_for(STRANGER_PHONE), [(DIAL, []), ("99999999", ["no esta en Juntos"]),
+                                    ("99999998", ["no esta en Juntos"]),
+                                    (JUANA["dni"], ["fecha de nacimiento"]), ("0", ["Ingrese el DNI"]),
+                                    (ROSA["dni"], ["END Este celular ya consulto varios DNI hoy"])])
+
+
 def test_choices_are_stored_for_the_household(phone_for, seeded: Database) -> None:
     run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("5", ["Espanol"]), ("3", ["guardado"]),
                                 ("4", ["ACTIVOS"]), ("1", ["Ya no recibira"])])
