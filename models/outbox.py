@@ -68,6 +68,9 @@ class OutboxMessage(Base):
     not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the API call carrying this claimed row started: a claim holds several calls, and only
+    # rows whose call had started when a worker died may have reached the provider.
+    call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Set when a batch this row was in was cut off mid-send (a worker died): the provider may
     # have sent it, and it is sent again.
     dup_risk: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -217,6 +217,53 @@ def test_a_household_moved_to_another_pay_point_is_told_the_new_place(wave: Wave
     assert "Operativo ETV Comunidad Campesina" in change.text
 
 
+def test_a_change_notice_no_longer_true_is_withdrawn_before_it_goes_out(wave: Wave) -> None:
+    wave.plan()
+    wave.dispatch(at("2026-12-09 09:30"))  # the 3-day reminder names P001
+    move = update(Settlement).where(Settlement.hogar_id == ROSA["hogar_id"], Settlement.periodo == "2026-6")
+    with wave.db.session() as s:
+        s.execute(move.values(punto_id="P002"))
+    wave.plan(now=at("2026-12-09 12:00"))
+    [change] = wave.rows(hogar_id=ROSA["hogar_id"], kind="change")
+    assert change.status == "pending"
+    with wave.db.session() as s:  # moved back before the change notice went out
+        s.execute(move.values(punto_id="P001"))
+    wave.plan(now=at("2026-12-09 12:05"))
+    [change] = wave.rows(hogar_id=ROSA["hogar_id"], kind="change")
+    assert (change.status, change.failure_reason) == ("skipped", "plan_changed")
+    wave.dispatch(at("2026-12-09 12:10"))
+    assert not any("CAMBIO" in m["message"] for m in wave.fake.messages)
+    with wave.db.session() as s:  # and moved again: the same change notice goes out after all
+        s.execute(move.values(punto_id="P002"))
+    assert wave.plan(now=at("2026-12-09 12:15")).changes == 1
+    wave.dispatch(at("2026-12-09 12:20"))
+    assert [m["message"][:17] for m in wave.fake.messages if "CAMBIO" in m["message"]] == [
+        "Mi Juntos: CAMBIO"]
+
+
+def test_a_change_notice_is_withdrawn_when_reminders_are_switched_off(wave: Wave, app: Flask) -> None:
+    wave.plan()
+    wave.dispatch(at("2026-12-09 09:30"))
+    with wave.db.session() as s:
+        s.execute(update(Settlement).where(Settlement.hogar_id == ROSA["hogar_id"])
+                  .values(punto_id="P002"))
+    wave.plan(now=at("2026-12-09 12:00"))
+    phone = Phone(app.test_client(), ROSA_PHONE)
+    phone.dial("4")
+    phone.send("1")  # reminders off
+    [change] = wave.rows(hogar_id=ROSA["hogar_id"], kind="change")
+    assert (change.status, change.failure_reason) == ("skipped", "reminders_off")
+
+
+def test_planning_again_with_nothing_changed_changes_nothing(wave: Wave) -> None:
+    first = wave.plan()
+    assert first.created == 5
+    again = wave.plan(now=PLAN_TIME + dt.timedelta(minutes=10))
+    assert (again.created, again.updated, again.skipped, again.changes) == (0, 0, 0, 0)
+    [notice] = wave.rows(kind="notice")
+    assert notice.send_after == PLAN_TIME  # a notice keeps its first due time
+
+
 def test_quiet_hours_hold_messages_until_the_window(wave: Wave) -> None:
     wave.plan(now=at("2026-12-09 07:00"))
     assert wave.dispatch(at("2026-12-09 07:59")).stopped == "quiet_hours"
@@ -345,3 +392,22 @@ def test_the_rate_limit_is_never_exceeded(wave: Wave) -> None:
     for i, start in enumerate(times):
         in_window = [t for t in times[i:] if t < start + 1.0]
         assert len(in_window) <= 10 + 2  # the provider records a call when it answers
+
+
+def test_a_claim_taken_back_as_dead_is_not_sent_by_its_slow_owner(wave: Wave) -> None:
+    """Claims are declared dead by age; a dispatcher that was only slow finds, before its next
+    API call, that the rows are no longer its own, and sends nothing of them."""
+    from workers.dispatch import claim, reconcile, start_call
+
+    wave.plan()
+    now = at("2026-12-01 10:05")
+    rows = claim(wave.ctx, now, 10)
+    assert rows
+    half = [r.id for r in rows][: max(1, len(rows) // 2)]
+    assert start_call(wave.ctx, rows[0].batch_id, half, now) == set(half)
+    later = now + dt.timedelta(seconds=wave.settings.claim_stale_seconds + 1)
+    assert reconcile(wave.ctx, later) == len(rows)
+    after = {r.id: r for r in wave.rows()}
+    assert {i for i in after if after[i].dup_risk} == set(half)  # only the call that had started
+    assert all(after[r.id].batch_id is None and after[r.id].status == "pending" for r in rows)
+    assert start_call(wave.ctx, rows[0].batch_id, [r.id for r in rows], later) == set()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import case, exists, or_, select, update
 
 from gateway.sessions import key_for
 from models import Database, OptOut, OutboxMessage, OutboxStatus, ReminderControl
@@ -64,15 +64,20 @@ def set_paused(db: Database, paused: bool) -> None:
 
 
 def reconcile(ctx: WorkerContext, now: dt.datetime) -> int:
-    """Claims left by a dead worker go back to pending, marked as possibly sent already."""
+    """Claims left by a dead worker go back to pending; rows whose API call had started are
+    marked as possibly sent already (the rest of the claim never left)."""
     stale = now - dt.timedelta(seconds=ctx.settings.claim_stale_seconds)
+    called = OutboxMessage.call_at.is_not(None)
     with ctx.db.session() as s:
         result = s.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.kind.is_not(None),
-                   OutboxMessage.claimed_at < stale)
-            .values(status=OutboxStatus.PENDING, dup_risk=True, send_after=now,
-                    last_error="claimed by a worker that stopped mid-send; may have gone out")
+            .where(OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.kind.is_not(None), OutboxMessage.claimed_at < stale)
+            .values(status=OutboxStatus.PENDING, dup_risk=or_(OutboxMessage.dup_risk, called),
+                    send_after=now, batch_id=None, call_at=None,
+                    last_error=case(
+                        (called, "claimed by a worker that stopped mid-call; may have gone out"),
+                        else_="claimed by a worker that stopped before its call"))
             .execution_options(synchronize_session=False)
         )
         count = int(getattr(result, "rowcount", 0) or 0)
@@ -127,10 +132,24 @@ def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
     with ctx.db.session() as s:
         return list(s.execute(
             select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.text,
-                   OutboxMessage.attempts)
+                   OutboxMessage.attempts, OutboxMessage.batch_id)
             .where(OutboxMessage.batch_id == batch, OutboxMessage.status == OutboxStatus.SENDING)
             .order_by(OutboxMessage.text, OutboxMessage.id)
         ).all())
+
+
+def start_call(ctx: WorkerContext, batch: str, ids: list[int], now: dt.datetime) -> set[int]:
+    """Mark `ids` as in an API call from now; the ones still this claim's (a claim reconciled
+    as dead by another dispatcher while this one was slow is no longer ours to send)."""
+    with ctx.db.session() as s:
+        return set(s.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.batch_id == batch,
+                   OutboxMessage.status == OutboxStatus.SENDING)
+            .values(call_at=now)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ))
 
 
 class Dispatcher:
@@ -178,10 +197,18 @@ class Dispatcher:
         groups: dict[str, dict[str, list[Any]]] = {}
         for row in rows:
             groups.setdefault(row.text, {}).setdefault(row.recipient, []).append(row)
+        batch = rows[0].batch_id
         for text, by_number in groups.items():
             numbers = list(by_number)
             for i in range(0, len(numbers), self.chunk):
-                chunk = numbers[i:i + self.chunk]
+                ours = start_call(self.ctx, batch, [r.id for n in numbers[i:i + self.chunk]
+                                                    for r in by_number[n]], self.now())
+                chunk = [n for n in numbers[i:i + self.chunk]
+                         if any(r.id in ours for r in by_number[n])]
+                if not chunk:
+                    continue
+                by_number = {**by_number, **{n: [r for r in by_number[n] if r.id in ours]
+                                             for n in chunk}}
                 self.limit.acquire(len(chunk))
                 report.api_calls += 1
                 maybe_sent = False
@@ -228,7 +255,7 @@ class Dispatcher:
                     wait = intervals[min(row.attempts - 1, len(intervals) - 1)]
                     why = f"statusCode {result.status_code} {result.status}" if result else error
                     changes.append({"id": row.id, "status": OutboxStatus.PENDING, "batch_id": None,
-                                    "send_after": now + dt.timedelta(seconds=wait),
+                                    "call_at": None, "send_after": now + dt.timedelta(seconds=wait),
                                     "last_error": why[:200],
                                     **({"dup_risk": True} if maybe_sent else {})})
                     report.retried += 1

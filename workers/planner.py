@@ -33,6 +33,20 @@ PAGE = 5000
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
 # Why a planned row was withdrawn, when it may be planned again (not: its operation started).
 REVIVABLE = frozenset({"opted_out", "reminders_off", "no_phone", "plan_changed"})
+PLANNED = ("reminder", "notice", "change")  # the kinds of rows the planner owns
+FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
+
+
+def _revivable(row: OutboxMessage) -> bool:
+    return (row.status == OutboxStatus.SKIPPED and row.kind in PLANNED
+            and row.failure_reason in REVIVABLE)
+
+
+def _revive(row: OutboxMessage, wanted: dict[str, Any]) -> None:
+    """A withdrawn row wanted again (reminders back on, plan changed back): it goes out after all."""
+    for col in FOLLOWED:
+        setattr(row, col, wanted[col])
+    row.status, row.final_at, row.failure_reason = OutboxStatus.PENDING, None, None
 
 
 @dataclass
@@ -182,29 +196,37 @@ class Planner:
                         new.append(wanted)
                     elif have.status == OutboxStatus.PENDING and have.batch_id is None:
                         changed = False
-                        for col in ("text", "recipient", "send_after", "not_after", "subject"):
+                        # A notice is due "now" at every run: its first due time stands.
+                        cols = FOLLOWED if have.kind != "notice" else FOLLOWED[:2] + FOLLOWED[3:]
+                        for col in cols:
                             if getattr(have, col) != wanted[col]:
                                 setattr(have, col, wanted[col])
                                 changed = True
                         report.updated += changed
-                    elif (have.status == OutboxStatus.SKIPPED and have.kind in ("reminder", "notice")
-                          and have.failure_reason in REVIVABLE):
-                        # Withdrawn (opted out, switched off, no phone, plan changed) and wanted
-                        # again: it goes out after all, at its slot.
-                        for col in ("text", "recipient", "send_after", "not_after", "subject"):
-                            setattr(have, col, wanted[col])
-                        have.status, have.final_at, have.failure_reason = OutboxStatus.PENDING, None, None
+                    elif _revivable(have):
+                        _revive(have, wanted)
                         report.updated += 1
                     elif (have.status in SENT and have.kind == "reminder"
                           and have.subject != wanted["subject"]):
+                        # Told the old place or date: a change notice, once (several sent
+                        # reminders of the household call for the same one).
                         change = self.change_notice(row, wanted)
-                        if change["dedupe_key"] not in by_key:
+                        key = change["dedupe_key"]
+                        if key in wanted_keys:
+                            continue
+                        wanted_keys.add(key)
+                        have_change = by_key.get(key)
+                        if have_change is None:
                             new.append(change)
-                            wanted_keys.add(change["dedupe_key"])
+                            report.changes += 1
+                        elif _revivable(have_change):
+                            _revive(have_change, change)
                             report.changes += 1
             for m in existing:
+                # Not wanted any more, a change notice included (its place or date is stale, or
+                # the household is no longer to be texted): withdrawn before it goes out.
                 if (m.dedupe_key not in wanted_keys and m.status == OutboxStatus.PENDING
-                        and m.batch_id is None and m.kind in ("reminder", "notice")):
+                        and m.batch_id is None and m.kind in PLANNED):
                     m.status, m.final_at = OutboxStatus.SKIPPED, self.now
                     m.failure_reason = withdrawn.get(m.hogar_id or "", "plan_changed")
                     report.skipped += 1
