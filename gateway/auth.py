@@ -66,6 +66,9 @@ class CallbackGuard:
         return None
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", ""})
+
+
 def install(app: Flask, guard: CallbackGuard) -> None:
     """Guard every callback route Flask serves (POST /ussd checks the same guard itself)."""
 
@@ -76,6 +79,11 @@ def install(app: Flask, guard: CallbackGuard) -> None:
         refused = guard.refusal(request.path, request.args.get("key", ""), request.remote_addr)
         if refused:
             return Response(refused, status=403, mimetype="text/plain")
+        if request.method == "POST" and request.mimetype not in FORM_TYPES:
+            # JSON or anything else would read as "field missing": say what is expected.
+            log.warning("callback rejected path=%s: body is %s", request.path, request.mimetype or "-")
+            return Response("bad request: form fields expected (application/x-www-form-urlencoded)",
+                            status=415, mimetype="text/plain")
         return None
 
 

@@ -29,7 +29,7 @@ from models import InboundSms as InboundRow
 from models import OutboxMessage, Purpose
 from models.base import utcnow
 from workers.context import enqueue_send
-from workers.delivery import DeliveryReport, apply_report, keep_early_report
+from workers.delivery import DeliveryReport, apply_kept, apply_report, keep_early_report
 
 log = logging.getLogger("mijuntos.sms")
 bp = Blueprint("sms", __name__)
@@ -146,6 +146,9 @@ def apply_delivery(services: Services, form: DeliveryReportForm) -> str:
         outcome = apply_report(session, report)
     if outcome == "unknown":
         keep_early_report(services.redis, report)
+        # The send may have recorded the id and looked for kept reports in between.
+        if apply_kept(services.db, services.redis, report.message_id):
+            outcome = "applied"
     return outcome
 
 

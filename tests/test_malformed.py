@@ -102,6 +102,14 @@ def test_control_characters_in_what_a_person_typed_are_dropped(app: Flask, seede
         assert response.get_data(as_text=True).startswith("CON ")
 
 
+@pytest.mark.parametrize("path", ["/sms/inbound", "/sms/delivery", "/sms/optout", "/ussd/events"])
+def test_a_callback_that_is_not_a_form_gets_415(app: Flask, seeded: Database, path: str) -> None:
+    before = counts(seeded)
+    response = app.test_client().post(path, json={"id": "j1", "from": ROSA_PHONE, "text": "PAGO"})
+    assert response.status_code == 415 and "form fields expected" in response.get_data(as_text=True)
+    assert counts(seeded) == before
+
+
 def test_wrong_method_and_unknown_paths_are_4xx(app: Flask) -> None:
     client = app.test_client()
     wrong = client.get("/ussd")

@@ -77,3 +77,26 @@ def test_a_report_before_the_send_is_recorded_is_kept_then_applied(
     apply_early_report(configure(settings), "ATXid_early")
     assert state(db, row_id)[0] == "delivered"
     assert redis.exists("mijuntos:dlr:ATXid_early") == 0
+
+
+def test_a_report_kept_just_after_the_sender_looked_is_not_stranded(
+    app: Flask, db: Database, redis: redis_lib.Redis, settings
+) -> None:
+    """The interleaving, step by step: the webhook finds no row; the sender records the id and
+    finds no kept report; only then does the webhook keep its report. The webhook's own second
+    look applies it, so the message does not stay `submitted` for ever."""
+    from workers.delivery import DeliveryReport, apply_kept, apply_report, keep_early_report
+
+    row_id = outbox_row(db, message_id=None)
+    late = DeliveryReport("ATXid_race", "Success", "71610")
+    with db.session() as s:
+        assert apply_report(s, late) == "unknown"  # 1. the webhook: no row with this id yet
+    with db.session() as s:  # 2. the sender records the id and finds nothing kept
+        row = s.get(OutboxMessage, row_id)
+        assert row is not None
+        row.provider_message_id = "ATXid_race"
+    apply_early_report(configure(settings), "ATXid_race")
+    keep_early_report(redis, late)  # 3. the webhook keeps it
+    assert apply_kept(db, redis, "ATXid_race") == 1  # 4. and looks again
+    assert state(db, row_id)[0] == "delivered"
+    assert redis.exists("mijuntos:dlr:ATXid_race") == 0

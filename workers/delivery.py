@@ -17,6 +17,7 @@ from models.base import utcnow
 if TYPE_CHECKING:
     import redis
 
+    from models import Database
     from workers.context import WorkerContext
 
 log = logging.getLogger("mijuntos.sms")
@@ -64,13 +65,28 @@ def keep_early_report(client: redis.Redis, report: DeliveryReport) -> None:
     client.expire(key, EARLY_TTL)
 
 
-def apply_early_report(ctx: WorkerContext, message_id: str) -> None:
-    """Apply reports that arrived before the send recorded `message_id`."""
+def apply_kept(db: Database, client: redis.Redis, message_id: str) -> int:
+    """Apply the reports kept for `message_id` if its row is recorded by now; how many.
+
+    Both sides call this: the sender right after it records the id, and the webhook right after
+    it keeps a report. Whichever runs last finds both the row and the report, so a report kept
+    just after the sender looked is not stranded. Only the items applied are trimmed, after the
+    commit: one pushed meanwhile stays for the next call.
+    """
     key = key_for("dlr", message_id)
-    raw = ctx.redis.lrange(key, 0, -1)
+    raw = client.lrange(key, 0, -1)
     if not raw:
-        return
-    with ctx.db.session() as session:
+        return 0
+    with db.session() as session:
+        if session.scalar(select(OutboxMessage.id)
+                          .where(OutboxMessage.provider_message_id == message_id)) is None:
+            return 0
         for item in raw:
             apply_report(session, DeliveryReport(**json.loads(item)))
-    ctx.redis.delete(key)
+    client.ltrim(key, len(raw), -1)
+    return len(raw)
+
+
+def apply_early_report(ctx: WorkerContext, message_id: str) -> None:
+    """Apply reports that arrived before the send recorded `message_id`."""
+    apply_kept(ctx.db, ctx.redis, message_id)
