@@ -40,7 +40,7 @@ def hop() -> Response:
     except CallbackError as exc:
         return Response(f"END {exc}", mimetype="text/plain")
     try:
-        wire, _ = answer(services, parsed)
+        wire, _ = answer(services, parsed, channel="simulator")
     except Exception:
         current_app.logger.exception("simulator hop failed")
         wire = "END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline)

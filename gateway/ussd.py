@@ -124,8 +124,12 @@ class UssdEndpoint:
         return 200, wire, screen
 
 
-def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
-    """The reply to one hop: load the session, run the dialog, store, reply."""
+def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str, str]:
+    """The reply to one hop: load the session, run the dialog, store, reply.
+
+    `channel` names the usage records: "simulator" for the browser page, so demos and training
+    are not counted as the programme's USSD lookups.
+    """
     store, settings = services.store, services.settings
     pkey = phone_key(settings.secret_key, hop.phone)
     stored, resumable = store.load_hop(hop.session_id, pkey)
@@ -139,6 +143,7 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
         service_code=settings.service_code,
         max_dob_attempts=settings.dob_max_attempts,
         lock_minutes=settings.dob_lock_seconds // 60,
+        channel=channel,
     )
     inputs = hop.inputs
     try:
@@ -158,7 +163,7 @@ def answer(services: Services, hop: UssdHop) -> tuple[str, str]:
     pipe = store.client.pipeline(transaction=True)
     writes = services.db.session() if needs_database(effects) else nullcontext(None)
     with writes as session:
-        apply_effects(effects, session, store, pipe, "ussd", services.guard, stage_usage=True)
+        apply_effects(effects, session, store, pipe, channel, services.guard, stage_usage=True)
     store.save(hop.session_id, StoredSession(reply.state, digest, reply.wire, len(inputs)), pipe)
     if SCREENS[reply.state.screen].resumable:
         store.keep_for_resume(pkey, reply.state, pipe)
