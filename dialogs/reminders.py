@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog
-from dialogs.views import fmt_date, fmt_range_start, fmt_time
+from dialogs.views import fmt_dates, fmt_time
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ def reminder_text(catalog: Catalog, lang: str, op: Operation, params: dict[str, 
                   change: bool = False) -> str:
     """The reminder (or change notice) SMS for one operation: no amount, no name, no DNI."""
     key = "sms_change" if change else ("sms_pay_etv" if op.modalidad == "etv" else "sms_pay_agencia")
-    return fit_place(lambda place: gsm_safe(catalog.text(
-        lang, key, periodo=op.periodo, start=fmt_range_start(op.fecha_inicio, op.fecha_fin),
-        end=fmt_date(op.fecha_fin), open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin),
-        place=place, **params,
+    t = catalog.translator(lang)
+    return fit_place(lambda place: gsm_safe(t(
+        key, periodo=op.periodo, dates=fmt_dates(t, op.fecha_inicio, op.fecha_fin),
+        open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin), place=place, **params,
     )), op.lugar)
 
 

@@ -21,7 +21,7 @@ from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
 from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog, Translate
 from dialogs.validate import dni_key, parse_dni, parse_dob
-from dialogs.views import REASONS, fmt_date, fmt_range_start, fmt_time
+from dialogs.views import REASONS, fmt_dates, fmt_time
 
 
 class Command(StrEnum):
@@ -187,8 +187,8 @@ def _payment_text(t: Translate, s: SettlementFacts | None, params: dict[str, str
     if s.estado == "programado" and s.lugar:
         return fit_place(lambda place: gsm_safe(t(
             "sms_pay_etv" if s.modalidad == "etv" else "sms_pay_agencia",
-            periodo=s.periodo, start=fmt_range_start(s.fecha_inicio, s.fecha_fin),
-            end=fmt_date(s.fecha_fin), open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
+            periodo=s.periodo, dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin),
+            open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
             place=place, **params,
         )), s.lugar)
     return _status_text(t, s, params)

@@ -31,6 +31,13 @@ def fmt_range_start(start: dt.date | None, end: dt.date | None) -> str:
     return fmt_date(start)
 
 
+def fmt_dates(t: Translate, start: dt.date | None, end: dt.date | None) -> str:
+    """A payment operation's dates: "el 04/12/2026" for one day, "del 04/12 al 06/12/2026"."""
+    if start is not None and start == end:
+        return t("dates_one", day=fmt_date(start))
+    return t("dates_range", start=fmt_range_start(start, end), end=fmt_date(end))
+
+
 def fmt_time(hour: dt.time | None) -> str:
     return hour.strftime("%H:%M") if hour else "-"
 
@@ -65,8 +72,7 @@ def pay_blocks(t: Translate, s: SettlementFacts | None, helpline: str) -> list[s
         text = t(
             key,
             periodo=s.periodo,
-            start=fmt_range_start(s.fecha_inicio, s.fecha_fin),
-            end=fmt_date(s.fecha_fin),
+            dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin),
             open=fmt_time(s.hora_inicio),
             close=fmt_time(s.hora_fin),
             place=s.lugar,

@@ -75,7 +75,7 @@ def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
     t = CATALOG.translator(lang)
     longest_category = max((t(k) for k in CATALOG.keys if k.startswith("category_")), key=len)
     for key in sms_keys(CATALOG):
-        text = t(key, periodo="2026-6", start="28/12/2026", end="02/01/2027", open="08:00",
+        text = t(key, periodo="2026-6", dates="del 28/12/2026 al 02/01/2027", open="08:00",
                  close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
                  minutes=30, code="*1880#", helpline="1880")
         assert sms_parts(text) == ("gsm7", 1), f"{lang}/{key}: {len(text)}: {text}"
@@ -113,3 +113,13 @@ def test_a_place_name_as_long_as_the_contract_allows_keeps_one_sms(lang: str) ->
     short = answer(parse_command("PAGO"), CTX, MemoryFacts(
         households=[household(idioma=lang)], history=[settlement("programado", lugar=PLACES[0])]), CATALOG)
     assert PLACES[0] in short.text  # a name that fits is never cut
+
+
+def test_a_one_day_operation_reads_as_one_day() -> None:
+    op = Operation("2026-6", "P1", "agencia", "Agencia BN Ilave", dt.date(2026, 12, 4),
+                   dt.date(2026, 12, 4), dt.time(8, 0), dt.time(17, 30))
+    text = reminder_text(CATALOG, "es", op, {"code": "*1880#", "helpline": "1880"})
+    assert "pago 2026-6 el 04/12/2026, 08:00-17:30" in text and " al " not in text
+    longer = Operation("2026-6", "P1", "agencia", "Agencia BN Ilave", dt.date(2026, 12, 4),
+                       dt.date(2026, 12, 6), dt.time(8, 0), dt.time(17, 30))
+    assert "del 04/12 al 06/12/2026" in reminder_text(CATALOG, "es", longer, {"code": "c", "helpline": "h"})
