@@ -47,3 +47,34 @@ def test_the_scheduler_enqueues_its_interval_jobs(redis: redis_lib.Redis) -> Non
     assert names == {"plan_job", "dispatch_job", "replay_job", "requeue_job", "usage_job"}
     assert len(Queue("sms", connection=redis).jobs) == 5  # purge: daily at 03:17
     assert scheduler.enqueue_jobs() == []  # not due again before their interval
+
+
+def test_the_retention_purge_is_scheduled_daily_and_purges_when_it_runs(
+    settings, seeded: Database, redis: redis_lib.Redis, redis_url: str
+) -> None:
+    import datetime as dt
+
+    from rq import Worker
+    from sqlalchemy import select
+
+    from models import OutboxMessage
+    from models.base import utcnow
+    from workers.context import configure
+
+    scheduler = build_scheduler(redis, plan_every=600, dispatch_every=30)
+    [purge] = [job for job in scheduler.get_jobs() if job.name == "purge-old-messages"]
+    assert purge.cron == "17 3 * * *" and getattr(purge.func, "__name__", "") == "purge_job"
+    assert purge.next_enqueue_time is not None
+    assert dt.timedelta(0) < purge.next_enqueue_time - utcnow() <= dt.timedelta(days=1)
+    old = utcnow() - dt.timedelta(days=settings.retention_days + 1)
+    with seeded.session() as s:
+        s.add(OutboxMessage(recipient="+51987654321", text="Mi Juntos: pago 2026-6 ...", encoding="gsm7",
+                            segments=1, purpose="reminder", status="delivered", created_at=old))
+    configure(settings, redis_url)
+    job = purge.enqueue(redis)  # what the scheduler does at 03:17
+    Worker([Queue("sms", connection=redis)], connection=redis).work(burst=True)
+    result = job.latest_result()
+    assert result is not None and result.return_value == "purged 1 messages"
+    with seeded.session() as s:
+        [row] = s.scalars(select(OutboxMessage)).all()
+    assert row.text == "[texto eliminado]" and "987654321" not in row.recipient
