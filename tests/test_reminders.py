@@ -354,6 +354,32 @@ def test_a_timed_out_bulk_call_is_retried_and_marked_as_a_possible_duplicate(wav
     assert (notice.status, notice.dup_risk) == ("submitted", True)
 
 
+def test_provider_down_the_wave_waits_and_goes_out_once_it_is_back(wave: Wave) -> None:
+    """Connection refused (the provider, or the network to it, is down): every row waits for its
+    retry, none is marked as a possible duplicate (nothing left), and the dispatcher does not
+    stall; once the provider answers again the wave goes out."""
+    import socket
+    import time
+
+    from workers.sender import Sender
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    working = wave.ctx.sender
+    wave.ctx.sender = Sender("sandbox", "k", base_url=dead, timeout=(1.0, 1.0))
+    wave.plan()
+    started = time.monotonic()
+    report = wave.dispatch(at("2026-12-01 10:05"))
+    assert time.monotonic() - started < 5 and report.retried == 1 and report.submitted == 0
+    [notice] = wave.rows(kind="notice")
+    assert (notice.status, notice.dup_risk) == ("pending", False)
+    assert "ConnectionError" in (notice.last_error or "")
+    wave.ctx.sender = working
+    assert wave.dispatch(at("2026-12-01 10:06")).submitted == 1
+    assert len(wave.fake.messages) == 1
+
+
 def test_a_refused_call_is_not_a_possible_duplicate(wave: Wave) -> None:
     wave.fake.fail_next(503)
     wave.plan()
