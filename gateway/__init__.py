@@ -41,6 +41,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     check_production(settings)
     app = Flask(__name__)
     app.secret_key = settings.secret_key
+    # The staff login's cookie: not readable by scripts, not sent on cross-site posts, and only
+    # over HTTPS in production (TLS ends at the balancer or at gunicorn, docs/DEPLOY.md).
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.env == "production")
     app.session_interface = PageSessions()
     guard = CallbackGuard(settings)
     install_auth(app, guard)
@@ -59,5 +63,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(simulator_bp)
     app.wsgi_app = UssdEndpoint(app.wsgi_app, services, guard)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies  # outermost: every route, /ussd included, sees the client
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     return app

@@ -57,6 +57,9 @@ class Settings:
     env: str = "development"  # MIJUNTOS_ENV; "production" refuses unsafe settings
     callback_secret: str = ""  # required in each callback URL as ?key=... when set
     callback_networks: tuple[str, ...] = ()  # CIDRs callbacks may come from; empty: any
+    # Proxies in front of the service (a load balancer) whose X-Forwarded-For/-Proto to trust:
+    # without it a network list sees the balancer's address, never the aggregator's.
+    trusted_proxies: int = 0
     at_username: str = "sandbox"
     at_api_key: str = ""
     at_sender_id: str | None = None
@@ -97,6 +100,7 @@ class Settings:
             log_format=env.get("LOG_FORMAT", "").strip().lower() or "text",
             env=env.get("MIJUNTOS_ENV", "").strip() or "development",
             callback_secret=env.get("CALLBACK_SECRET", "").strip(),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             callback_networks=tuple(
                 n.strip() for n in env.get("CALLBACK_ALLOWED_NETWORKS", "").split(",") if n.strip()
             ),

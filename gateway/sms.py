@@ -23,6 +23,7 @@ from gateway.hops import (
     parse_optout,
 )
 from gateway.http import parse_or_400, plain
+from gateway.ops import count_effects
 from gateway.privacy import mask_phone
 from gateway.services import Services
 from models import InboundSms as InboundRow
@@ -114,6 +115,7 @@ def handle_inbound(services: Services, sms: InboundSms) -> str:
             session.rollback()
             return "repeated"  # the same SMS, handled at the same moment by another worker
         message_id = row.id
+    count_effects(reply.effects, "sms")
     try:
         pipe.execute()
         enqueue_send(services.queue, message_id, services.settings)

@@ -23,7 +23,7 @@ from gateway.facts import DbFacts
 from gateway.hops import UssdHop, parse_ussd_event, parse_ussd_hop
 from gateway.http import parse_or_400, plain
 from gateway.logs import REQUEST_ID
-from gateway.ops import observe, request_id
+from gateway.ops import count_effects, observe, request_id
 from gateway.privacy import mask_phone, phone_key, text_digest
 from gateway.services import Services
 from gateway.sessions import StoredSession
@@ -170,6 +170,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     elif reply.state.screen != "resume":
         store.forget_resume(pkey, pipe)
     pipe.execute()
+    count_effects(effects, channel)
     return reply.wire, reply.state.screen
 
 

@@ -10,23 +10,24 @@ import click
 
 from gateway.config import Settings
 from models import Database
-from models.reports import FUNNEL, UsageReport, usage_report
+from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
 
-
-def _date(value: str | None, default: dt.date) -> dt.date:
-    return dt.date.fromisoformat(value) if value else default
+LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
+DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command("report")
-@click.option("--from", "start", default=None, help="first day, YYYY-MM-DD (default: 30 days ago)")
-@click.option("--to", "end", default=None, help="last day, YYYY-MM-DD (default: today)")
-@click.option("--csv", "as_csv", is_flag=True, help="one table, for a spreadsheet")
-def report_command(start: str | None, end: str | None, as_csv: bool) -> None:
+@click.option("--from", "start", type=DAY, default=None,
+              help="first day, YYYY-MM-DD, Lima (default: 30 days before --to)")
+@click.option("--to", "end", type=DAY, default=None, help="last day, YYYY-MM-DD, Lima (default: today)")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="every figure as a CSV row: section,key,measure,value (docs/DEPLOY.md)")
+def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: bool) -> None:
     """Lookups by channel and UT, verifications, households reached, reminders by UT."""
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=-5))).date()
-    first, last = _date(start, today - dt.timedelta(days=30)), _date(end, today)
+    last = end.date() if end else dt.datetime.now(LIMA).date()
+    first = start.date() if start else last - dt.timedelta(days=30)
     if first > last:
-        raise click.BadParameter("--from is after --to")
+        raise click.UsageError(f"--from {first} is after --to {last}")
     settings = Settings.from_env()
     db = Database(settings.database_url)
     _move_usage_records(settings, db)
@@ -73,16 +74,12 @@ def text_lines(r: UsageReport) -> list[str]:
     if r.delivery_by_network:
         lines += ["", "delivery rate by operator (networkCode):"]
         for network, (ok, bad) in sorted(r.delivery_by_network.items()):
-            rate = 100.0 * ok / (ok + bad) if ok + bad else 0.0
-            lines.append(f"  {network}: {rate:.1f}% of {ok + bad}")
+            lines.append(f"  {network}: {delivery_rate(ok, bad):.1f}% of {ok + bad}")
     return lines
 
 
 def write_csv(r: UsageReport) -> None:
-    """One row per UT: lookups by channel and the reminder funnel."""
+    """Every figure of the text report, one a row (a spreadsheet's pivot table regroups them)."""
     out = csv.writer(sys.stdout)
-    out.writerow(["unidad_territorial", "lookups_ussd", "lookups_sms", *FUNNEL])
-    for ut in sorted(set(r.by_ut) | set(r.funnel)):
-        lookups = r.by_ut.get(ut, {})
-        funnel = r.funnel.get(ut, dict.fromkeys(FUNNEL, 0))
-        out.writerow([ut, lookups.get("ussd", 0), lookups.get("sms", 0), *(funnel[s] for s in FUNNEL)])
+    out.writerow(ROW_FIELDS)
+    out.writerows(r.rows())

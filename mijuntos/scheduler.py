@@ -36,7 +36,7 @@ def scheduler_command(plan_every: int, dispatch_every: int) -> None:
     import redis
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     check_production_or_exit(settings)
     url = settings.redis_url
     if not url:

@@ -53,6 +53,19 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def metrics_dir(settings: Settings) -> str:
+    """Where the web workers keep their counters for /metrics to sum: PROMETHEUS_MULTIPROC_DIR
+    if set, else var/metrics, emptied here (counts of a previous run must not be added)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        return given
+    directory = (settings.var_dir / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    return str(directory)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "mijuntos.cli", *args]
 
@@ -70,6 +83,8 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     check_production_or_exit(settings, sends_sms=True)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url)
+    # The web's alone: an rq worker forks a process per job, each of which would add files.
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if no_demo:
         Database(settings.database_url).upgrade()
         samples: list[str] = []
@@ -116,7 +131,11 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         "--workers", str(workers), "--bind", f"{host}:{port}",
         "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
     ]
-    children.insert(0, subprocess.Popen(command, env=env, cwd=root))
+    conf = root / "gunicorn.conf.py"  # the Procfile's settings (JSON logs, metrics), in a checkout
+    if conf.exists():
+        command += ["--config", str(conf)]
+    web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=metrics_dir(settings))
+    children.insert(0, subprocess.Popen(command, env=web_env, cwd=root))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on TERM too
     try:
         children[0].wait()

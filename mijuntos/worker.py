@@ -18,7 +18,7 @@ from workers.context import configure, sms_queue
 def worker_command(burst: bool) -> None:
     """Run a worker for the SMS queue; REDIS_URL, DATABASE_URL and AT_* from the environment."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     check_production_or_exit(settings, sends_sms=True)
     url = settings.redis_url
     if not url:

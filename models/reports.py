@@ -14,6 +14,9 @@ from models.query import Query
 VERIFIED = ("ok_phone", "ok_dob")
 LOOKUPS = ("next_payment", "status", "co_responsibilities")
 FUNNEL = ("planned", "sent", "delivered", "failed", "opted_out")
+CHANNELS = ("ussd", "sms")
+# The long form of a report (`UsageReport.rows`, `mijuntos report --csv`): one figure a row.
+ROW_FIELDS = ("section", "key", "measure", "value")
 
 
 @dataclass
@@ -37,6 +40,34 @@ class UsageReport:
     @property
     def funnel_total(self) -> dict[str, int]:
         return {stage: sum(ut.get(stage, 0) for ut in self.funnel.values()) for stage in FUNNEL}
+
+    def rows(self) -> list[tuple[str, str, str, str | int]]:
+        """Every figure of the report as (section, key, measure, value), in the text's order."""
+        out: list[tuple[str, str, str, str | int]] = [
+            ("period", "", "from", self.start.isoformat()),
+            ("period", "", "to", self.end.isoformat()),
+        ]
+        out += [("lookups", "all", ch, self.by_channel.get(ch, 0)) for ch in CHANNELS]
+        out.append(("lookups", "all", "total", sum(self.by_channel.values())))
+        out += [("verifications", "all", "verified", self.verified),
+                ("verifications", "all", "failed", self.failed_verifications),
+                ("households", "all", "reached", self.households)]
+        for ut, total in self.top_uts:
+            out += [("lookups_by_ut", ut, ch, self.by_ut[ut].get(ch, 0)) for ch in CHANNELS]
+            out.append(("lookups_by_ut", ut, "total", total))
+        for ut in sorted(self.funnel):
+            out += [("reminders_by_ut", ut, stage, self.funnel[ut][stage]) for stage in FUNNEL]
+        out += [("reminders_by_ut", "all", stage, n) for stage, n in self.funnel_total.items()]
+        for network, (ok, bad) in sorted(self.delivery_by_network.items()):
+            out += [("delivery_by_operator", network, "delivered", ok),
+                    ("delivery_by_operator", network, "failed", bad),
+                    ("delivery_by_operator", network, "rate_percent", f"{delivery_rate(ok, bad):.1f}")]
+        return out
+
+
+def delivery_rate(delivered: int, failed: int) -> float:
+    """Delivered as a percentage of the messages with a final report (0 when none has one)."""
+    return 100.0 * delivered / (delivered + failed) if delivered + failed else 0.0
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -86,3 +86,24 @@ def test_production_starts_with_safe_settings(settings: Settings, redis) -> None
     safe = settings.with_(env="production", callback_secret="k", secret_key="real-secret")
     app = create_app(safe)
     assert app.test_client().post("/ussd?key=k", data=HOP).status_code == 200
+
+
+@pytest.mark.parametrize("path, form", [CALLBACKS[0], CALLBACKS[4]])
+def test_behind_a_trusted_balancer_the_network_list_sees_the_aggregator(
+    settings: Settings, seeded, redis, path: str, form
+) -> None:
+    """TRUSTED_PROXIES: the client address comes from the balancer's X-Forwarded-For; without
+    it the header is ignored (anyone could write it)."""
+    behind = create_app(settings.with_(callback_networks=("10.0.0.0/8",), trusted_proxies=1)).test_client()
+    assert behind.post(path, data=form, headers={"X-Forwarded-For": "10.1.2.3"}).status_code == 200
+    assert behind.post(path, data=form, headers={"X-Forwarded-For": "8.8.8.8"}).status_code == 403
+    direct = create_app(settings.with_(callback_networks=("10.0.0.0/8",))).test_client()
+    assert direct.post(path, data=form, headers={"X-Forwarded-For": "10.1.2.3"}).status_code == 403
+
+
+def test_the_staff_cookie_is_secure_and_same_site_in_production(settings: Settings, redis) -> None:
+    if settings.database_url.startswith("sqlite"):
+        settings = settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    app = create_app(settings.with_(env="production", callback_secret="k", secret_key="real-secret"))
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax" and app.config["SESSION_COOKIE_HTTPONLY"]

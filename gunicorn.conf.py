@@ -1,0 +1,73 @@
+"""gunicorn's settings for the web process (the Procfile's `web`, and `mijuntos up`).
+
+Metrics: each worker is its own process, so prometheus-client's multiprocess mode is what makes
+/metrics show the whole server rather than whichever worker answers the scrape. It needs
+PROMETHEUS_MULTIPROC_DIR set before any worker imports the app: an operator's directory is used
+as given (and its metric files are deleted at start, as the library requires); without one, a
+fresh directory is made under the temporary directory for this server and removed when it stops.
+
+Logs: with LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are
+JSON objects too, through the app's scrubbing formatter, so every line on stderr parses.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from typing import Any
+
+_OWNER = "MIJUNTOS_METRICS_DIR_OWNER"  # the pid of the master that made the directory
+_PREFIX = "mijuntos-metrics-"
+
+
+def _metrics_dir() -> str:
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    owner = os.environ.get(_OWNER, "")
+    if given and (not owner or owner == str(os.getpid())):
+        return given  # the operator's, or this master's own (the file is read again on HUP)
+    # None yet, or one inherited from another master (a USR2 upgrade): never share a directory
+    # with a running server, whose workers' files a start would delete.
+    made = tempfile.mkdtemp(prefix=_PREFIX)
+    os.environ.update(PROMETHEUS_MULTIPROC_DIR=made, **{_OWNER: str(os.getpid())})
+    return made
+
+
+METRICS_DIR = _metrics_dir()
+
+
+def on_starting(server: Any) -> None:
+    """Start from zero: files of a previous run would be summed into this one's counters."""
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's live gauges go; its counters stay in the sums (they must not go down)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
+
+
+def on_exit(server: Any) -> None:
+    if os.environ.get(_OWNER) == str(os.getpid()):
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    from gunicorn.glogging import Logger
+
+    class JsonLogger(Logger):
+        """gunicorn's own lines through the app's scrubbing JSON formatter (same handlers)."""
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            from gateway.logs import JsonFormatter
+
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
+
+    logger_class = JsonLogger
