@@ -160,3 +160,18 @@ def test_running_a_send_job_twice_sends_once(stack: Stack) -> None:
     stack.work()
     assert len(stack.fake.messages) == 1
     assert stack.rows()[0].attempts == 1
+
+
+def test_a_reply_in_flight_elsewhere_is_not_sent_again(stack: Stack) -> None:
+    """A second job for a row another worker is sending (a requeue racing a retry, two
+    schedulers) sends nothing; the first one's outcome stands."""
+    from sqlalchemy import update
+
+    row_id = stack.add("reply")
+    with stack.db.session() as s:  # another worker took it and is in its API call
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                  .values(status="sending", attempts=1))
+    stack.work()
+    assert stack.fake.messages == []
+    [row] = stack.rows()
+    assert (row.status, row.attempts) == ("sending", 1)

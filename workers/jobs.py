@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rq import get_current_job
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.privacy import mask_phone
 from models import FINAL, OptOut, OutboxMessage, OutboxStatus, Purpose
@@ -39,8 +39,18 @@ def send_outbox(message_id: int) -> str:
         ):
             row.status, row.final_at, row.failure_reason = OutboxStatus.SKIPPED, utcnow(), "opted_out"
             return row.status
-        row.status = OutboxStatus.SENDING
-        row.attempts += 1
+        # Taken only if still pending, in one conditional UPDATE: the same reply queued twice
+        # (a requeue racing a retry, two schedulers) is sent by one worker, not both; one that
+        # is `sending` is in flight elsewhere (the requeue job recovers it if that worker died).
+        taken = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1,
+                    updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if not int(getattr(taken, "rowcount", 0) or 0):
+            return OutboxStatus.SENDING
         text, recipient = row.text, row.recipient
     try:
         result = ctx.sender.send(text, [recipient])[0]
