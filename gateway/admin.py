@@ -4,40 +4,56 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import hmac
-import json
+import logging
 import secrets
-import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
-from dialogs.gsm import sms_parts
+from dialogs.gsm import is_gsm7
+from gateway import broadcast_text
 from gateway.charts import bars
+from gateway.login_guard import LoginGuard
 from gateway.services import Services
-from models import AdminUser, Household, OptOut, OutboxMessage, Settlement
-from models.base import utcnow
-from models.reports import FUNNEL, usage_report
+from models import AdminUser, Household
+from models.reports import usage_report
+from models.wave import STAGES as WAVE_STAGES
+from models.wave import broadcast_stages, latest_period, periods, wave_stages
+from workers import broadcast as broadcasts
 from workers.usage import drain_before_counting
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+log = logging.getLogger("mijuntos.admin")
 # Staff-facing messages (the staff pages are in Spanish, like the programme's own tools).
 ERRORS = {
     "stale": "El formulario vencio; intente de nuevo.",
     "login": "Usuario o clave incorrectos.",
+    "throttled": "Demasiados intentos fallidos. Por seguridad, espere unos minutos y vuelva a intentar.",
+    "unavailable": "No se puede ingresar en este momento; intente de nuevo en unos minutos.",
     "audience": "Elija al menos una UT, un punto de pago o un periodo.",
     "text": "Escriba el mensaje.",
     "changed": "El aviso cambio desde la vista previa: revise y confirme de nuevo.",
+    "expired": "La vista previa vencio (vale una hora): pida una nueva vista previa y confirme.",
+    "nobody": "Ningun hogar recibiria este aviso: revise las UT, los puntos de pago o el periodo.",
+    "queue": "No se pudo guardar ni poner el aviso en cola; intente de nuevo en unos minutos.",
 }
 LIMA = dt.timezone(dt.timedelta(hours=-5))
-STAGES = {"planned": "planificados", "sent": "enviados", "delivered": "entregados",
-          "failed": "fallidos", "opted_out": "dados de baja"}
+STAGE_NAMES = {"planned": "planificados", "waiting": "en espera", "submitted": "enviados",
+               "delivered": "entregados", "failed": "fallidos", "opted_out": "dados de baja",
+               "withdrawn": "retirados/vencidos"}
+JOB_STATES = {"queued": "en cola", "started": "en curso", "finished": "terminada",
+              "failed": "fallo (sin mas reintentos)", "scheduled": "esperando un reintento",
+              "deferred": "en espera", "stopped": "detenida", "canceled": "cancelada"}
+KIND_NAMES = {"reminder": "recordatorios", "notice": "avisos sin pago", "change": "avisos de cambio"}
 
 
 def csrf_token() -> str:
@@ -55,7 +71,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not session.get("user"):
-            return redirect(url_for("admin.login", next=request.path))
+            back = request.full_path if request.method == "GET" and request.query_string else request.path
+            return redirect(url_for("admin.login", next=back))
         if request.method == "POST" and not _check_csrf():
             return Response("forbidden: stale form, reload the page", 403, mimetype="text/plain")
         return view(*args, **kwargs)
@@ -71,25 +88,62 @@ def render(template: str, **context: Any) -> str:
     return render_template(template, csrf=csrf_token(), **context)
 
 
+def _guard() -> LoginGuard:
+    guard = current_app.extensions.get("mijuntos_login")
+    if guard is None:
+        services = _services()
+        guard = current_app.extensions["mijuntos_login"] = LoginGuard(services.redis,
+                                                                      services.settings.secret_key)
+    return guard  # type: ignore[no-any-return]
+
+
+def safe_next(target: str) -> str | None:
+    """`target` if it is a path on this site ("/simulator", "/admin/?from=..."), else None.
+
+    Never an absolute URL, nor "//host" or "/\\host" (browsers read both as another host).
+    """
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not (parts.scheme or parts.netloc) else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
+        name, address = request.form.get("username", ""), request.remote_addr or "-"
         if not _check_csrf():
             error = ERRORS["stale"]
         else:
-            with _services().db.session() as s:
-                name = request.form.get("username", "")
-                user = s.scalar(select(AdminUser).where(AdminUser.username == name))
-                ok = user is not None and check_password_hash(user.password_hash,
-                                                              request.form.get("password", ""))
-            if ok:
+            try:
+                error, status = _try_login(name, request.form.get("password", ""), address)
+            except Exception:  # Redis down: no throttle, so no login (a staff login can reach every phone)
+                log.exception("login refused: the failed-login counter is unavailable")
+                error, status = ERRORS["unavailable"], 503
+            if error is None:
                 session.clear()
-                session["user"] = request.form["username"]
-                target = request.args.get("next", "")
-                return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
-            error = ERRORS["login"]
-    return render("login.html", error=error)
+                session["user"] = name
+                return redirect(safe_next(request.args.get("next", "")) or url_for("admin.dashboard"))
+    return render("login.html", error=error), status
+
+
+def _try_login(name: str, password: str, address: str) -> tuple[str | None, int]:
+    """(None, 200) when `name` and `password` are right and not throttled; else the error."""
+    guard = _guard()
+    if guard.blocked(name, address):
+        log.warning("login throttled for a username or address")
+        return ERRORS["throttled"], 429
+    with _services().db.session() as s:
+        user = s.scalar(select(AdminUser).where(AdminUser.username == name))
+        ok = user is not None and check_password_hash(user.password_hash, password)
+    if not ok:
+        guard.failed(name, address)
+        return ERRORS["login"], 200
+    guard.succeeded(name)
+    return None, 200
 
 
 @bp.post("/logout")
@@ -106,6 +160,12 @@ def _day(name: str, default: dt.date) -> dt.date:
         return default
 
 
+def _stage_bars(title: str, stages: dict[str, dict[str, int]], names: dict[str, str]) -> str:
+    """One bar per funnel stage, one segment per kind of message."""
+    return bars(title, [(STAGE_NAMES[stage], [stages[kind][stage] for kind in names])
+                        for stage in WAVE_STAGES], list(names.values()))
+
+
 @bp.get("/")
 @login_required
 def dashboard() -> Any:
@@ -117,48 +177,34 @@ def dashboard() -> Any:
     drain_before_counting(services.db, services.redis, max_batches=2)
     with services.db.session() as s:
         r = usage_report(s, start, end)
+        known = periods(s)
+        periodo = request.args.get("periodo", "")
+        periodo = periodo if periodo in known else (latest_period(s) or "")
+        wave = wave_stages(s, periodo)
+        since = dt.datetime.combine(start, dt.time(), LIMA)
+        sent = broadcast_stages(s, since, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), LIMA))
     per_day = bars("Consultas por dia y canal", [
         (day, [c.get("ussd", 0), c.get("sms", 0)]) for day, c in sorted(r.per_day.items())
     ], ["USSD", "SMS"])
     by_ut = bars("Consultas por Unidad Territorial", [
         (ut, [r.by_ut[ut].get("ussd", 0), r.by_ut[ut].get("sms", 0)]) for ut, _ in r.top_uts
     ], ["USSD", "SMS"])
-    totals = r.funnel_total
-    funnel = bars("Recordatorios y avisos", [(STAGES[stage], [totals[stage]]) for stage in FUNNEL],
-                  ["mensajes"])
+    funnel = _stage_bars(f"Recordatorios y avisos del periodo {periodo or '-'}", wave, KIND_NAMES)
+    broadcast_funnel = _stage_bars("Avisos masivos creados en estas fechas", {"broadcast": sent},
+                                   {"broadcast": "avisos masivos"})
     operators = bars("Entrega por operador (networkCode)", [
         (network, [ok, bad]) for network, (ok, bad) in sorted(r.delivery_by_network.items())
     ], ["entregados", "fallidos"])
     return render("dashboard.html", r=r, per_day=per_day, by_ut=by_ut, funnel=funnel,
-                  operators=operators)
+                  broadcast_funnel=broadcast_funnel, operators=operators, periodo=periodo,
+                  periods=known)
 
 
-def _filters() -> dict[str, Any]:
+def _form() -> broadcasts.Draft:
     points = [p.strip() for p in request.form.get("points", "").split(",") if p.strip()]
-    return {"uts": sorted(request.form.getlist("ut")), "points": points,
-            "periodo": request.form.get("periodo", "").strip(), "text": request.form.get("text", "").strip()}
-
-
-def _audience(f: dict[str, Any]) -> tuple[Any, Any]:
-    """(households who get it, households left out: opted out or reminders off)."""
-    where: list[Any] = [Household.phone.is_not(None)]
-    if f["uts"]:
-        where.append(Household.unidad_territorial.in_(f["uts"]))
-    if f["points"] or f["periodo"]:
-        cond = [Settlement.hogar_id == Household.hogar_id]
-        if f["points"]:
-            cond.append(Settlement.punto_id.in_(f["points"]))
-        if f["periodo"]:
-            cond.append(Settlement.periodo == f["periodo"])
-        where.append(exists().where(and_(*cond)))
-    opted = exists().where(OptOut.phone == Household.phone)
-    return and_(*where, Household.reminders_enabled.is_(True), ~opted), and_(
-        *where, (Household.reminders_enabled.is_(False)) | opted)
-
-
-def _token(f: dict[str, Any]) -> str:
-    raw = json.dumps(f, sort_keys=True).encode()
-    return hmac.new(_services().settings.secret_key.encode(), raw, hashlib.sha256).hexdigest()[:32]
+    return broadcasts.Draft(uts=sorted(request.form.getlist("ut")), points=points,
+                            periodo=request.form.get("periodo", "").strip(),
+                            text=request.form.get("text", "").strip())
 
 
 @bp.route("/broadcast", methods=["GET", "POST"])
@@ -168,53 +214,89 @@ def broadcast() -> Any:
     with services.db.session() as s:
         ut = Household.unidad_territorial
         uts = list(s.scalars(select(ut).distinct().order_by(ut)))
-        periods = list(s.scalars(select(Settlement.periodo).distinct().order_by(Settlement.periodo.desc())))
-    f: dict[str, Any] = {"uts": [], "points": "", "periodo": "", "text": ""}
-    context: dict[str, Any] = {"uts": uts, "periods": periods, "f": f}
+        known = periods(s)
+    context: dict[str, Any] = {"uts": uts, "periods": known, "f": {"uts": [], "points": "", "periodo": "",
+                                                                    "text": ""}}
     if request.method == "GET":
         return render("broadcast.html", **context)
-    f = _filters()
-    context["f"] = {**f, "points": ", ".join(f["points"])}
-    if not (f["uts"] or f["points"] or f["periodo"]):
+    draft = _form()
+    action = request.form.get("action", "preview")
+    if action == "gsm":  # the operator took the GSM-7 version offered with the error
+        draft.text = broadcast_text.gsm_version(draft.text)
+    context["f"] = {"uts": draft.uts, "points": ", ".join(draft.points), "periodo": draft.periodo,
+                    "text": draft.text}
+    if not (draft.uts or draft.points or draft.periodo):
         return render("broadcast.html", error=ERRORS["audience"], **context)
-    if not f["text"]:
+    if not draft.text:
         return render("broadcast.html", error=ERRORS["text"], **context)
-    included, excluded = _audience(f)
-    if request.form.get("action") == "confirm":
-        if not hmac.compare_digest(request.form.get("token", "").encode(), _token(f).encode()):
-            return render("broadcast.html", error=ERRORS["changed"], **context)
-        with services.db.session() as s:
-            created = _create(s, included, f["text"], f["periodo"] or None)
-        return render("broadcast.html", done=created, **context)
+    problems = broadcast_text.problems(draft.text)
+    if problems:
+        return render("broadcast.html", problems=problems, suggestion=_suggestion(draft.text), **context)
+    if action == "confirm":
+        try:
+            return _confirm(services, draft, context)
+        except RedisError:
+            log.exception("broadcast confirm: Redis did not answer")
+            return render("broadcast.html", error=ERRORS["queue"], **context)
     with services.db.session() as s:
-        recipients = s.scalar(select(func.count()).select_from(Household).where(included)) or 0
-        left_out = s.scalar(select(func.count()).select_from(Household).where(excluded)) or 0
-    encoding, segments = sms_parts(f["text"])
-    context["preview"] = {"recipients": recipients, "excluded": left_out, "encoding": encoding.upper(),
-                          "segments": segments, "token": _token(f)}
-    return render("broadcast.html", **context)
+        broadcasts.count(s, draft)
+    if not draft.households:
+        return render("broadcast.html", error=ERRORS["nobody"], **context)
+    draft.user = str(session.get("user", ""))
+    try:
+        broadcasts.save_draft(services.redis, draft)
+    except RedisError:
+        log.exception("broadcast preview: cannot store the draft")
+        return render("broadcast.html", error=ERRORS["queue"], **context)
+    return render("broadcast.html", preview=draft, **context)
 
 
-def _create(s: Session, included: Any, text: str, periodo: str | None) -> int:
-    """Outbox rows for the broadcast, sent by the dispatcher like reminders."""
-    bid = uuid.uuid4().hex[:12]
-    encoding, segments = sms_parts(text)
-    now = utcnow()
-    last, total = "", 0
-    while True:
-        rows = s.execute(
-            select(Household.hogar_id, Household.phone, Household.unidad_territorial)
-            .where(included, Household.hogar_id > last).order_by(Household.hogar_id).limit(5000)
-        ).all()
-        if not rows:
-            return total
-        s.execute(OutboxMessage.__table__.insert(), [  # type: ignore[attr-defined]
-            {"recipient": r.phone, "text": text, "encoding": encoding, "segments": segments,
-             "purpose": "broadcast", "kind": "broadcast", "status": "pending", "periodo": periodo,
-             "dedupe_key": f"broadcast:{bid}:{r.hogar_id}", "hogar_id": r.hogar_id,
-             "unidad_territorial": r.unidad_territorial, "subject": bid, "send_after": now,
-             "attempts": 0, "dup_risk": False, "created_at": now, "updated_at": now}
-            for r in rows
-        ])
-        total += len(rows)
-        last = rows[-1].hogar_id
+def _suggestion(text: str) -> str | None:
+    """The GSM-7 version of a text with characters outside GSM-7, when it passes every check."""
+    if is_gsm7(text):
+        return None
+    safe = broadcast_text.gsm_version(text)
+    return safe if safe and not broadcast_text.problems(safe) else None
+
+
+def _confirm(services: Services, draft: broadcasts.Draft, context: dict[str, Any]) -> Any:
+    """Claim the previewed draft once, queue the job that makes its rows, and redirect (PRG)."""
+    bid = request.form.get("broadcast", "")
+    kept = broadcasts.load(services.redis, bid)
+    if kept is None:
+        return render("broadcast.html", error=ERRORS["expired"], **context)
+    if not kept.same_form(draft):
+        return render("broadcast.html", error=ERRORS["changed"], **context)
+    user = str(session.get("user", ""))
+    claimed = broadcasts.claim(services.redis, bid, user)
+    if claimed == 0:  # the same preview confirmed before (a double click, F5, the back button)
+        return redirect(url_for("admin.broadcast_status", bid=bid, again=1))
+    if claimed < 0:
+        return render("broadcast.html", error=ERRORS["expired"], **context)
+    try:
+        broadcasts.enqueue(services.queue, bid)
+    except Exception:
+        log.exception("broadcast %s: could not queue its job", bid)
+        broadcasts.unclaim(services.redis, bid)
+        return render("broadcast.html", error=ERRORS["queue"], **context)
+    log.info("broadcast %s confirmed by %s: %s households, %s phones", bid, user, kept.households,
+             kept.phones)
+    return redirect(url_for("admin.broadcast_status", bid=bid))
+
+
+@bp.get("/broadcast/<bid>")
+@login_required
+def broadcast_status(bid: str) -> Any:
+    services = _services()
+    draft = broadcasts.load(services.redis, bid)
+    if draft is None or not draft.confirmed_by:
+        abort(404)
+    job_status = ""
+    try:
+        job = Job.fetch(draft.job or broadcasts.job_id(bid), connection=services.redis)
+        status = job.get_status()
+        job_status = JOB_STATES.get(status.value if status else "", "")
+    except NoSuchJobError:
+        pass
+    return render("broadcast_result.html", b=draft, again=bool(request.args.get("again")),
+                  job_status=job_status)

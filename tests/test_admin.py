@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from mijuntos.cli import main
-from models import Database, OptOut, OutboxMessage
-from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from models import Database, OutboxMessage
+from tests.admin_support import PASSWORD, create_user, csrf_of, log_in
+from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone
 
 
 @pytest.fixture
-def staff(app: Flask, seeded: Database, monkeypatch: pytest.MonkeyPatch, tmp_path) -> FlaskClient:
-    monkeypatch.setenv("DATABASE_URL", seeded.url)
-    result = CliRunner().invoke(main, ["admin", "create-user", "ana"],
-                                input="una-clave-larga\nuna-clave-larga\n")
-    assert result.exit_code == 0, result.output
-    client = app.test_client()
-    page = client.get("/admin/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert csrf
-    bad = client.post("/admin/login", data={"csrf": csrf[1], "username": "ana", "password": "nope"})
-    assert "Usuario o clave incorrectos" in bad.get_data(as_text=True)
-    ok = client.post("/admin/login", data={"csrf": csrf[1], "username": "ana",
-                                          "password": "una-clave-larga"})
-    assert ok.status_code == 302
-    return client
-
-
-def csrf_of(client: FlaskClient, path: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).get_data(as_text=True))
-    assert found
-    return found[1]
+def staff(app: Flask, seeded: Database, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
+    return log_in(app, seeded, monkeypatch)
 
 
 def traffic(app: Flask) -> None:
@@ -71,34 +54,9 @@ def test_report_cli_and_csv(app: Flask, seeded: Database, monkeypatch) -> None:
     assert "lookups: 3 (USSD 2, SMS 1)" in out and "households reached: 2" in out
     assert "verifications: 3 verified, 0 failed" in out
     csv_out = CliRunner().invoke(main, ["report", "--from", today, "--to", today, "--csv"]).output
-    assert csv_out.splitlines()[0].startswith("unidad_territorial,lookups_ussd,lookups_sms,planned")
-    assert "PIURA,1,1," in csv_out and "PUNO,1,0," in csv_out
-
-
-def test_broadcast_previews_then_confirms(staff: FlaskClient, seeded: Database) -> None:
-    with seeded.session() as s:
-        s.add(OptOut(phone=SHARED_PHONE, source="aggregator"))
-    text = "Mi Juntos: el punto de pago P002 cierra por huaico. Nueva fecha por SMS."
-    form: dict[str, object] = {"csrf": csrf_of(staff, "/admin/broadcast"), "ut": ["PIURA", "PUNO"],
-                               "text": text, "action": "preview"}
-    preview = staff.post("/admin/broadcast", data=form).get_data(as_text=True)
-    assert "Destinatarios: <strong>1</strong>" in preview  # Rosa; the shared phone opted out
-    assert "GSM7, 1 parte(s)" in preview
-    token = re.search(r'name="token" value="([^"]+)"', preview)
-    assert token
-    with seeded.session() as s:
-        assert s.scalars(select(OutboxMessage)).all() == []  # a preview sends nothing
-    changed = staff.post("/admin/broadcast", data={**form, "action": "confirm", "token": token[1],
-                                                   "text": text + "!"})
-    assert "El aviso cambio" in changed.get_data(as_text=True)
-    done = staff.post("/admin/broadcast", data={**form, "action": "confirm", "token": token[1]})
-    assert "Aviso creado para 1 hogares" in done.get_data(as_text=True)
-    with seeded.session() as s:
-        [row] = s.scalars(select(OutboxMessage)).all()
-    assert (row.recipient, row.kind, row.purpose, row.status) == (ROSA_PHONE, "broadcast", "broadcast",
-                                                                  "pending")
-    no_csrf = staff.post("/admin/broadcast", data={**form, "csrf": "forged"})
-    assert no_csrf.status_code == 403
+    assert csv_out.splitlines()[0] == "section,key,measure,value"
+    assert "lookups_by_ut,PIURA,ussd,1" in csv_out and "lookups_by_ut,PIURA,sms,1" in csv_out
+    assert "lookups_by_ut,PUNO,ussd,1" in csv_out and "lookups_by_ut,PUNO,sms,0" in csv_out
 
 
 def test_simulator_drives_the_dialog(app: Flask, seeded) -> None:
@@ -141,4 +99,110 @@ def test_hops_are_counted_by_screen(app: Flask, seeded) -> None:
     phone.dial()
     phone.send("2")
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'mijuntos_ussd_replies_total{kind="CON",screen="status"}' in metrics
+    assert 'mijuntos_ussd_hops_total{kind="CON",outcome="answered",screen="status"}' in metrics
+
+
+def chart(html: str, card: str) -> dict[str, dict[str, int]]:
+    """The bars of the chart in card `card`: label -> series -> value."""
+    svg = html.split(f'id="{card}"', 1)[1].split("</svg>", 1)[0]
+    out: dict[str, dict[str, int]] = {}
+    for part in svg.split('class="label">')[1:]:
+        label = part.split("<", 1)[0]
+        out[label] = {s: int(v) for s, v in re.findall(r'data-series="([^"]+)" data-value="(\d+)"', part)}
+    return out
+
+
+def test_dashboard_funnel_is_the_current_waves_reminders_and_notices(staff: FlaskClient,
+                                                                    seeded: Database) -> None:
+    rows = [("reminder", "2026-6", "pending", None)] * 2 + [
+        ("reminder", "2026-6", "delivered", None), ("reminder", "2026-6", "skipped", "opted_out"),
+        ("notice", "2026-6", "failed", "UserInBlacklist"), ("change", "2026-6", "submitted", None),
+    ] + [("reminder", "2026-5", "delivered", None)] * 5 + [("broadcast", "2026-6", "pending", None)] * 3 + [
+        (None, None, "submitted", None)] * 2  # replies
+    with seeded.session() as s:
+        s.add_all([OutboxMessage(recipient=ROSA_PHONE, text="Mi Juntos: prueba", encoding="gsm7", segments=1,
+                                 purpose=kind or "reply", kind=kind, periodo=periodo, status=status,
+                                 failure_reason=reason, dedupe_key=f"test:{n}", unidad_territorial="PIURA")
+                   for n, (kind, periodo, status, reason) in enumerate(rows)])
+    html = staff.get("/admin/").get_data(as_text=True)
+    assert "Recordatorios y avisos del periodo 2026-6" in html
+    funnel = chart(html, "funnel")  # the newest period's wave only: no 2026-5, broadcasts or replies
+    assert funnel["planificados"] == {"recordatorios": 4, "avisos sin pago": 1, "avisos de cambio": 1}
+    assert funnel["en espera"] == {"recordatorios": 2}
+    assert funnel["entregados"] == {"recordatorios": 1}
+    assert funnel["dados de baja"] == {"recordatorios": 1}
+    assert funnel["fallidos"] == {"avisos sin pago": 1}
+    assert funnel["enviados"] == {"avisos de cambio": 1}
+    assert chart(html, "broadcasts")["planificados"] == {"avisos masivos": 3}
+    older = chart(staff.get("/admin/?periodo=2026-5").get_data(as_text=True), "funnel")
+    assert older["planificados"] == {"recordatorios": 5} and older["entregados"] == {"recordatorios": 5}
+
+
+def test_failed_logins_are_throttled_per_username_and_per_address(app: Flask, seeded: Database,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import login_guard
+
+    monkeypatch.setattr(login_guard, "WINDOW_SECONDS", 2)
+    monkeypatch.setattr(login_guard, "PER_USERNAME", 3)
+    monkeypatch.setattr(login_guard, "PER_ADDRESS", 5)
+    create_user(seeded, monkeypatch)
+    client = app.test_client()
+
+    def attempt(name: str, password: str, address: str = "127.0.0.1"):
+        csrf = csrf_of(client, "/admin/login")
+        return client.post("/admin/login", data={"csrf": csrf, "username": name, "password": password},
+                           environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(3):
+        wrong = attempt("ana", "adivinanza")
+        assert wrong.status_code == 200 and "Usuario o clave incorrectos" in wrong.get_data(as_text=True)
+    refused = attempt("ana", PASSWORD)  # the right password, but the username used up its failures
+    assert refused.status_code == 429 and "Demasiados intentos" in refused.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302  # not logged in
+    assert attempt("ANA ", PASSWORD).status_code == 429  # the same name however it is typed
+    time.sleep(2.2)  # the window passes
+    assert attempt("ana", PASSWORD).status_code == 302
+    client.post("/admin/logout", data={"csrf": csrf_of(client, "/admin/")})
+    for n in range(5):  # one address trying many names
+        assert attempt(f"usuario{n}", "adivinanza").status_code == 200
+    assert attempt("ana", PASSWORD).status_code == 429
+    assert attempt("ana", PASSWORD, address="10.0.0.2").status_code == 302  # another office
+
+
+@pytest.mark.parametrize(("target", "lands"), [
+    ("/simulator", "/simulator"),
+    ("/admin/broadcast", "/admin/broadcast"),
+    ("/admin/?from=2026-12-01", "/admin/?from=2026-12-01"),
+    ("//evil.example/x", "/admin/"),
+    ("/\\evil.example", "/admin/"),
+    ("https://evil.example/admin", "/admin/"),
+    ("javascript:alert(1)", "/admin/"),
+    ("simulator", "/admin/"),
+])
+def test_login_returns_to_a_page_of_this_site_only(app: Flask, seeded: Database,
+                                                   monkeypatch: pytest.MonkeyPatch, target: str,
+                                                   lands: str) -> None:
+    create_user(seeded, monkeypatch)
+    client = app.test_client()
+    csrf = csrf_of(client, "/admin/login")
+    done = client.post("/admin/login", query_string={"next": target},
+                       data={"csrf": csrf, "username": "ana", "password": PASSWORD})
+    assert done.status_code == 302 and done.headers["Location"] == lands
+
+
+def test_the_simulator_login_returns_to_the_simulator(app: Flask, seeded: Database,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    app.extensions["mijuntos"].settings = app.extensions["mijuntos"].settings.with_(env="production")
+    client = app.test_client()
+    to_login = client.get("/simulator")
+    assert to_login.status_code == 302
+    assert "next=/simulator" in to_login.headers["Location"].replace("%2F", "/")
+    create_user(seeded, monkeypatch)
+    csrf = csrf_of(client, to_login.headers["Location"])
+    done = client.post(to_login.headers["Location"], data={"csrf": csrf, "username": "ana",
+                                                           "password": PASSWORD})
+    assert done.headers["Location"] == "/simulator"
+    assert 'id="screen"' in client.get("/simulator").get_data(as_text=True)
+    # A page with a query string comes back with it.
+    to_login = app.test_client().get("/admin/?periodo=2026-5")
+    assert parse_qs(urlsplit(to_login.headers["Location"]).query)["next"] == ["/admin/?periodo=2026-5"]

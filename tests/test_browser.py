@@ -82,6 +82,15 @@ def test_simulator_session_login_and_dashboard_chart(browser, server: str, seede
         if value == "1":
             shot(driver, "simulator-reason")
     assert "sesion terminada" in driver.find_element(*screen).text  # type: ignore[attr-defined]
+    # The same session from a real phone, through POST /ussd as the aggregator sends it: the
+    # dashboard counts this one; the simulator's is training, recorded under its own channel.
+    import requests
+
+    for text in ("", "40123456", "40123456*02011985", "40123456*02011985*1"):
+        hop = requests.post(f"{server}/ussd", data={"sessionId": "real1", "serviceCode": "*1880#",
+                                                   "phoneNumber": "+51955555556", "text": text},
+                            timeout=5)
+        assert hop.status_code == 200 and hop.text.startswith("CON"), hop.text
 
     monkeypatch.setenv("DATABASE_URL", seeded.url)
     created = CliRunner().invoke(main, ["admin", "create-user", "gestora"],
@@ -94,7 +103,7 @@ def test_simulator_session_login_and_dashboard_chart(browser, server: str, seede
     wait.until(ec.presence_of_element_located((By.ID, "by-ut")))
     shot(driver, "dashboard")
     totals = driver.find_element(By.ID, "totals").text  # type: ignore[attr-defined]
-    assert "Consultas: 1" in totals and "USSD 1" in totals  # the simulator session's one lookup
+    assert "Consultas: 1" in totals and "USSD 1" in totals  # the real session's one lookup
     bars = driver.find_elements(By.CSS_SELECTOR, '#by-ut rect[data-series="USSD"]')  # type: ignore[attr-defined]
     assert [b.get_attribute("data-value") for b in bars] == ["1"]
     assert bars[0].size["width"] > 50  # drawn, not just present
