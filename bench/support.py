@@ -129,6 +129,7 @@ def prepare_database(kind: str, households: int) -> str:
     db = Database(url)
     try:
         if _import_is_current(db, households):
+            db.upgrade()  # the schema may have moved on since the import
             say(f"reusing the import in {url}")
             return url
         directory = demo_csv(households)

@@ -6,6 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -75,7 +76,13 @@ class OutboxMessage(Base):
     # have sent it, and it is sent again.
     dup_risk: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "send_after"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "send_after"),
+        # The dispatcher's claim order, pending planned rows only (migration 0008).
+        Index("ix_outbox_claim", "send_after", "subject", "id",
+              postgresql_where=sql_text("status = 'pending' AND kind IS NOT NULL"),
+              sqlite_where=sql_text("status = 'pending' AND kind IS NOT NULL")),
+    )
 
 
 class OptOut(Base):

@@ -109,10 +109,11 @@ def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
                # An opt-out withdraws its rows when it lands; this holds for any row it missed
                # (the planner's next run marks them skipped).
                ~exists().where(OptOut.phone == OutboxMessage.recipient))
-        # Oldest due first; within one due time, identical texts together, so that a claim
-        # makes few bulk calls (ids follow households, whose pay points, and so texts, differ).
-        # PostgreSQL reads ix_outbox_due in send_after order and sorts only one due time's rows.
-        .order_by(OutboxMessage.send_after, OutboxMessage.text, OutboxMessage.id)
+        # Oldest due first; within one due time, one payment operation's rows together (they
+        # share their text, but for the household's language), so a claim makes few bulk calls.
+        # The partial index ix_outbox_claim holds exactly this order: a claim reads its rows
+        # and stops, where sorting by text sorted every pending row of the due time each time.
+        .order_by(OutboxMessage.send_after, OutboxMessage.subject, OutboxMessage.id)
         .limit(size)
     )
     claimed = update(OutboxMessage).values(
