@@ -28,6 +28,7 @@ from dialogs.gsm import sms_parts
 from gateway.sessions import key_for
 from models import Database, Household, OptOut, OutboxMessage, Settlement
 from models.base import utcnow
+from workers.planner import ANALYZE_AFTER, analyze_outbox
 
 log = logging.getLogger("mijuntos.broadcast")
 
@@ -256,6 +257,8 @@ def create_broadcast(bid: str, households: int = 0, phones: int = 0, after: str 
     if not done.finished:
         enqueue(sms_queue(ctx.redis), bid, done)
         return f"broadcast {bid}: {done.households} households so far; continues"
+    if done.households >= ANALYZE_AFTER:
+        analyze_outbox(ctx.db)  # the dispatcher's claims read the new rows in index order
     _update(ctx.redis, bid, state="done", created=done.households, created_phones=done.phones, error="")
     log.info("broadcast %s: %s households, %s phones", bid, done.households, done.phones)
     return f"broadcast {bid}: {done.households} households, {done.phones} phones"

@@ -295,8 +295,24 @@ def plan_reminders(
         for rows in _pages(db, periods):
             planner.plan_page(rows, periods, report)
             bar.update(len(rows))
+    if report.created >= ANALYZE_AFTER:
+        analyze_outbox(db)
     log.info("%s", report.line())
     return report
+
+
+ANALYZE_AFTER = 10_000  # new rows that call for fresh statistics before the dispatchers claim
+
+
+def analyze_outbox(db: Database) -> None:
+    """Refresh the outbox's statistics after a wave was planned (or a broadcast made).
+
+    Autovacuum gets there minutes later; until then PostgreSQL believes there are a few hundred
+    pending rows and claims by sorting all of them (~0.35 s a claim at national scale) instead
+    of reading ix_outbox_claim in order (~0.03 s). SQLite's planner is guided the same way.
+    """
+    with db.engine.begin() as conn:
+        conn.execute(text("ANALYZE outbox"))
 
 
 def withdraw_opted_out(db: Database) -> int:
