@@ -272,11 +272,11 @@ class _Step:
             self.query("verify", "dni_limit")
             self.go("dni_limit")
             return
+        self.effects.append(DniTried(ctx.phone, key))
         if self.facts.dob_failures(key) >= ctx.max_dob_attempts:
             self.query("verify", "locked")
             self.go("locked")
             return
-        self.effects.append(DniTried(ctx.phone, key))
         household = self.facts.household_by_dni(dni)
         if household is None:
             s.dni_tries += 1

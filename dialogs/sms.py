@@ -140,11 +140,11 @@ def _verify(
     # The limit first: only a real DNI can be locked, so "locked" would reveal it exists.
     if not facts.may_try_dni(ctx.phone, key):
         return SmsAnswer(t("sms_dni_limit", **params), [RecordQuery("verify", "dni_limit")])
+    tried: list[Effect] = [DniTried(ctx.phone, key)]
     failures = facts.dob_failures(key)
     if failures >= ctx.max_dob_attempts:
         return SmsAnswer(t("sms_locked", minutes=ctx.lock_minutes, **params),
-                         [RecordQuery("verify", "locked")])
-    tried: list[Effect] = [DniTried(ctx.phone, key)]
+                         [*tried, RecordQuery("verify", "locked")])
     household = facts.household_by_dni(dni)
     if household is None:
         return SmsAnswer(t("sms_dni_unknown", **params),

@@ -178,6 +178,14 @@ def test_a_phone_past_its_dni_limit_cannot_learn_that_a_dni_is_locked(phone_for)
                                     (ROSA["dni"], ["END Este celular ya consulto varios DNI hoy"])])
 
 
+def test_asking_again_about_the_same_locked_dni_does_not_use_up_the_phones_limit(phone_for) -> None:
+    run(phone_for("+51944444444"), [(DIAL, []), (ROSA["dni"], []), ("01011999", []), ("02011999", []),
+                                    ("03011999", ["END Por seguridad, este DNI esta bloqueado"])])
+    for _ in range(4):  # one distinct DNI, however many times: still "locked", never the limit
+        run(phone_for(STRANGER_PHONE), [(DIAL, []), (ROSA["dni"], ["END Por seguridad"])])
+    run(phone_for(STRANGER_PHONE), [(DIAL, []), (JUANA["dni"], ["fecha de nacimiento"])])
+
+
 def test_choices_are_stored_for_the_household(phone_for, seeded: Database) -> None:
     run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("5", ["Espanol"]), ("3", ["guardado"]),
                                 ("4", ["ACTIVOS"]), ("1", ["Ya no recibira"])])
