@@ -115,8 +115,9 @@ def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
 
 def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt.datetime) -> None:
     sent = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
-    where = (OutboxMessage.kind.is_not(None), OutboxMessage.created_at >= since,
-             OutboxMessage.created_at < until)
+    # Reminders, no-payment notices and change notices: the wave. Broadcasts are not reminders.
+    where = (OutboxMessage.kind.in_(("reminder", "notice", "change")),
+             OutboxMessage.created_at >= since, OutboxMessage.created_at < until)
     for ut, status, reason, count in session.execute(
         select(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason,
                func.count()).where(*where)
@@ -130,7 +131,7 @@ def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt
             stages["delivered"] += count
         if status == OutboxStatus.FAILED:
             stages["failed"] += count
-        if status == OutboxStatus.SKIPPED and reason == "opted_out":
+        if status == OutboxStatus.SKIPPED and reason in ("opted_out", "reminders_off"):
             stages["opted_out"] += count
     for network, status, count in session.execute(
         select(OutboxMessage.network_code, OutboxMessage.status, func.count())

@@ -45,6 +45,8 @@ MESSAGES = [  # kind, UT, status, failure reason, network code
     ("reminder", "PUNO", "pending", None, None),
     ("reminder", "PUNO", "failed", "retries_exhausted", None),
     (None, None, "delivered", None, "71606"),  # a reply: not a reminder, but an operator's delivery
+    ("broadcast", "PIURA", "pending", None, None),  # an ad-hoc broadcast: not in the reminder funnel
+    ("reminder", "PUNO", "skipped", "reminders_off", None),  # switched off on USSD: opted out too
 ]
 
 
@@ -89,9 +91,9 @@ EXPECTED = [
     *(("reminders_by_ut", "PIURA", stage, n) for stage, n in
       zip(("planned", "sent", "delivered", "failed", "opted_out"), "33210", strict=True)),
     *(("reminders_by_ut", "PUNO", stage, n) for stage, n in
-      zip(("planned", "sent", "delivered", "failed", "opted_out"), "30011", strict=True)),
+      zip(("planned", "sent", "delivered", "failed", "opted_out"), "40012", strict=True)),
     *(("reminders_by_ut", "all", stage, n) for stage, n in
-      zip(("planned", "sent", "delivered", "failed", "opted_out"), "63221", strict=True)),
+      zip(("planned", "sent", "delivered", "failed", "opted_out"), "73222", strict=True)),
     ("delivery_by_operator", "71606", "delivered", "1"),
     ("delivery_by_operator", "71606", "failed", "0"),
     ("delivery_by_operator", "71606", "rate_percent", "100.0"),
@@ -110,8 +112,8 @@ def test_the_csv_carries_every_figure_of_the_text_report() -> None:
     table = [line.split() for line in text.splitlines()]
     assert table.index(["PIURA", "2", "1", "3"]) < table.index(["PUNO", "2", "0", "2"]) \
         < table.index(["CUSCO", "0", "1", "1"])  # top UTs first
-    for row in (["PIURA", "3", "3", "2", "1", "0"], ["PUNO", "3", "0", "0", "1", "1"],
-                ["total", "6", "3", "2", "2", "1"]):
+    for row in (["PIURA", "3", "3", "2", "1", "0"], ["PUNO", "4", "0", "0", "1", "2"],
+                ["total", "7", "3", "2", "2", "2"]):
         assert row in table, text
     rows = list(csv.reader(io.StringIO(report("--csv"))))
     assert rows[0] == ["section", "key", "measure", "value"]
