@@ -186,6 +186,31 @@ def test_asking_again_about_the_same_locked_dni_does_not_use_up_the_phones_limit
     run(phone_for(STRANGER_PHONE), [(DIAL, []), (JUANA["dni"], ["fecha de nacimiento"])])
 
 
+def test_many_sessions_of_one_phone_at_once_cannot_pass_the_dni_limit(phone_for) -> None:
+    """Twelve sessions of one phone, each typing another DNI at the same moment: the check and
+    the count are one atomic step on Redis, so no more than the limit get past it."""
+    import threading
+
+    phones = [phone_for(STRANGER_PHONE) for _ in range(12)]
+    for phone in phones:
+        phone.dial()
+    barrier = threading.Barrier(len(phones))
+    answers: list[str] = []
+
+    def ask(phone: Phone, dni: str) -> None:
+        barrier.wait()
+        answers.append(phone.send(dni))
+
+    threads = [threading.Thread(target=ask, args=(p, f"9999{n:04d}")) for n, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 12
+    passed = [a for a in answers if "ya consulto varios DNI" not in a]
+    assert len(passed) == 3, answers  # each told "not in Juntos"; the other nine refused
+
+
 def test_choices_are_stored_for_the_household(phone_for, seeded: Database) -> None:
     run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("5", ["Espanol"]), ("3", ["guardado"]),
                                 ("4", ["ACTIVOS"]), ("1", ["Ya no recibira"])])
