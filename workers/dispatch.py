@@ -202,25 +202,32 @@ class Dispatcher:
         for text, by_number in groups.items():
             numbers = list(by_number)
             for i in range(0, len(numbers), self.chunk):
-                ours = start_call(self.ctx, batch, [r.id for n in numbers[i:i + self.chunk]
-                                                    for r in by_number[n]], self.now())
-                chunk = [n for n in numbers[i:i + self.chunk]
-                         if any(r.id in ours for r in by_number[n])]
-                if not chunk:
-                    continue
-                by_number = {**by_number, **{n: [r for r in by_number[n] if r.id in ours]
-                                             for n in chunk}}
-                self.limit.acquire(len(chunk))
-                report.api_calls += 1
-                maybe_sent = False
-                try:
-                    results = {r.number: r for r in self.ctx.sender.send(text, chunk)}
-                except ProviderError as exc:
-                    results, error, maybe_sent = {}, str(exc), exc.maybe_sent
-                else:
-                    error = "no result for this recipient"
-                self.record([(by_number[n], results.get(n)) for n in chunk], error, report,
-                            maybe_sent=maybe_sent)
+                waiting = numbers[i:i + self.chunk]
+                while waiting:
+                    # As many as the shared window lets go now (at least a few, never more than
+                    # it allows): waiting for room for the whole chunk would leave the room freed
+                    # meanwhile unused, and a wave of many small groups would fall short of the rate.
+                    take = self.limit.acquire_up_to(len(waiting))
+                    part, waiting = waiting[:take], waiting[take:]
+                    self.call(text, part, by_number, batch, report)
+
+    def call(self, text: str, numbers: list[str], by_number: dict[str, list[Any]], batch: str,
+             report: DispatchReport) -> None:
+        """One API call: its rows marked as in a call first (only those still this claim's)."""
+        ours = start_call(self.ctx, batch, [r.id for n in numbers for r in by_number[n]], self.now())
+        mine = {n: [r for r in by_number[n] if r.id in ours] for n in numbers}
+        chunk = [n for n in numbers if mine[n]]
+        if not chunk:
+            return
+        report.api_calls += 1
+        maybe_sent = False
+        try:
+            results = {r.number: r for r in self.ctx.sender.send(text, chunk)}
+        except ProviderError as exc:
+            results, error, maybe_sent = {}, str(exc), exc.maybe_sent
+        else:
+            error = "no result for this recipient"
+        self.record([(mine[n], results.get(n)) for n in chunk], error, report, maybe_sent=maybe_sent)
 
     def record(self, outcomes: list[tuple[list[Any], RecipientResult | None]], error: str,
                report: DispatchReport, *, maybe_sent: bool = False) -> None:

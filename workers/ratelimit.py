@@ -33,6 +33,25 @@ class SendRateLimit:
         """The most recipients one call may carry so the window is filled smoothly."""
         return max(1, self.per_second // 5) if self.limiter else None
 
+    def acquire_up_to(self, wanted: int) -> int:
+        """Take room for up to `wanted` messages; how many may go now (at least one).
+
+        Waits only while less than a small share is free (a fifth of a chunk): the window frees
+        room in pieces, as old sends age out, and sending what fits keeps the rate at the limit
+        where waiting for a whole chunk would leave those pieces unused.
+        """
+        if self.limiter is None:
+            return wanted
+        least = min(wanted, max(1, (self.chunk or 1) // 5))
+        while True:
+            stats = self.limiter.get_window_stats(self.item, self.name)
+            take = min(wanted, stats.remaining)
+            if take >= least:
+                if self.limiter.hit(self.item, self.name, cost=take):
+                    return take
+                continue  # another dispatcher took it first
+            time.sleep(min(max(stats.reset_time - time.time(), 0.005), 0.25))
+
     def acquire(self, cost: int) -> float:
         """Wait until `cost` messages may go; returns the seconds waited."""
         if self.limiter is None:
