@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from gateway.hops import CallbackError, parse_ussd_hop
 from gateway.services import Services
+from models.query import Channel
 
 bp = Blueprint("simulator", __name__)
 
@@ -40,7 +41,7 @@ def hop() -> Response:
     except CallbackError as exc:
         return Response(f"END {exc}", mimetype="text/plain")
     try:
-        wire, _ = answer(services, parsed, channel="simulator")
+        wire, _ = answer(services, parsed, channel=Channel.SIMULATOR)
     except Exception:
         current_app.logger.exception("simulator hop failed")
         wire = "END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.sessions import Pipeline, key_for
+from models import Query
 
 STREAM = key_for("usage", "records")
 # Every key has a TTL, this queue too, renewed by each write: it outlives any drain pause an
@@ -22,6 +23,7 @@ STREAM = key_for("usage", "records")
 # mijuntos_usage_backlog), and a stream left by a service taken down does not stay for ever.
 TTL = 7 * 24 * 3600
 FIELDS = ("channel", "kind", "outcome", "hogar_id", "unidad_territorial", "periodo")
+WIDTHS = {name: Query.__table__.c[name].type.length for name in FIELDS}  # type: ignore[attr-defined]
 
 
 def stage(pipeline: Pipeline, records: Iterable[Mapping[str, Any]]) -> None:
@@ -43,6 +45,9 @@ def as_text(value: bytes | str) -> str:
 def decode(fields: Mapping[Any, Any]) -> dict[str, Any]:
     """A staged record as the `query` table's columns (empty strings were None)."""
     text = {as_text(k): as_text(v) for k, v in fields.items()}
-    row: dict[str, Any] = {name: text.get(name) or None for name in FIELDS}
+    # Cut to the columns' sizes: one over-long value must not fail the whole batch's insert
+    # (the drain would retry it every minute and move nothing more).
+    row: dict[str, Any] = {name: (text.get(name) or None) and text[name][:WIDTHS[name]]
+                           for name in FIELDS}
     row["created_at"] = dt.datetime.fromisoformat(text["created_at"])
     return row

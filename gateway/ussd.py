@@ -127,7 +127,7 @@ class UssdEndpoint:
 def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str, str]:
     """The reply to one hop: load the session, run the dialog, store, reply.
 
-    `channel` names the usage records: "simulator" for the browser page, so demos and training
+    `channel` names the usage records: "sim" for the browser simulator, so demos and training
     are not counted as the programme's USSD lookups.
     """
     store, settings = services.store, services.settings

@@ -14,6 +14,7 @@ from models.base import Base, UTCDateTime, utcnow
 class Channel(StrEnum):
     USSD = "ussd"
     SMS = "sms"
+    SIMULATOR = "sim"  # the browser simulator: demos and training, not the programme's usage
 
 
 class Query(Base):

@@ -25,4 +25,4 @@ def test_simulator_lookups_are_recorded_apart_from_real_ussd(app: Flask, seeded:
     drain_usage(seeded, redis)
     with seeded.session() as s:
         channels = sorted(s.scalars(select(Query.channel).where(Query.kind == "next_payment")))
-    assert channels == ["simulator", "ussd"]
+    assert channels == ["sim", "ussd"]

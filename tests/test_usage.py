@@ -133,3 +133,18 @@ def test_the_scheduled_job_moves_a_sessions_lookups_on_a_real_worker(
         got = [(q.channel, q.kind, q.outcome) for q in s.scalars(select(Query).order_by(Query.id))]
     assert got == [("ussd", "verify", "ok_phone"), ("ussd", "next_payment", "programado")]
     assert backlog(redis) == 0
+
+
+def test_an_over_long_value_is_cut_not_a_batch_that_never_moves(db: Database, redis: redis_lib.Redis) -> None:
+    """PostgreSQL refuses a value longer than its column: one such record would fail its whole
+    batch at every drain, and nothing would move any more."""
+    pipe = redis.pipeline()
+    usage.stage(pipe, [{"created_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC), "channel": "simulator",
+                        "kind": "next_payment", "outcome": "x" * 40, "unidad_territorial": "U" * 60}])
+    pipe.execute()
+    stage(redis, 3)
+    assert drain_usage(db, redis) == 4
+    with db.session() as s:
+        first = s.scalars(select(Query).order_by(Query.id)).first()
+    assert first is not None
+    assert (first.channel, len(first.outcome), len(first.unidad_territorial or "")) == ("simulato", 24, 40)
