@@ -135,6 +135,8 @@ def expect(*screens: str, **texts: tuple[str, ...]) -> Expect:
     return Expect(frozenset(screens), texts)
 
 
+# The model reads inputs with its own few lines, on purpose, not with dialogs/validate.py: an
+# oracle that shared the app's parsing would share its bugs.
 def clean(raw: str) -> str:
     """An input without the spaces, dots, dashes and slashes people type between digits."""
     return re.sub(r"[\s.\-/]", "", raw.strip())
