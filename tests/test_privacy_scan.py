@@ -10,7 +10,11 @@ import redis as redis_lib
 from flask import Flask
 from sqlalchemy import select
 
+from gateway import create_app
+from gateway.backlog import REDIS_KEY
+from gateway.config import Settings
 from gateway.logs import ScrubbingFormatter
+from mijuntos.fake_at import FakeAT
 from models import Base, Database, OutboxMessage
 from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from workers.retention import PURGED, purge
@@ -45,17 +49,65 @@ def scenario(app: Flask) -> None:
                                       "text": f"{JUANA['dni']} {JUANA['dob']}"})
 
 
-def test_nothing_personal_is_left_in_clear(app: Flask, seeded: Database, redis: redis_lib.Redis,
-                                            caplog) -> None:
+def send_and_report(app: Flask, settings: Settings, redis: redis_lib.Redis, redis_url: str,
+                    fake: FakeAT) -> None:
+    """What follows the hops: a callback parked during a database outage and replayed, the
+    replies sent by a real rq worker (in-process, so its log lines are captured), a reminder
+    wave planned and dispatched, and every message's delivery report posted back."""
+    from rq import Queue, SimpleWorker
+
+    from gateway.i18n import load_catalog
+    from gateway.sms import replay_parked
+    from workers.context import configure
+    from workers.dispatch import Dispatcher
+    from workers.planner import plan_reminders
+
+    down = create_app(settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    parked = down.test_client().post("/sms/inbound", data={
+        "id": "scan-parked", "from": STRANGER_PHONE, "text": f"{JUANA['dni']} {JUANA['dob']} ESTADO"})
+    assert parked.status_code == 200 and redis.llen(REDIS_KEY) == 1
+    down.extensions["mijuntos"].close()
+    assert replay_parked(app.extensions["mijuntos"]) == 1
+    ctx = configure(settings, redis_url)
+    SimpleWorker([Queue("sms", connection=redis)], connection=redis).work(burst=True)
+    lima = dt.timezone(dt.timedelta(hours=-5))
+    plan_reminders(seeded_db(app), load_catalog(), settings,
+                   now=dt.datetime(2026, 12, 9, 9, 0, tzinfo=lima))
+    Dispatcher(ctx, now=lambda: dt.datetime(2026, 12, 9, 9, 30, tzinfo=lima)).run(budget_seconds=30)
+    # Days later the operations have opened: what was planned and not sent is expired.
+    Dispatcher(ctx, now=lambda: dt.datetime(2026, 12, 20, 9, 0, tzinfo=lima)).run(budget_seconds=30)
+    client = app.test_client()
+    for message in fake.messages:
+        for r in message["recipients"]:
+            if r["messageId"] != "None":
+                client.post("/sms/delivery", data={"id": r["messageId"], "status": "Success",
+                                                   "phoneNumber": r["number"], "networkCode": "71610"})
+    ctx.db.dispose()
+
+
+def seeded_db(app: Flask) -> Database:
+    return app.extensions["mijuntos"].db
+
+
+def test_nothing_personal_is_left_in_clear(settings: Settings, seeded: Database, redis: redis_lib.Redis,
+                                            redis_url: str, caplog) -> None:
     formatter = ScrubbingFormatter("%(name)s %(message)s")
-    with caplog.at_level(logging.DEBUG):
-        scenario(app)
+    with FakeAT.running() as fake:
+        sending = settings.with_(at_base_url=fake.root_url, at_api_key="k")
+        app = create_app(sending)
+        with caplog.at_level(logging.DEBUG):
+            scenario(app)
+            send_and_report(app, sending, redis, redis_url, fake)
+        app.extensions["mijuntos"].close()
     with seeded.session() as s:
-        replies = s.scalars(select(OutboxMessage)).all()
-        assert len(replies) == 5  # one per inbound SMS
-        for row in replies:
-            row.status = "delivered"  # as the worker and the delivery reports leave them
-    purge(seeded, days=90, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=91))
+        rows = s.scalars(select(OutboxMessage)).all()
+        replies = [r for r in rows if r.purpose == "reply"]
+        assert len(replies) == 6  # one per inbound SMS, the parked one included
+        assert any(r.kind == "reminder" for r in rows) and any(r.kind == "notice" for r in rows)
+        sent = [r for r in rows if r.status in ("submitted", "delivered")]
+        assert sent and all(r.status == "delivered" for r in sent)  # the reports came back
+    # 91 days after the wave (planned and sent on 2026-12-09 by the scenario's clock).
+    purge(seeded, days=90, now=dt.datetime(2026, 12, 9, tzinfo=dt.UTC) + dt.timedelta(days=91))
     logs = "\n".join(formatter.format(r) for r in caplog.records)
     assert "ussd hop" in logs and "inbound sms" in logs
     needles = SECRETS + [digits(p)[-9:] for p in PHONES]
