@@ -437,3 +437,30 @@ def test_a_claim_taken_back_as_dead_is_not_sent_by_its_slow_owner(wave: Wave) ->
     assert {i for i in after if after[i].dup_risk} == set(half)  # only the call that had started
     assert all(after[r.id].batch_id is None and after[r.id].status == "pending" for r in rows)
     assert start_call(wave.ctx, rows[0].batch_id, [r.id for r in rows], later) == set()
+
+
+def test_dispatchers_at_once_send_each_row_once(wave: Wave) -> None:
+    """Four dispatchers on one wave (small claims, so they take turns): every row goes out once."""
+    from workers.context import configure
+
+    phones = add_households_at_p001(wave.db, 60)
+    wave.plan()
+    settings = wave.settings.with_(sms_claim_size=7, sms_batch_size=3)
+    reports = []
+
+    def run() -> None:
+        ctx = configure(settings, wave.ctx.redis_url)
+        try:
+            reports.append(Dispatcher(ctx, now=lambda: at("2026-12-09 09:30")).run(budget_seconds=30))
+        finally:
+            ctx.db.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [n["number"] for m in wave.fake.messages for n in m["recipients"]]
+    assert sorted(sent) == sorted(set(sent)) and set(phones) <= set(sent)
+    assert sum(r.submitted for r in reports) == len(wave.rows(status="submitted"))
+    assert sum(1 for r in reports if r.claimed) >= 2  # they did work side by side
