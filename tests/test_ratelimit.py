@@ -1,0 +1,36 @@
+"""The shared send-rate limit on a real Redis: never more than the limit in a second, and the
+room the window frees in pieces is used, not left idle."""
+
+from __future__ import annotations
+
+import time
+
+import redis as redis_lib
+
+from workers.ratelimit import SendRateLimit
+
+
+def test_a_call_takes_the_room_there_is_now(redis: redis_lib.Redis, redis_url: str) -> None:
+    limit = SendRateLimit(redis_url, 10, name="test")
+    assert limit.acquire_up_to(7) == 7
+    started = time.monotonic()
+    assert limit.acquire_up_to(5) == 3  # room for 3 now: take them, the rest waits for later
+    assert time.monotonic() - started < 0.2
+    assert limit.acquire_up_to(2) == 2  # nothing left: waits until the first 7 age out
+    assert time.monotonic() - started >= 0.8
+
+
+def test_never_more_than_the_limit_in_any_second(redis: redis_lib.Redis, redis_url: str) -> None:
+    limit = SendRateLimit(redis_url, 20, name="test2")
+    stamps: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < 2.5:
+        took = limit.acquire_up_to(6)
+        stamps += [time.monotonic()] * took
+    for i, t in enumerate(stamps):
+        assert len([s for s in stamps[i:] if s < t + 1.0]) <= 20
+    assert len(stamps) >= 20 * 2  # and the limit is used, not just respected
+
+
+def test_no_limit_takes_everything_at_once(redis_url: str) -> None:
+    assert SendRateLimit(redis_url, 0).acquire_up_to(500) == 500
