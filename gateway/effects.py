@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialogs.effects import (
@@ -144,17 +144,20 @@ def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -
 
 def withdraw_pending(
     session: Session, reason: str, now: dt.datetime, *, phone: str | None = None,
-    hogar_ids: Iterable[str] = (),
-) -> None:
-    """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent, in the same
-    transaction as the opt-out or switch-off that calls for it (the next planning run would be
-    minutes late). The planner revives a reminder when the household switches them on again.
+    hogar_ids: Iterable[str] = (), who: ColumnElement[bool] | None = None,
+) -> int:
+    """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent: those to
+    `phone`, of `hogar_ids`, or matching `who`; how many. Called in the same transaction as the
+    opt-out or switch-off that calls for it (the next planning run would be minutes late). The
+    planner revives a reminder when the household switches them on again.
     """
-    ids = tuple(hogar_ids)
-    who = OutboxMessage.recipient == phone if phone is not None else OutboxMessage.hogar_id.in_(ids)
-    session.execute(
+    if who is None:
+        ids = tuple(hogar_ids)
+        who = OutboxMessage.recipient == phone if phone is not None else OutboxMessage.hogar_id.in_(ids)
+    result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None), who)
         .values(status=OutboxStatus.SKIPPED, failure_reason=reason, final_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    return int(getattr(result, "rowcount", 0) or 0)

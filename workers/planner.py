@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from tqdm import tqdm
@@ -35,6 +35,8 @@ SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
 REVIVABLE = frozenset({"opted_out", "reminders_off", "no_phone", "plan_changed"})
 PLANNED = ("reminder", "notice", "change")  # the kinds of rows the planner owns
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
+# A notice is due "now" at every run: its first due time stands.
+NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
 
 
 def _revivable(row: OutboxMessage) -> bool:
@@ -196,8 +198,7 @@ class Planner:
                         new.append(wanted)
                     elif have.status == OutboxStatus.PENDING and have.batch_id is None:
                         changed = False
-                        # A notice is due "now" at every run: its first due time stands.
-                        cols = FOLLOWED if have.kind != "notice" else FOLLOWED[:2] + FOLLOWED[3:]
+                        cols = NOTICE_FOLLOWED if have.kind == "notice" else FOLLOWED
                         for col in cols:
                             if getattr(have, col) != wanted[col]:
                                 setattr(have, col, wanted[col])
@@ -317,11 +318,8 @@ def analyze_outbox(db: Database) -> None:
 
 def withdraw_opted_out(db: Database) -> int:
     """Pending reminders to phones that opted out since planning: skipped now, not at send time."""
+    from gateway.effects import withdraw_pending
+
     with db.session() as s:
-        result = s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
-                   OutboxMessage.recipient.in_(select(OptOut.phone)))
-            .values(status=OutboxStatus.SKIPPED, failure_reason="opted_out", final_at=utcnow())
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return withdraw_pending(s, "opted_out", utcnow(),
+                                who=OutboxMessage.recipient.in_(select(OptOut.phone)))
