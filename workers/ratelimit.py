@@ -51,17 +51,3 @@ class SendRateLimit:
                     return take
                 continue  # another dispatcher took it first
             time.sleep(min(max(stats.reset_time - time.time(), 0.005), 0.25))
-
-    def acquire(self, cost: int) -> float:
-        """Wait until `cost` messages may go; returns the seconds waited."""
-        if self.limiter is None:
-            return 0.0
-        if cost > self.per_second:
-            raise ValueError(f"cost: {cost} is more than the limit of {self.per_second}/s")
-        waited = 0.0
-        while not self.limiter.hit(self.item, self.name, cost=cost):
-            stats = self.limiter.get_window_stats(self.item, self.name)
-            pause = min(max(stats.reset_time - time.time(), 0.005), 0.25)
-            time.sleep(pause)
-            waited += pause
-        return waited

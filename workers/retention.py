@@ -20,7 +20,8 @@ PAGE = 5000
 
 def purge(db: Database, days: int, now: dt.datetime | None = None) -> int:
     """Mask the number and drop the text of messages older than `days`; returns how many."""
-    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=days)
     total = 0
     while True:
         with db.session() as s:
@@ -40,7 +41,7 @@ def purge(db: Database, days: int, now: dt.datetime | None = None) -> int:
         s.execute(delete(InboundSms).where(InboundSms.received_at < cutoff))
         # Parked callbacks hold what was typed (maybe a DNI and a date of birth): replayed within
         # minutes, or set aside as unreplayable; either way gone after a week, as in Redis.
-        parked_cutoff = (now or utcnow()) - dt.timedelta(seconds=backlog.KEEP)
+        parked_cutoff = now - dt.timedelta(seconds=backlog.KEEP)
         gone = s.execute(delete(ParkedCallback).where(ParkedCallback.created_at < parked_cutoff))
         dropped = int(getattr(gone, "rowcount", 0) or 0)
         if dropped:
