@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
@@ -53,6 +54,8 @@ class Context:
     max_dob_attempts: int = 3
     lock_minutes: int = 30
     channel: str = "ussd"
+    # Today on the Lima calendar, from the host: an operation ending today is not over yet.
+    today: dt.date | None = None
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -76,6 +78,8 @@ class Settings:
     timezone: str = "America/Lima"
     retention_days: int = 90  # sent messages' texts and numbers are purged after this
     claim_stale_seconds: int = 120  # a batch claimed longer ago was cut off by a dead worker
+    # Pins "today" on the Lima calendar (tests, training sessions on old data); None: the clock.
+    today: dt.date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -119,6 +123,12 @@ class Settings:
             claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
             retention_days=_int(env, "SMS_RETENTION_DAYS", 90),
         )
+
+    def local_today(self) -> dt.date:
+        """Today's date in the programme's time zone: what "not over yet" is judged against."""
+        if self.today is not None:
+            return self.today
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def secret_key_is_default(self) -> bool:

@@ -87,6 +87,7 @@ def sms_context(services: Services, phone: str) -> Context:
         service_code=settings.service_code,
         max_dob_attempts=settings.dob_max_attempts,
         lock_minutes=settings.dob_lock_seconds // 60,
+        today=settings.local_today(),
         channel="sms",
     )
 

@@ -143,6 +143,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         service_code=settings.service_code,
         max_dob_attempts=settings.dob_max_attempts,
         lock_minutes=settings.dob_lock_seconds // 60,
+        today=settings.local_today(),
         channel=channel,
     )
     inputs = hop.inputs

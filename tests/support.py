@@ -18,6 +18,8 @@ SHARED_PHONE = "+51911111111"
 STRANGER_PHONE = "+51955555555"
 ROSA = {"dni": "01234567", "dob": "25081990", "hogar_id": "H00000001"}
 JUANA = {"dni": "40123456", "dob": "02011985", "hogar_id": "H00000002"}
+# The day the tests' app believes it is (Lima): the seed's operations lie ahead of it.
+TEST_TODAY = dt.date(2026, 12, 2)
 LONG_PLACE = "Operativo ETV Comunidad Campesina San Juan de Llachon Capachica"
 
 
