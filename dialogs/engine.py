@@ -23,7 +23,7 @@ from dialogs.paging import paginate
 from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
 from dialogs.state import SessionState
 from dialogs.texts import FALLBACK, Catalog, Translate
-from dialogs.validate import dni_key, parse_dni, parse_dob
+from dialogs.validate import dni_key, parse_dni, parse_dob, possible_dob, wrong_check_char
 
 SCREEN_MAX = 182  # the hard limit of a USSD screen
 SCREEN_BUDGET = 160  # what pages are cut to, leaving room for a notice line
@@ -198,6 +198,9 @@ class _Step:
         s = self.state
         inp = raw.strip()
         screen = SCREENS[s.screen]
+        if inp == HOME and screen.id == "main":
+            self.go("main", push=False)  # "00 Menu" is printed on every other screen: honour it
+            return
         if screen.nav != "none" or screen.id == "dob":
             if inp == HOME:
                 s.back = []
@@ -266,7 +269,8 @@ class _Step:
         s, ctx = self.state, self.ctx
         dni = parse_dni(inp)
         if dni is None:
-            self.bad_input("dni_invalid")
+            # A mistyped check character costs nothing: no DNI try is counted.
+            self.bad_input("dni_check_wrong" if wrong_check_char(inp) else "dni_invalid")
             return
         key = dni_key(ctx.secret, dni)
         # The limit first: "this DNI is locked" would tell a phone past its limit that the DNI
@@ -305,6 +309,9 @@ class _Step:
             return
         if born is None:
             self.bad_input("dob_invalid")
+            return
+        if not possible_dob(born, ctx.today):
+            self.bad_input("dob_impossible")  # a typing slip, not a guess: no attempt spent
             return
         failures = self.facts.dob_failures(s.dni_key)
         if failures >= ctx.max_dob_attempts:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
+from dialogs.places import shorter_names
+
 CODEC = "gsm03.38"
 _REPLACE = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "º": "o"}
 
@@ -56,15 +58,15 @@ SINGLE_SMS = 160  # GSM-7 septets in one SMS part
 
 
 def fit_place(render: Callable[[str], str], place: str) -> str:
-    """`render(place)`, with the place name cut at a word so the text stays one GSM-7 SMS.
+    """`render(place)`, with the place name shortened so the text stays one GSM-7 SMS.
 
     The import contract allows place names of 120 characters; a reminder or reply that names
-    one in full would cost two SMS parts. The start of a name is what identifies the place (the
-    full address is on the USSD screen), so the end is dropped, never the date or the hours.
+    one in full would cost two SMS parts. The name is abbreviated, then loses its address, then
+    its last words (see `shorter_names`), never the date or the hours.
     """
     text = render(place)
-    words = place.split(" ")
-    while len(words) > 1 and is_gsm7(text) and septets(text) > SINGLE_SMS:
-        words.pop()
-        text = render(" ".join(words).rstrip(" ,;:-("))
+    for name in shorter_names(place):
+        if not is_gsm7(text) or septets(text) <= SINGLE_SMS:
+            break
+        text = render(name)
     return text

@@ -20,7 +20,7 @@ from dialogs.engine import Context
 from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
 from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog, Translate
-from dialogs.validate import dni_key, parse_dni, parse_dob
+from dialogs.validate import dni_key, parse_dni, parse_dob, possible_dob, split_identity, wrong_check_char
 from dialogs.views import REASONS, fmt_dates, fmt_time
 
 
@@ -39,8 +39,11 @@ KEYWORDS = {
     "BAJA": Command.BAJA, "STOP": Command.BAJA, "SALIR": Command.BAJA, "PARAR": Command.BAJA,
     "AYUDA": Command.AYUDA, "HELP": Command.AYUDA, "INFO": Command.AYUDA,
 }
-_SEPARATORS = re.compile(r"[\s,;:]+")
-_DATE_WITH_MARKS = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+# Anything but letters, digits and the marks typed inside a DNI or a date (emoji, "!", "?",
+# commas) separates words: "PAGO 👍", "pago!" and "¿pago?" are PAGO.
+_SEPARATORS = re.compile(r"[^A-Z0-9./\-]+")
+_NUMBER = re.compile(r"[0-9./\-]*[0-9][0-9./\-]*[A-K]?")  # a DNI (maybe with its check letter) or date
+_CHECK_LETTER = re.compile(r"[A-K]")
 
 
 @dataclass(frozen=True)
@@ -56,28 +59,33 @@ def _plain_upper(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
+def _is_number(tokens: list[str], i: int) -> bool:
+    token = tokens[i]
+    if _NUMBER.fullmatch(token):
+        return True
+    # A check letter typed apart from its DNI: 01234567 K
+    return bool(_CHECK_LETTER.fullmatch(token)) and i > 0 and tokens[i - 1][-1:].isdigit()
+
+
 def parse_command(text: str) -> SmsCommand:
     """What an inbound SMS asks for; anything not understood is a request for help."""
-    tokens = [t for t in _SEPARATORS.split(_plain_upper(text).strip()) if t]
+    tokens = [t.strip(".-/") for t in _SEPARATORS.split(_plain_upper(text))]
+    tokens = [t for t in tokens if t]
     if tokens and tokens[0] in ("JUNTOS", "MIJUNTOS"):
         tokens = tokens[1:]
     if len(tokens) >= 2 and tokens[0] == "MI" and tokens[1] == "JUNTOS":
         tokens = tokens[2:]
-    words = [t for t in tokens if not t.isdigit() and not _DATE_WITH_MARKS.match(t)]
-    numbers = [t for t in tokens if t not in words]
-    if len(numbers) > 2 and len(numbers[0]) == 8 and len("".join(numbers[1:])) == 8:
-        numbers = [numbers[0], "".join(numbers[1:])]  # a date typed with spaces: 25 08 1990
+    numbers = [t for i, t in enumerate(tokens) if _is_number(tokens, i)]
+    words = [t for i, t in enumerate(tokens) if not _is_number(tokens, i)]
     kinds = [KEYWORDS[w] for w in words if w in KEYWORDS]
     unknown = [w for w in words if w not in KEYWORDS]
-    if unknown or len(kinds) > 1 or len(numbers) > 2 or (not kinds and not numbers):
-        return SmsCommand(Command.AYUDA, understood=not tokens or tokens == ["AYUDA"])
+    if unknown or len(kinds) > 1 or (not kinds and not numbers):
+        return SmsCommand(Command.AYUDA, understood=not text.strip() or tokens == ["AYUDA"])
     kind = kinds[0] if kinds else Command.PAGO
     if kind in (Command.ALTA, Command.BAJA, Command.AYUDA) and numbers:
         return SmsCommand(Command.AYUDA, understood=False)
-    dob = numbers[1] if len(numbers) > 1 else None
-    if dob and (m := _DATE_WITH_MARKS.match(dob)):
-        dob = f"{int(m[1]):02d}{int(m[2]):02d}{m[3]}"
-    return SmsCommand(kind, numbers[0] if numbers else None, dob)
+    dni, dob = split_identity(numbers) if numbers else (None, None)
+    return SmsCommand(kind, dni, dob)
 
 
 @dataclass
@@ -135,7 +143,9 @@ def _verify(
         return SmsAnswer(t("sms_need_id", **params))
     dni = parse_dni(cmd.dni)
     if dni is None:
-        return SmsAnswer(t("sms_dni_invalid", **params))
+        # A mistyped check character says so and costs nothing (no DNI try is counted).
+        wrong = wrong_check_char(cmd.dni)
+        return SmsAnswer(t("sms_dni_check_wrong" if wrong else "sms_dni_invalid", **params))
     key = dni_key(ctx.secret, dni)
     # The limit first: only a real DNI can be locked, so "locked" would reveal it exists.
     if not facts.may_try_dni(ctx.phone, key):
@@ -156,6 +166,8 @@ def _verify(
                                                household.unidad_territorial)]
     if born is None:
         return SmsAnswer(t("sms_dob_invalid", **params), tried)
+    if not possible_dob(born, ctx.today):
+        return SmsAnswer(t("sms_dob_impossible", **params), tried)  # a slip: no attempt spent
     if born != household.fecha_nacimiento:
         ut = household.unidad_territorial
         if failures + 1 >= ctx.max_dob_attempts:

@@ -1,4 +1,4 @@
-"""Parsing what a caller types: DNI, date of birth, menu choices."""
+"""Parsing what a caller types, the same on USSD and SMS: DNI, date of birth, menu choices."""
 
 from __future__ import annotations
 
@@ -7,30 +7,99 @@ import hashlib
 import hmac
 import re
 
-_DIGITS = re.compile(r"\d+")
+_MARKS = re.compile(r"[\s.\-/]")
+# The check character printed after the 8 digits on the card (RENIEC's "digito verificador"):
+# the weighted sum modulo 11 picks a digit or, on cards issued before 2007, a letter.
+_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+_CHECK_DIGITS = "65432110987"
+_CHECK_LETTERS = "KJIHGFEDCBA"
+# A date with marks between its parts: 5/3/1990, 05-03-1990, 5.3.1990, 05 03 1990.
+_DATE = re.compile(r"(\d{1,2})\s*[\s/.\-]\s*(\d{1,2})\s*[\s/.\-]\s*(\d{4})")
+MIN_AGE = 12  # a titular younger than this cannot be real
+MIN_YEAR = 1900
 
 
 def clean_digits(raw: str) -> str:
-    """The input without the spaces, dots and dashes people type between digits."""
-    return re.sub(r"[\s.\-/]", "", raw)
+    """The input without the spaces, dots, dashes and slashes people type between digits."""
+    return _MARKS.sub("", raw)
+
+
+def check_chars(dni: str) -> str:
+    """The two check characters a card may print after the 8-digit `dni`: a digit and a letter."""
+    c = sum(w * int(n) for w, n in zip(_WEIGHTS, dni, strict=True)) % 11
+    return _CHECK_DIGITS[c] + _CHECK_LETTERS[c]
+
+
+def _dni_and_check(raw: str) -> tuple[str, str] | None:
+    value = clean_digits(raw).upper()
+    if len(value) == 8 and value.isdigit():
+        return value, ""
+    if len(value) == 9 and value[:8].isdigit() and value[8].isascii() and value[8].isalnum():
+        return value[:8], value[8]
+    return None
 
 
 def parse_dni(raw: str) -> str | None:
-    """An 8-digit DNI (leading zeros kept), or None when malformed."""
-    value = clean_digits(raw)
-    return value if len(value) == 8 and value.isdigit() else None
+    """An 8-digit DNI (leading zeros kept), also typed with its right check character; else None."""
+    found = _dni_and_check(raw)
+    if found is None or (found[1] and found[1] not in check_chars(found[0])):
+        return None
+    return found[0]
+
+
+def wrong_check_char(raw: str) -> bool:
+    """True when `raw` is 8 digits and a check character that is not this DNI's."""
+    found = _dni_and_check(raw)
+    return found is not None and bool(found[1]) and found[1] not in check_chars(found[0])
 
 
 def parse_dob(raw: str) -> dt.date | None:
-    """A date of birth typed as DDMMAAAA, or None when malformed or impossible."""
-    value = clean_digits(raw)
-    if len(value) != 8 or not value.isdigit():
-        return None
+    """A date typed as DDMMAAAA or with marks (5/3/1990, 05-03-1990, 5.3.1990, 05 03 1990)."""
+    text = raw.strip()
+    if m := _DATE.fullmatch(text):
+        day, month, year = int(m[1]), int(m[2]), int(m[3])
+    else:
+        value = clean_digits(text)
+        if len(value) != 8 or not value.isdigit():
+            return None
+        day, month, year = int(value[:2]), int(value[2:4]), int(value[4:])
     try:
-        born = dt.date(int(value[4:]), int(value[2:4]), int(value[:2]))
+        return dt.date(year, month, day)
     except ValueError:
         return None
-    return born if born.year >= 1900 else None
+
+
+def possible_dob(born: dt.date, today: dt.date | None) -> bool:
+    """False for a titular's date of birth that cannot be real: before 1900, or under 12 today."""
+    if born.year < MIN_YEAR:
+        return False
+    if today is None:
+        return True
+    try:
+        latest = today.replace(year=today.year - MIN_AGE)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year - MIN_AGE, day=28)
+    return born <= latest
+
+
+def split_identity(tokens: list[str]) -> tuple[str, str | None]:
+    """The DNI and the date of birth, as typed, from the number tokens of a message.
+
+    The date comes last: one token (25081990, 25/08/1990), three (25 08 1990), or the last 8
+    digits of a DNI and a date typed in groups; what is before it is the DNI.
+    """
+    if len(tokens) >= 2 and _DATE.fullmatch(tokens[-1]):
+        return " ".join(tokens[:-1]), tokens[-1]
+    if len(tokens) >= 4 and _DATE.fullmatch(" ".join(tokens[-3:])):
+        return " ".join(tokens[:-3]), " ".join(tokens[-3:])
+    compact = clean_digits("".join(tokens))
+    if len(compact) in (8, 9):
+        return compact, None
+    if len(tokens) >= 2 and len(compact) in (16, 17):
+        return compact[:-8], compact[-8:]
+    if len(tokens) == 2:
+        return tokens[0], tokens[1]
+    return " ".join(tokens), None
 
 
 def dni_key(secret: str, dni: str) -> str:
