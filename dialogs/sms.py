@@ -204,8 +204,8 @@ def _status_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
         return t("sms_status_programado", periodo=a.upcoming.periodo, **params)
     s = a.last
     if s is None:
-        head = t("sms_pay_none", **params)
-    elif s.estado == "sin_abono":
+        return t("sms_pay_none", **params) + " " + t(f"sms_tail_{a.tail}", **params)
+    if s.estado == "sin_abono":
         code = s.motivo if s.motivo in REASONS else None
         category = t(f"category_{CATEGORY[code]}") if code else t("category_otro")
         key = "sms_last_no_pay" if a.over else "sms_no_pay"

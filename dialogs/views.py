@@ -66,7 +66,7 @@ def pay_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> list[str
     """Option 1: when and where the next payment is, or the last one and what follows it."""
     s = a.upcoming
     if s is None:
-        return [_after_blocks(t, a, helpline, code)]
+        return [_after_text(t, a, helpline, code)]
     if s.lugar is None:
         return [t("pay_point_pending", periodo=s.periodo)]
     key = "pay_etv" if s.modalidad == "etv" else "pay_agencia"
@@ -83,12 +83,12 @@ def pay_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> list[str
     return [text + "\n" + t("pay_bring_dni")]
 
 
-def _after_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
+def _after_text(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
     """No payment ahead: the last one (collected or not), then how the next date will come."""
     s = a.last
     if s is None:
-        head = t("pay_none")
-    elif s.estado == "sin_abono":
+        return t("pay_none") + "\n" + t(f"pay_tail_{a.tail}", code=code)
+    if s.estado == "sin_abono":
         key = "pay_last_sin_abono" if a.over else "pay_sin_abono"
         head = t(key, periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)
         if not a.over:
