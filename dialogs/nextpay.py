@@ -50,19 +50,18 @@ def next_payment(history: list[SettlementFacts], today: dt.date | None) -> Settl
     return None
 
 
-def _period_key(periodo: str) -> tuple[int, ...] | str:
-    """`2026-6` as (2026, 6), so periods compare as periods; an odd label as itself."""
-    try:
-        return tuple(int(part) for part in periodo.split("-"))
-    except ValueError:
-        return periodo
+def _period_key(periodo: str) -> tuple[int, int] | None:
+    """`2026-6` as (2026, 6), so that 2026-10 would follow 2026-9; None for an odd label."""
+    year, _, number = periodo.partition("-")
+    return (int(year), int(number)) if year.isdigit() and number.isdigit() else None
 
 
 def newer(periodo: str | None, than: str) -> bool:
+    """True when `periodo` comes after `than`."""
     if periodo is None:
         return False
     a, b = _period_key(periodo), _period_key(than)
-    return a > b if type(a) is type(b) else periodo > than
+    return a > b if a is not None and b is not None else periodo > than
 
 
 def tail(outlook: Outlook) -> Tail:

@@ -17,7 +17,7 @@ from dialogs.effects import (
     SetOptOut,
 )
 from dialogs.engine import HISTORY, Context
-from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
+from dialogs.facts import Facts, HouseholdFacts
 from dialogs.gsm import fit_place, gsm_safe
 from dialogs.nextpay import PayAnswer, pay_answer
 from dialogs.texts import Catalog, Translate
@@ -115,17 +115,15 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
     household, effects = found
     t = catalog.translator(household.idioma)
     history = facts.settlements(household.hogar_id, HISTORY)
-    if cmd.kind is Command.PAGO:
-        found = pay_answer(facts, household.hogar_id, ctx.phone, ctx.today, history)
-    else:  # the newest period's state: ahead, or over and what follows
-        newest = history[:1]
-        found = pay_answer(facts, household.hogar_id, ctx.phone, ctx.today, newest)
-    shown = found.upcoming or found.last
+    # ESTADO: the newest period's state (ahead, or over and what follows); PAGO: the next one.
+    asked = history if cmd.kind is Command.PAGO else history[:1]
+    pay = pay_answer(facts, household.hogar_id, ctx.phone, ctx.today, asked)
+    shown = pay.upcoming or pay.last
     kind = "next_payment" if cmd.kind is Command.PAGO else "status"
     effects.append(RecordQuery(kind, shown.estado if shown else "no_data", household.hogar_id,
                                household.unidad_territorial, shown.periodo if shown else None))
-    text = _payment_text(t, found, params) if cmd.kind is Command.PAGO else _status_text(
-        t, found, params)
+    text = _payment_text(t, pay, params) if cmd.kind is Command.PAGO else _status_text(
+        t, pay, params)
     return SmsAnswer(gsm_safe(text), effects, household.hogar_id)
 
 

@@ -114,14 +114,16 @@ def scenarios() -> list[MemoryFacts]:
                 out.append(MemoryFacts(history=history, coresp=MEMBERS))
     out.append(MemoryFacts(history=[settlement(lugar=None)], coresp=[]))
     # Operations over before CTX.today: the last payment and what follows, every way to hear.
-    over = {"fecha_inicio": dt.date(2026, 10, 28), "fecha_fin": dt.date(2026, 11, 2)}
-    ways = (("+51987654321", set()), ("+51900000000", set()), ("+51987654321", {"+51987654321"}))
-    for estado, newest, (phone, opted) in itertools.product(STATES, (None, "2027-1"), ways):
-        for motivo in REASONS if estado == "sin_abono" else (None,):
-            out.append(MemoryFacts(
-                households=[household(phone=phone)],
-                history=[settlement(estado, motivo, **over)] + [
-                    settlement(s, **over) for s in STATES], newest_periodo=newest, opted_out=opted))
+    start, end = dt.date(2026, 10, 28), dt.date(2026, 11, 2)
+    ways: tuple[tuple[str, set[str]], ...] = (
+        ("+51987654321", set()), ("+51900000000", set()), ("+51987654321", {"+51987654321"}))
+    reasons: tuple[str | None, ...] = REASONS
+    for estado, newest, (own, opted) in itertools.product(STATES, (None, "2027-1"), ways):
+        for motivo in reasons if estado == "sin_abono" else (None,):
+            history = [settlement(estado, motivo, fecha_inicio=start, fecha_fin=end)] + [
+                settlement(s, fecha_inicio=start, fecha_fin=end) for s in STATES]
+            out.append(MemoryFacts(households=[household(phone=own)], history=history,
+                                   newest_periodo=newest, opted_out=opted))
     out.append(MemoryFacts(history=[], coresp=[]))
     for phone, enabled in (("+51987654321", True), ("+51987654321", False), ("+51900000000", True),
                            (None, True)):
