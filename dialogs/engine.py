@@ -238,11 +238,12 @@ class _Step:
         self.go(target)
         if target in ("pay", "status", "coresp"):
             kind = {"pay": "next_payment", "status": "status", "coresp": "co_responsibilities"}
-            latest = self.facts.settlements(self.state.hogar_id or "", HISTORY)
-            if target == "pay":  # the settlement the screen shows: the next one, or the last
-                latest = [s for s in [next_payment(latest, self.ctx.today)] if s] or latest
-            outcome = latest[0].estado if latest else "no_data"
-            self.query(kind[target], outcome, latest[0].periodo if latest else None)
+            history = self.facts.settlements(self.state.hogar_id or "", HISTORY)
+            # Option 1 records the settlement it shows: the next one, else the newest.
+            ahead = next_payment(history, self.ctx.today) if target == "pay" else None
+            shown = ahead or (history[0] if history else None)
+            self.query(kind[target], shown.estado if shown else "no_data",
+                       shown.periodo if shown else None)
 
     def act(self, action: str) -> None:
         s = self.state

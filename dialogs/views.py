@@ -65,22 +65,22 @@ def reason_lines(t: Translate, motivo: str | None, helpline: str) -> str:
 def pay_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> list[str]:
     """Option 1: when and where the next payment is, or the last one and what follows it."""
     s = a.upcoming
-    if s is None:
-        return [_after_text(t, a, helpline, code)]
-    if s.lugar is None:
-        return [t("pay_point_pending", periodo=s.periodo)]
-    key = "pay_etv" if s.modalidad == "etv" else "pay_agencia"
-    text = t(
-        key,
-        periodo=s.periodo,
-        dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin),
-        open=fmt_time(s.hora_inicio),
-        close=fmt_time(s.hora_fin),
-        place=s.lugar,
-    )
-    if s.direccion:
-        text += "\n" + t("pay_address", address=s.direccion)
-    return [text + "\n" + t("pay_bring_dni")]
+    if s is not None:  # always a programado whose operation has not ended
+        if s.lugar is None:
+            return [t("pay_point_pending", periodo=s.periodo)]
+        key = "pay_etv" if s.modalidad == "etv" else "pay_agencia"
+        text = t(
+            key,
+            periodo=s.periodo,
+            dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin),
+            open=fmt_time(s.hora_inicio),
+            close=fmt_time(s.hora_fin),
+            place=s.lugar,
+        )
+        if s.direccion:
+            text += "\n" + t("pay_address", address=s.direccion)
+        return [text + "\n" + t("pay_bring_dni")]
+    return [_after_text(t, a, helpline, code)]
 
 
 def _after_text(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
