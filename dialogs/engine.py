@@ -19,6 +19,7 @@ from dialogs.effects import (
 )
 from dialogs.facts import Facts, HouseholdFacts
 from dialogs.gsm import gsm_safe
+from dialogs.nextpay import next_payment, pay_answer
 from dialogs.paging import paginate
 from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
 from dialogs.state import SessionState
@@ -180,10 +181,12 @@ class _Step:
     def blocks(self, screen_id: str) -> list[str]:
         hid, t, helpline = self.state.hogar_id or "", self.t, self.ctx.helpline
         if screen_id == "pay":
-            latest = self.facts.settlements(hid, 1)
-            return views.pay_blocks(t, latest[0] if latest else None, helpline)
+            history = self.facts.settlements(hid, HISTORY)
+            found = pay_answer(self.facts, hid, self.ctx.phone, self.ctx.today, history)
+            return views.pay_blocks(t, found, helpline, self.ctx.service_code)
         if screen_id == "status":
-            return views.status_blocks(t, self.facts.settlements(hid, HISTORY), helpline)
+            history = self.facts.settlements(hid, HISTORY)
+            return views.status_blocks(t, history, helpline, self.ctx.today)
         latest = self.facts.settlements(hid, 1)
         periodo = latest[0].periodo if latest else None
         rows = self.facts.co_responsibilities(hid, periodo) if periodo else []
@@ -238,9 +241,12 @@ class _Step:
         self.go(target)
         if target in ("pay", "status", "coresp"):
             kind = {"pay": "next_payment", "status": "status", "coresp": "co_responsibilities"}
-            latest = self.facts.settlements(self.state.hogar_id or "", 1)
-            outcome = latest[0].estado if latest else "no_data"
-            self.query(kind[target], outcome, latest[0].periodo if latest else None)
+            history = self.facts.settlements(self.state.hogar_id or "", HISTORY)
+            # Option 1 records the settlement it shows: the next one, else the newest.
+            ahead = next_payment(history, self.ctx.today) if target == "pay" else None
+            shown = ahead or (history[0] if history else None)
+            self.query(kind[target], shown.estado if shown else "no_data",
+                       shown.periodo if shown else None)
 
     def act(self, action: str) -> None:
         s = self.state

@@ -46,6 +46,17 @@ class CoRespFacts:
     detalle: str
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """Beyond a household's settlements: the schedule, and whether this phone gets its SMS."""
+
+    newest_periodo: str | None  # the newest period in the payment schedule, anyone's
+    period_end: dt.date | None  # the last day of any operation of the period asked about
+    phone_of_record: bool  # the caller's phone is the household's phone of record
+    reminders_enabled: bool  # the household's reminders are on
+    phone_opted_out: bool  # the caller's phone sent BAJA (or the aggregator's opt-out)
+
+
 class Facts(Protocol):
     """Read access to the programme's data and the lockout counters."""
 
@@ -66,3 +77,7 @@ class Facts(Protocol):
         ...
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]: ...
+
+    def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
+        """What follows a household's last settlement of `periodo`, as seen from `phone`."""
+        ...

@@ -16,12 +16,13 @@ from dialogs.effects import (
     SetOptIn,
     SetOptOut,
 )
-from dialogs.engine import Context
-from dialogs.facts import Facts, HouseholdFacts, SettlementFacts
+from dialogs.engine import HISTORY, Context
+from dialogs.facts import Facts, HouseholdFacts
 from dialogs.gsm import fit_place, gsm_safe
+from dialogs.nextpay import PayAnswer, pay_answer
 from dialogs.texts import Catalog, Translate
 from dialogs.validate import dni_key, parse_dni, parse_dob, possible_dob, split_identity, wrong_check_char
-from dialogs.views import REASONS, fmt_dates, fmt_time
+from dialogs.views import REASONS, fmt_date, fmt_dates, fmt_time
 
 
 class Command(StrEnum):
@@ -121,13 +122,16 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
         return found
     household, effects = found
     t = catalog.translator(household.idioma)
-    history = facts.settlements(household.hogar_id, 1)
-    latest = history[0] if history else None
+    history = facts.settlements(household.hogar_id, HISTORY)
+    # ESTADO: the newest period's state (ahead, or over and what follows); PAGO: the next one.
+    asked = history if cmd.kind is Command.PAGO else history[:1]
+    pay = pay_answer(facts, household.hogar_id, ctx.phone, ctx.today, asked)
+    shown = pay.upcoming or pay.last
     kind = "next_payment" if cmd.kind is Command.PAGO else "status"
-    effects.append(RecordQuery(kind, latest.estado if latest else "no_data", household.hogar_id,
-                               household.unidad_territorial, latest.periodo if latest else None))
-    text = _payment_text(t, latest, params) if cmd.kind is Command.PAGO else _status_text(
-        t, latest, params)
+    effects.append(RecordQuery(kind, shown.estado if shown else "no_data", household.hogar_id,
+                               household.unidad_territorial, shown.periodo if shown else None))
+    text = _payment_text(t, pay, params) if cmd.kind is Command.PAGO else _status_text(
+        t, pay, params)
     return SmsAnswer(gsm_safe(text), effects, household.hogar_id)
 
 
@@ -193,26 +197,37 @@ def _switch(
     return SmsAnswer(gsm_safe(t(key, **params)), [SetOptIn(ctx.phone, ids)])
 
 
-def _payment_text(t: Translate, s: SettlementFacts | None, params: dict[str, str]) -> str:
-    if s is None:
-        return t("sms_pay_none", **params)
-    if s.estado == "programado" and s.lugar:
+def _payment_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
+    s = a.upcoming
+    if s is not None and s.lugar:
         return fit_place(lambda place: gsm_safe(t(
             "sms_pay_etv" if s.modalidad == "etv" else "sms_pay_agencia",
             periodo=s.periodo, dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin),
             open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
             place=place, **params,
         )), s.lugar)
-    return _status_text(t, s, params)
+    return _status_text(t, a, params)
 
 
-def _status_text(t: Translate, s: SettlementFacts | None, params: dict[str, str]) -> str:
+def _status_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
+    if a.upcoming is not None:
+        return t("sms_status_programado", periodo=a.upcoming.periodo, **params)
+    s = a.last
     if s is None:
-        return t("sms_pay_none", **params)
+        return t("sms_pay_none", **params) + " " + t(f"sms_tail_{a.tail}", **params)
     if s.estado == "sin_abono":
         code = s.motivo if s.motivo in REASONS else None
         category = t(f"category_{CATEGORY[code]}") if code else t("category_otro")
-        return t("sms_no_pay", periodo=s.periodo, category=category, **params)
-    key = {"programado": "sms_status_programado", "cobrado": "sms_status_cobrado"}.get(
-        s.estado, "sms_status_no_cobrado")
-    return t(key, periodo=s.periodo, **params)
+        key = "sms_last_no_pay" if a.over else "sms_no_pay"
+        head = t(key, periodo=s.periodo, category=category, **params)
+        if not a.over:
+            return head
+    else:
+        key = {"cobrado": "sms_last_cobrado", "no_cobrado": "sms_last_no_cobrado"}.get(
+            s.estado, "sms_last_unconfirmed")
+        head = t(key, periodo=s.periodo, end=fmt_date(a.ended), **params)
+    if a.missing_periodo:
+        following = t("sms_next_missing", periodo=a.missing_periodo)
+    else:
+        following = t("sms_next_unknown")
+    return f"{head} {following} " + t(f"sms_tail_{a.tail}", **params)

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from dialogs.facts import CoRespFacts, SettlementFacts
+from dialogs.nextpay import PayAnswer, is_over
 from dialogs.texts import Translate
 
 REASONS = (
@@ -61,11 +62,10 @@ def reason_lines(t: Translate, motivo: str | None, helpline: str) -> str:
     )
 
 
-def pay_blocks(t: Translate, s: SettlementFacts | None, helpline: str) -> list[str]:
-    """Option 1: when and where the next payment is, or why there is none."""
-    if s is None:
-        return [t("pay_none")]
-    if s.estado == "programado":
+def pay_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> list[str]:
+    """Option 1: when and where the next payment is, or the last one and what follows it."""
+    s = a.upcoming
+    if s is not None:  # always a programado whose operation has not ended
         if s.lugar is None:
             return [t("pay_point_pending", periodo=s.periodo)]
         key = "pay_etv" if s.modalidad == "etv" else "pay_agencia"
@@ -80,19 +80,49 @@ def pay_blocks(t: Translate, s: SettlementFacts | None, helpline: str) -> list[s
         if s.direccion:
             text += "\n" + t("pay_address", address=s.direccion)
         return [text + "\n" + t("pay_bring_dni")]
-    if s.estado == "cobrado":
-        return [t("pay_cobrado", periodo=s.periodo)]
-    if s.estado == "no_cobrado":
-        return [t("pay_no_cobrado", periodo=s.periodo, helpline=helpline)]
-    return [t("pay_sin_abono", periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)]
+    return [_after_text(t, a, helpline, code)]
 
 
-def status_blocks(t: Translate, history: list[SettlementFacts], helpline: str) -> list[str]:
+def _after_text(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
+    """No payment ahead: the last one (collected or not), then how the next date will come."""
+    s = a.last
+    if s is None:
+        return t("pay_none") + "\n" + t(f"pay_tail_{a.tail}", code=code)
+    if s.estado == "sin_abono":
+        key = "pay_last_sin_abono" if a.over else "pay_sin_abono"
+        head = t(key, periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)
+        if not a.over:
+            return head  # this period's own answer: the reason is what matters now
+    else:
+        which = s.periodo
+        if s.fecha_inicio is not None:
+            which = t("pay_last_dates", periodo=s.periodo,
+                      dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin))
+        key = {"cobrado": "pay_last_cobrado", "no_cobrado": "pay_last_no_cobrado"}.get(
+            s.estado, "pay_last_unconfirmed")
+        head = t(key, which=which, helpline=helpline)
+    if a.missing_periodo:
+        following = t("pay_next_missing", periodo=a.missing_periodo)
+    else:
+        following = t("pay_next_unknown")
+    return f"{head}\n{following}\n" + t(f"pay_tail_{a.tail}", code=code)
+
+
+def state_label(t: Translate, s: SettlementFacts, today: dt.date | None) -> str:
+    """A settlement's state in words; a `programado` whose dates are over does not read as ahead."""
+    if s.estado == "programado" and is_over(s.fecha_fin, today):
+        return t("state_programado_over")
+    return t(f"state_{s.estado}") if s.estado in STATES else s.estado
+
+
+def status_blocks(
+    t: Translate, history: list[SettlementFacts], helpline: str, today: dt.date | None = None
+) -> list[str]:
     """Option 2: this period's state (and reason), then the three before it on a new page."""
     if not history:
         return [t("status_none")]
     current, earlier = history[0], history[1:4]
-    state = t(f"state_{current.estado}") if current.estado in STATES else current.estado
+    state = state_label(t, current, today)
     text = t("status_head", periodo=current.periodo, state=state)
     if current.estado != "sin_abono":
         text += "\n" + t("status_amount", amount=fmt_amount(current.monto))
@@ -100,9 +130,11 @@ def status_blocks(t: Translate, history: list[SettlementFacts], helpline: str) -
         text += "\n" + reason_lines(t, current.motivo, helpline)
     elif current.estado == "no_cobrado":
         text += "\n" + t("status_no_cobrado_action", helpline=helpline)
+    elif current.estado == "programado" and is_over(current.fecha_fin, today):
+        text += "\n" + t("status_unconfirmed_action", helpline=helpline)
     lines = [t("history_head")]
     for s in earlier:
-        label = t(f"state_{s.estado}") if s.estado in STATES else s.estado
+        label = state_label(t, s, today)
         lines.append(t("history_line", periodo=s.periodo, state=label, amount=fmt_amount(s.monto)))
     if not earlier:
         lines.append(t("history_none"))

@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Integer, Result, and_, bindparam, select
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Integer,
+    Result,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 
-from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
+from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
-from models import CoResponsibility, Household, PayPoint, Settlement
+from models import CoResponsibility, Household, OptOut, PayPoint, Settlement
 
 _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
@@ -82,6 +92,23 @@ _CO_RESPONSIBILITIES = (
     .order_by(CoResponsibility.miembro, CoResponsibility.tipo)
 )
 
+# Asked only when there is no next payment to show (or it has no dates): one round trip of
+# index lookups (the schedule's primary key, the household's, the opt-out's).
+_OUTLOOK = select(
+    select(func.max(PayPoint.periodo)).scalar_subquery().label("newest_periodo"),
+    select(func.max(PayPoint.fecha_fin))
+    .where(PayPoint.periodo == bindparam("periodo"))
+    .scalar_subquery()
+    .label("period_end"),
+    exists()
+    .where(Household.hogar_id == bindparam("hogar_id"), Household.phone == bindparam("phone"))
+    .label("phone_of_record"),
+    exists()
+    .where(Household.hogar_id == bindparam("hogar_id"), Household.reminders_enabled)
+    .label("reminders_enabled"),
+    exists().where(OptOut.phone == bindparam("phone")).label("phone_opted_out"),
+)
+
 
 class DbFacts:
     """Facts for one hop, read on `connection()`, results memoised for the hop."""
@@ -94,6 +121,7 @@ class DbFacts:
         self.guard = guard
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, tuple[int, list[SettlementFacts]]] = {}
+        self._outlooks: dict[tuple[str, str, str | None], Outlook] = {}
 
     def _run(self, stmt: Executable, **params: Any) -> Result[Any]:
         # Plain SELECTs of columns on a Core connection, without the ORM's per-statement work
@@ -136,3 +164,16 @@ class DbFacts:
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
         rows = self._run(_CO_RESPONSIBILITIES, hogar_id=hogar_id, periodo=periodo)
         return [CoRespFacts(**row._mapping) for row in rows]
+
+    def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
+        key = (hogar_id, phone, periodo)
+        if key not in self._outlooks:
+            row = self._run(_OUTLOOK, hogar_id=hogar_id, phone=phone, periodo=periodo).one()
+            self._outlooks[key] = Outlook(
+                newest_periodo=row.newest_periodo,
+                period_end=row.period_end,
+                phone_of_record=bool(row.phone_of_record),
+                reminders_enabled=bool(row.reminders_enabled),
+                phone_opted_out=bool(row.phone_opted_out),
+            )
+        return self._outlooks[key]

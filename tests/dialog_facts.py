@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
+from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 
 LONG_PLACE = "Operativo ETV Comunidad Nativa Santa Rosa de Alto Yanajanca del Rio Huallaga"
 LONG_ADDRESS = "Local comunal al costado de la posta de salud y frente a la losa deportiva, cruce"
@@ -39,6 +39,9 @@ class MemoryFacts:
     history: list[SettlementFacts] = field(default_factory=lambda: [settlement()])
     coresp: list[CoRespFacts] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
+    newest_periodo: str | None = None  # the schedule's newest period
+    period_end: dt.date | None = None  # when the asked-about period's operations end
+    opted_out: set[str] = field(default_factory=set)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
         return [h for h in self.households if h.phone == phone]
@@ -60,3 +63,13 @@ class MemoryFacts:
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
         return self.coresp
+
+    def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
+        h = self.household(hogar_id)
+        return Outlook(
+            newest_periodo=self.newest_periodo,
+            period_end=self.period_end,
+            phone_of_record=h is not None and h.phone == phone,
+            reminders_enabled=h is not None and h.reminders_enabled,
+            phone_opted_out=phone in self.opted_out,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from gateway.i18n import LOCALES_DIR, load_catalog
 from tests.dialog_facts import MemoryFacts, household, settlement
 
 CATALOG = load_catalog()
-CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#")
+# Today as the app tests pin it: settlement()'s operations lie ahead of it.
+CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#",
+              today=dt.date(2026, 12, 2))
 
 
 def test_the_menu_passes_its_own_check() -> None:
@@ -110,6 +113,17 @@ def scenarios() -> list[MemoryFacts]:
                 ]
                 out.append(MemoryFacts(history=history, coresp=MEMBERS))
     out.append(MemoryFacts(history=[settlement(lugar=None)], coresp=[]))
+    # Operations over before CTX.today: the last payment and what follows, every way to hear.
+    start, end = dt.date(2026, 10, 28), dt.date(2026, 11, 2)
+    ways: tuple[tuple[str, set[str]], ...] = (
+        ("+51987654321", set()), ("+51900000000", set()), ("+51987654321", {"+51987654321"}))
+    reasons: tuple[str | None, ...] = REASONS
+    for estado, newest, (own, opted) in itertools.product(STATES, (None, "2027-1"), ways):
+        for motivo in reasons if estado == "sin_abono" else (None,):
+            history = [settlement(estado, motivo, fecha_inicio=start, fecha_fin=end)] + [
+                settlement(s, fecha_inicio=start, fecha_fin=end) for s in STATES]
+            out.append(MemoryFacts(households=[household(phone=own)], history=history,
+                                   newest_periodo=newest, opted_out=opted))
     out.append(MemoryFacts(history=[], coresp=[]))
     for phone, enabled in (("+51987654321", True), ("+51987654321", False), ("+51900000000", True),
                            (None, True)):

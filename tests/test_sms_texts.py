@@ -53,6 +53,18 @@ def every_answer(catalog: Catalog) -> list[tuple[str, str, str]]:
                 for command in ("PAGO", "ESTADO", "ALTA", "BAJA", "AYUDA"):
                     reply = answer(parse_command(command), CTX, facts, catalog)
                     out.append((lang, f"{command}/{estado}/{motivo}/{place}", reply.text))
+    # Nothing ahead: the last payment, what follows, and how she will hear (the longest parts).
+    own, other = (Context(phone=phone, secret="s", today=dt.date(2027, 3, 1))
+                  for phone in ("+51987654321", "+51900000000"))
+    for lang, estado, motivo, missing, enabled, opted in itertools.product(
+            LANGUAGES, STATES, REASONS, (None, "2027-1"), (True, False), (False, True)):
+        for ctx, command in ((own, "PAGO"), (own, "ESTADO"), (other, "01234567 25081990"),
+                             (other, "01234567 25081990 ESTADO")):
+            facts = MemoryFacts(households=[household(idioma=lang, reminders_enabled=enabled)],
+                                history=[settlement(estado, motivo)], newest_periodo=missing,
+                                opted_out={ctx.phone} if opted else set())
+            reply = answer(parse_command(command), ctx, facts, catalog)
+            out.append((lang, f"{command}/over/{estado}/{motivo}/{missing}", reply.text))
     stranger = Context(phone="+51900000000", secret="s")
     facts = MemoryFacts(households=[household(phone=None)], failures={})
     for cmd in (SmsCommand(parse_command("PAGO").kind), SmsCommand(parse_command("x").kind),
@@ -77,7 +89,7 @@ def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
     for key in sms_keys(CATALOG):
         text = t(key, periodo="2026-6", dates="del 28/12/2026 al 02/01/2027", open="08:00",
                  close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
-                 minutes=30, code="*1880#", helpline="1880")
+                 minutes=30, code="*1880#", helpline="1880", end="02/01/2027")
         assert sms_parts(text) == ("gsm7", 1), f"{lang}/{key}: {len(text)}: {text}"
 
 
