@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Integer, Result, and_, bindparam, select
 
+from dialogs.choice import initials
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
@@ -16,6 +17,7 @@ _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
     Household.dni,
     Household.nombres,
+    Household.apellidos,
     Household.fecha_nacimiento,
     Household.idioma,
     Household.unidad_territorial,
@@ -38,6 +40,7 @@ def _household(row: object) -> HouseholdFacts:
         estado=r["estado"],
         phone=r["phone"],
         reminders_enabled=bool(r["reminders_enabled"]),
+        initials=initials(nombres, r["apellidos"] or ""),
     )
 
 
