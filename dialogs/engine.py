@@ -31,6 +31,7 @@ MORE, BACK, HOME = "98", "0", "00"
 MAX_UNKNOWN_DNI = 3
 HISTORY = 4  # this period and the three before it
 MAX_NAME = 14  # a greeting's first name, cut so the main menu always fits
+MAX_NAME_SHARED = 10  # shorter on a shared phone, whose main menu has one line more
 # The ASCII characters outside GSM-7: a screen without them and without non-ASCII ones is safe
 # as it is, which spares the gsm0338 codec's per-character encoder on nearly every reply.
 _ASCII_NOT_GSM7 = re.compile(r"[\x00-\x09\x0b\x0e-\x1f`\x7f]")
@@ -174,8 +175,9 @@ class _Step:
         if screen.paged:
             return self.render_page(self.blocks(screen.id))
         if screen.id == "main":
-            menu = t("main_menu", name=s.name)
-            if len(s.candidates) > 1:
+            shared = len(s.candidates) > 1
+            menu = t("main_menu", name=s.name[:MAX_NAME_SHARED] if shared else s.name)
+            if shared:
                 # Above the last line ("0 Salir") in every language: one key, not a second menu.
                 head, _, last = menu.rpartition("\n")
                 menu = f"{head}\n{t('main_other_household')}\n{last}"

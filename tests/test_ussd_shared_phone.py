@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import logging
@@ -12,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from models import Database, OutboxMessage, Query
+from models import Database, Household, OutboxMessage, Query
 from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from workers.usage import drain_usage
 
@@ -52,14 +53,14 @@ def test_the_chooser_shows_nothing_of_either_household_and_records_each_choice(
 ) -> None:
     phone = Phone(client, SHARED_PHONE, redis=redis)
     chooser = phone.dial()
-    assert "1 Hogar de C.T." in chooser and "2 Hogar de L.T." in chooser
+    assert "1 Hogar C.T." in chooser and "2 Hogar L.T." in chooser
     assert not [word for word in PRIVATE if word in chooser], chooser
     assert records(seeded, redis) == []  # nobody is verified before she chooses
     assert "Hola Luz" in phone.send("2")
     assert "no tiene tarjeta" in phone.send("1")
     phone.send("00")
     again = phone.send("6")
-    assert "1 Hogar de C.T." in again and not [word for word in PRIVATE if word in again], again
+    assert "1 Hogar C.T." in again and not [word for word in PRIVATE if word in again], again
     assert "Hola Carmen" in phone.send("1")
     assert records(seeded, redis) == [
         ("verify", "ok_phone", LUZ), ("next_payment", "sin_abono", LUZ),
@@ -134,3 +135,25 @@ def test_resuming_a_locked_dni_on_a_phone_not_of_record_ends_locked(
     assert "Tiene una consulta" in phone.dial()
     ended = phone.send("1")
     assert ended.startswith("END Por seguridad, este DNI esta bloqueado"), ended
+
+
+def test_households_alike_by_initials_are_told_apart_or_left_to_the_dni(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    phone_number = "+51922222222"
+    with seeded.session() as s:
+        for hid, dni, nombres in [("H00000011", "66600001", "MARIA"), ("H00000012", "66600002", "MARTA"),
+                                  ("H00000013", "66600003", "MARIA ELENA"),
+                                  ("H00000014", "66600004", "ROSA")]:
+            s.add(Household(hogar_id=hid, dni=dni, nombres=nombres, apellidos="TICONA QUISPE",
+                            fecha_nacimiento=dt.date(1990, 1, 1), phone=phone_number, idioma="es",
+                            ubigeo="210101", unidad_territorial="PUNO", estado="afiliado",
+                            reminders_enabled=True))
+    phone = Phone(client, phone_number, redis=redis)
+    chooser = phone.dial()
+    # Maria and Marta look alike even with every initial: only their DNI tells them apart.
+    assert "Celular de 4 hogares:\n1 Hogar M.E.T.Q.\n2 Hogar R.T.Q.\nO escriba el DNI:" in chooser
+    assert "Hola Maria" in phone.send("1")  # Maria Elena (first names are cut to one word)
+    assert "Celular de 4 hogares" in phone.send("6")
+    assert "Opcion no valida." in phone.send("3")
+    assert "Hola Marta" in phone.send("66600002")  # this phone's household: no date needed

@@ -80,7 +80,7 @@ MAX_LISTED = 4  # households a shared phone's chooser numbers (the seeded ones a
 SCREEN_TEXT = {
     "resume": "Tiene una consulta sin terminar",
     "dni": "Ingrese el DNI",
-    "choose": "este celular es de",
+    "choose": "Celular de",
     "resume_dob": "Para seguir donde se quedo",
     "dob": "fecha de nacimiento",
     "locked": "Por seguridad, este DNI esta bloqueado",

@@ -117,29 +117,29 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
     ]),
     "a phone shared by two households takes a DNI instead of a number, without date of birth": (
         SHARED_PHONE, [
-            (DIAL, ["este celular es de 2 hogares", "O ingrese el DNI"]),
-            ("123", ["El DNI tiene 8 numeros", "1 Hogar de C.T."]),
+            (DIAL, ["Celular de 2 hogares", "O escriba el DNI"]),
+            ("123", ["El DNI tiene 8 numeros", "1 Hogar C.T."]),
             ("55500002", ["Hola Luz", "6 Otro hogar"]),
             ("1", ["No hay pago", "no tiene tarjeta", "vaya al banco con su DNI"]),
         ]),
     "a shared phone's chooser names each household by initials; either can be chosen": (
         SHARED_PHONE, [
-            (DIAL, ["CON Mi Juntos: este celular es de 2 hogares. Elija:\n1 Hogar de C.T.\n"
-                    "2 Hogar de L.T.\nO ingrese el DNI de la titular (8 numeros):"]),
-            ("7", ["Opcion no valida.", "1 Hogar de C.T."]),
+            (DIAL, ["CON Mi Juntos. Celular de 2 hogares:\n1 Hogar C.T.\n2 Hogar L.T.\n"
+                    "O escriba el DNI:"]),
+            ("7", ["Opcion no valida.", "1 Hogar C.T."]),
             ("2", ["Hola Luz", "5 Idioma/Simi/Aru\n6 Otro hogar\n0 Salir"]),
             ("1", ["No hay pago", "no tiene tarjeta"]),
             ("00", ["Hola Luz"]),
-            ("6", ["este celular es de 2 hogares", "1 Hogar de C.T.", "2 Hogar de L.T."]),
+            ("6", ["Celular de 2 hogares", "1 Hogar C.T.", "2 Hogar L.T."]),
             ("1", ["Hola Carmen", "6 Otro hogar"]),
             ("1", ["Pago 2026-6 (operativo)"]),
             ("00", ["Hola Carmen"]),
             ("0", ["END Gracias"]),
         ]),
     "a DNI of another household at the chooser still needs the date of birth": (SHARED_PHONE, [
-        (DIAL, ["1 Hogar de C.T."]),
+        (DIAL, ["1 Hogar C.T."]),
         (JUANA["dni"], ["fecha de nacimiento"]),
-        ("0", ["1 Hogar de C.T."]),
+        ("0", ["1 Hogar C.T."]),
         (JUANA["dni"], ["fecha de nacimiento"]),
         (JUANA["dob"], ["Hola Juana"]),
     ]),
@@ -174,7 +174,7 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
         ("1", ["Pago 2026-6: sin abono", "tarjeta"]),
     ]),
     "field operation (ETV) with a long place name is paged, never cut": (SHARED_PHONE, [
-        (DIAL, ["O ingrese el DNI"]),
+        (DIAL, ["O escriba el DNI"]),
         ("55500001", ["Hola Carmen"]),
 ("1", ["Pago 2026-6 (operativo)", "14/12 al 15/12/2026", "Operativo ETV Comunidad Campesina",
                "98 Mas"]),
