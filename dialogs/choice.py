@@ -26,7 +26,7 @@ def initials(nombres: str, apellidos: str) -> str:
 
 def _short(raw: str) -> str:
     given, _, surnames = raw.partition(" ")
-    return ".".join((given[:1] + surnames)) + "."
+    return ".".join(given[:1] + surnames) + "."
 
 
 def _long(raw: str) -> str:
@@ -34,7 +34,7 @@ def _long(raw: str) -> str:
     return ".".join(given + surnames) + "."
 
 
-def listed(households: Sequence[HouseholdFacts]) -> list[tuple[str, str]]:
+def labelled(households: Sequence[HouseholdFacts]) -> list[tuple[str, str]]:
     """(hogar_id, label) for each household the chooser can name apart, in the given order."""
     short = Counter(_short(h.initials) for h in households)
     labels = [(h, _short(h.initials) if short[_short(h.initials)] == 1 else _long(h.initials))

@@ -6,7 +6,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogs import choice, views
+from dialogs import views
+from dialogs.choice import labelled
 from dialogs.effects import (
     DniTried,
     DobCleared,
@@ -125,7 +126,7 @@ class _Step:
     def listed(self) -> list[tuple[str, str]]:
         """The chooser's households, numbered from 1 in the session's order, with labels."""
         mine = {h.hogar_id: h for h in self.mine()}
-        return choice.listed([mine[hid] for hid in self.state.candidates if hid in mine])
+        return labelled([mine[hid] for hid in self.state.candidates if hid in mine])
 
     def choose(self, inp: str) -> None:
         """Input on a shared phone's chooser: a listed number, or a DNI typed instead."""

@@ -95,6 +95,8 @@ MEMBERS = [
 NOTICES = {
     "dni": [None, "dni_invalid", "dni_unknown"],
     "dob": [None, "dob_invalid", "dob_wrong"],
+    "resume_dob": [None, "dob_invalid", "dob_wrong"],
+    "choose": [None, "invalid_option", "dni_invalid", "dni_unknown"],
     "main": [None, "invalid_option", "lang_saved", "lang_saved_partial"],
 }
 
