@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from dialogs import views
+from dialogs.choice import labelled
 from dialogs.effects import (
     DniTried,
     DobCleared,
@@ -32,6 +33,7 @@ MORE, BACK, HOME = "98", "0", "00"
 MAX_UNKNOWN_DNI = 3
 HISTORY = 4  # this period and the three before it
 MAX_NAME = 14  # a greeting's first name, cut so the main menu always fits
+MAX_NAME_SHARED = 10  # shorter on a shared phone, whose main menu has one line more
 # The ASCII characters outside GSM-7: a screen without them and without non-ASCII ones is safe
 # as it is, which spares the gsm0338 codec's per-character encoder on nearly every reply.
 _ASCII_NOT_GSM7 = re.compile(r"[\x00-\x09\x0b\x0e-\x1f`\x7f]")
@@ -81,6 +83,7 @@ class _Step:
         self.facts = facts
         self.catalog = catalog
         self.effects: list[Effect] = []
+        self._mine: list[HouseholdFacts] | None = None
 
     @property
     def t(self) -> Translate:
@@ -104,11 +107,43 @@ class _Step:
 
     def verified(self, household: HouseholdFacts) -> None:
         s = self.state
-        s.hogar_id, s.pending, s.dni_key, s.candidates = household.hogar_id, None, None, []
+        resumed = SessionState.from_dict(s.saved) if s.saved else None
+        # `candidates` stay: a shared phone's main menu offers its other households.
+        s.hogar_id, s.pending, s.dni_key, s.saved = household.hogar_id, None, None, None
         s.lang, s.ut = household.idioma, household.unidad_territorial
         s.name = household.first_name[:MAX_NAME]
         s.back, s.dni_tries = [], 0
         self.go("main", push=False)
+        if resumed is not None and resumed.hogar_id == household.hogar_id:
+            # The date asked again on resuming (feed): back where she left off.
+            s.screen, s.back, s.page, s.lang = resumed.screen, resumed.back, resumed.page, resumed.lang
+
+    def mine(self) -> list[HouseholdFacts]:
+        """The households whose phone of record is the caller's, read once a hop."""
+        if self._mine is None:
+            self._mine = self.facts.households_by_phone(self.ctx.phone)
+        return self._mine
+
+    def listed(self) -> list[tuple[str, str]]:
+        """The chooser's households, numbered from 1 in the session's order, with labels."""
+        mine = {h.hogar_id: h for h in self.mine()}
+        return labelled([mine[hid] for hid in self.state.candidates if hid in mine])
+
+    def choose(self, inp: str) -> None:
+        """Input on a shared phone's chooser: a listed number, or a DNI typed instead."""
+        if inp in SCREENS["choose"].options:
+            picked = self.listed()
+            household = self.facts.household(picked[int(inp) - 1][0]) if int(inp) <= len(
+                picked) else None
+            if household is None:
+                self.bad_input()
+            else:
+                self.verified(household)  # the phone of record verifies her for this household
+                self.query("verify", "ok_phone")
+        elif len(inp) <= 2:
+            self.bad_input()  # "0", "9", "00": not an option and too short to be a DNI
+        else:
+            self.handle(inp)
 
     def query(self, kind: str, outcome: str, periodo: str | None = None) -> None:
         s = self.state
@@ -142,13 +177,28 @@ class _Step:
         if screen.paged:
             return self.render_page(self.blocks(screen.id))
         if screen.id == "main":
-            return t("main_menu", name=s.name)
+            shared = len(s.candidates) > 1
+            menu = t("main_menu", name=s.name[:MAX_NAME_SHARED] if shared else s.name)
+            if shared:
+                # Above the last line ("0 Salir") in every language: one key, not a second menu.
+                head, _, last = menu.rpartition("\n")
+                menu = f"{head}\n{t('main_other_household')}\n{last}"
+            return menu
+        if screen.id == "choose":
+            return self.render_choose()
         if screen.id == "remind":
             return self.render_remind() + "\n" + t("nav_full")
         body = t(f"screen_{screen.id}", helpline=ctx.helpline, minutes=ctx.lock_minutes,
                  code=ctx.service_code)
         footer = {"none": "", "back": t("nav_back"), "full": t("nav_full")}[screen.nav]
         return f"{body}\n{footer}" if footer and not screen.end else body
+
+    def render_choose(self) -> str:
+        t, listed = self.t, self.listed()
+        lines = [t("screen_choose", count=len(self.state.candidates))]
+        lines += [t("choose_line", n=n, initials=label) for n, (_, label) in enumerate(listed, 1)]
+        lines.append(t("choose_or_dni" if listed else "choose_dni"))
+        return "\n".join(lines)
 
     def render_remind(self) -> str:
         household = self.household()
@@ -258,6 +308,13 @@ class _Step:
             # or the caller sees nothing change and thinks her choice was lost.
             partial = s.lang != FALLBACK and bool(self.catalog.missing(s.lang))
             self.go("main", push=False, notice="lang_saved_partial" if partial else "lang_saved")
+        elif action == "@other_household":
+            mine = sorted(h.hogar_id for h in self.mine())
+            if len(mine) < 2:
+                self.bad_input()  # not a shared phone (any more): the option is not shown
+            else:
+                s.hogar_id, s.name, s.ut, s.candidates, s.back = None, "", None, mine, []
+                self.go("choose", push=False)
         elif action == "@remind_toggle":
             household = self.household()
             if household is None:
@@ -363,7 +420,25 @@ def _fresh(
         step.verified(households[0])
         step.query("verify", "ok_phone")
     elif households:
-        step.state.candidates = [h.hogar_id for h in households]
+        step.state.candidates = sorted(h.hogar_id for h in households)
+        step.go("choose", push=False)
+    return step.reply()
+
+
+def _resume_checked(resumed: SessionState, ctx: Context, facts: Facts, catalog: Catalog) -> Reply:
+    """A verified session resumed on a phone not of record: its date of birth first."""
+    household = facts.household(resumed.hogar_id or "")
+    if household is None:
+        return _fresh(ctx, facts, catalog)
+    key = dni_key(ctx.secret, household.dni)
+    state = SessionState(
+        screen="resume_dob", lang=resumed.lang, pending=household.hogar_id, dni_key=key,
+        ut=household.unidad_territorial, candidates=resumed.candidates, saved=resumed.to_dict(),
+    )
+    step = _Step(state, ctx, facts, catalog)
+    if facts.dob_failures(key) >= ctx.max_dob_attempts:
+        step.query("verify", "locked")
+        step.go("locked")
     return step.reply()
 
 
@@ -375,11 +450,21 @@ def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Cat
         if choice == "1" and state.saved:
             resumed = SessionState.from_dict(state.saved)
             resumed.notice = None
+            if resumed.verified and resumed.hogar_id not in {
+                h.hogar_id for h in facts.households_by_phone(ctx.phone)
+            }:
+                # Anyone may pick up a phone that is not the household's: check her again.
+                return _resume_checked(resumed, ctx, facts, catalog)
             return _Step(resumed, ctx, facts, catalog).reply()
         if choice == "2":
             return _fresh(ctx, facts, catalog)
+    if state.screen == "resume_dob" and inp.strip() in (BACK, HOME):
+        return _fresh(ctx, facts, catalog)  # "0 Empezar de nuevo"
     step = _Step(state, ctx, facts, catalog)
     if SCREENS[state.screen].end:
         return step.reply()
-    step.handle(inp)
+    if state.screen == "choose":
+        step.choose(inp.strip())
+    else:
+        step.handle(inp)
     return step.reply()

@@ -19,6 +19,9 @@ class HouseholdFacts:
     estado: str
     phone: str | None
     reminders_enabled: bool
+    # Given-name initials, a space, surname initials ("RM QH"): what a shared phone's chooser
+    # may show (dialogs/choice.py); never the names themselves.
+    initials: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Nav = Literal["none", "back", "full"]
+MAX_LISTED = 4  # households a shared phone's chooser lists (dialogs/choice.py)
 
 
 class MenuError(Exception):
@@ -40,10 +41,18 @@ SCREENS: dict[str, Screen] = {
             resumable=False,
         ),
         _screen("dni", accepts="dni", nav="none", verified=False, resumable=False),
+        # A phone of record shared by several households: pick one by number, or type a DNI.
+        _screen(
+            "choose", {str(n): "@choose" for n in range(1, MAX_LISTED + 1)}, accepts="dni",
+            nav="none", verified=False, resumable=False,
+        ),
+        # Resuming a verified session on a phone not of record: the date of birth again first.
+        _screen("resume_dob", accepts="dob", nav="none", verified=False, resumable=False),
         _screen("dob", accepts="dob", nav="back", verified=False),
         _screen(
             "main",
-            {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye"},
+            {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye",
+             "6": "@other_household"},  # 6 is shown only on a shared phone
             nav="none",
         ),
         _screen("pay", paged=True),
@@ -65,8 +74,10 @@ SCREENS: dict[str, Screen] = {
 
 # Actions an option may trigger, with every screen they can lead to.
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "@resume": tuple(s for s in SCREENS if SCREENS[s].resumable),
-    "@restart": ("dni", "main"),
+    "@resume": (*(s for s in SCREENS if SCREENS[s].resumable), "resume_dob", "locked"),
+    "@restart": ("dni", "main", "choose"),
+    "@choose": ("main",),
+    "@other_household": ("choose",),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_moved_done"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),
@@ -74,10 +85,16 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 # Free-input screens and where their input can lead.
 INPUT_TARGETS: dict[str, tuple[str, ...]] = {
-    "dni": ("dni", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
+    "dni": ("dni", "choose", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
     "dob": ("dob", "main", "locked", "too_many"),
 }
-START = ("resume", "dni", "main")
+# Screens whose input leads elsewhere than their `accepts` kind's (looked up by screen id):
+# a right date restores the resumed screen; 0 starts over.
+SCREEN_INPUT_TARGETS: dict[str, tuple[str, ...]] = {
+    "resume_dob": ("resume_dob", "locked", "too_many", "dni", "main", "choose",
+                   *ACTIONS["@resume"]),
+}
+START = ("resume", "dni", "choose", "main")
 CHOICE_MAX_BAD = 5
 
 
@@ -87,7 +104,7 @@ def targets(screen: Screen) -> set[str]:
     for target in screen.options.values():
         out.update(ACTIONS[target] if target.startswith("@") else (target,))
     if screen.accepts:
-        out.update(INPUT_TARGETS[screen.accepts])
+        out.update(SCREEN_INPUT_TARGETS.get(screen.id) or INPUT_TARGETS[screen.accepts])
     if not screen.end:
         out.add("too_many")  # the default branch for repeated bad input
         if screen.nav != "none" or screen.id == "dob":

@@ -144,6 +144,8 @@ def _verify(
         if len(households) == 1:
             return households[0], [RecordQuery("verify", "ok_phone", households[0].hogar_id,
                                                households[0].unidad_territorial)]
+        if households:  # a shared phone of record: the DNI picks the household, no date needed
+            return SmsAnswer(t("sms_need_dni_shared", command=cmd.kind.name, **params))
         return SmsAnswer(t("sms_need_id", **params))
     dni = parse_dni(cmd.dni)
     if dni is None:

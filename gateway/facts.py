@@ -17,6 +17,7 @@ from sqlalchemy import (
     select,
 )
 
+from dialogs.choice import initials
 from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
@@ -26,6 +27,7 @@ _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
     Household.dni,
     Household.nombres,
+    Household.apellidos,
     Household.fecha_nacimiento,
     Household.idioma,
     Household.unidad_territorial,
@@ -48,6 +50,7 @@ def _household(row: object) -> HouseholdFacts:
         estado=r["estado"],
         phone=r["phone"],
         reminders_enabled=bool(r["reminders_enabled"]),
+        initials=initials(nombres, r["apellidos"] or ""),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -38,17 +39,26 @@ class StoredSession:
     text: str  # a keyed digest of the last hop's `text` (which may hold a DNI and a birth date)
     reply: str  # what was answered, for resent hops
     inputs: int  # how many inputs of `text` were processed
+    # A keyed hash of the phone that started the session (`privacy.phone_key`), never the number:
+    # a hop of this session id from another phone must not continue it.
+    phone: str = ""
 
     def dumps(self) -> str:
         return json.dumps(
-            {"s": _compact(self.state), "t": self.text, "r": self.reply, "n": self.inputs},
+            {"s": _compact(self.state), "t": self.text, "r": self.reply, "n": self.inputs,
+             "p": self.phone},
             separators=(",", ":"),
         )
 
     @classmethod
     def loads(cls, raw: bytes | str) -> StoredSession:
         data = json.loads(raw)
-        return cls(SessionState.from_dict(data["s"]), data["t"], data["r"], int(data["n"]))
+        return cls(SessionState.from_dict(data["s"]), data["t"], data["r"], int(data["n"]),
+                   data.get("p", ""))
+
+    def belongs_to(self, phone_key: str) -> bool:
+        """True when the hop's phone is the one that started this session."""
+        return bool(self.phone) and hmac.compare_digest(self.phone, phone_key)
 
 
 Pipeline = Any  # redis.client.Pipeline; kept loose so callers may pass any pipeline

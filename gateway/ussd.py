@@ -133,6 +133,14 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     store, settings = services.store, services.settings
     pkey = phone_key(settings.secret_key, hop.phone)
     stored, resumable = store.load_hop(hop.session_id, pkey)
+    inputs = hop.inputs
+    if stored is not None and not stored.belongs_to(pkey):
+        # The session id came from another phone (an aggregator fault, or someone replaying
+        # it): nothing of that session, not even its cached reply to a resent hop, and none of
+        # its inputs. This phone starts its own session under the id.
+        log.warning("ussd session id reused by another phone session=%s phone=%s",
+                    hop.session_id, mask_phone(hop.phone))
+        stored, inputs = None, []
     digest = text_digest(settings.secret_key, hop.text)
     if stored is not None and stored.text == digest:
         return stored.reply, stored.state.screen  # a resent hop: same answer, no new state
@@ -146,7 +154,6 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         today=settings.local_today(),
         channel=channel,
     )
-    inputs = hop.inputs
     try:
         reply, effects = converse(services, ctx, stored, resumable, inputs)
     except DBAPIError as exc:
@@ -165,7 +172,8 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     writes = services.db.session() if needs_database(effects) else nullcontext(None)
     with writes as session:
         apply_effects(effects, session, store, pipe, channel, services.guard, stage_usage=True)
-    store.save(hop.session_id, StoredSession(reply.state, digest, reply.wire, len(inputs)), pipe)
+    stored_now = StoredSession(reply.state, digest, reply.wire, len(hop.inputs), pkey)
+    store.save(hop.session_id, stored_now, pipe)
     if SCREENS[reply.state.screen].resumable:
         store.keep_for_resume(pkey, reply.state, pipe)
     elif reply.state.screen != "resume":

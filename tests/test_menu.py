@@ -98,6 +98,8 @@ MEMBERS = [
 NOTICES = {
     "dni": [None, "dni_invalid", "dni_unknown"],
     "dob": [None, "dob_invalid", "dob_wrong"],
+    "resume_dob": [None, "dob_invalid", "dob_wrong"],
+    "choose": [None, "invalid_option", "dni_invalid", "dni_unknown"],
     "main": [None, "invalid_option", "lang_saved", "lang_saved_partial"],
 }
 
@@ -181,3 +183,23 @@ def test_pages_split_on_lines_and_lose_nothing() -> None:
 def test_locales_dir_is_inside_the_package() -> None:
     assert Path(LOCALES_DIR).parent.name == "dialogs"
     assert dataclasses.is_dataclass(SessionState)
+
+
+def test_a_shared_phones_chooser_and_menu_fit_with_every_notice_in_every_language() -> None:
+    # Five households, the longest labels (all alike but for one initial: the long form).
+    households = [household(f"H{i}", initials=f"M{c} QH") for i, c in enumerate("ABCDE")]
+    facts = MemoryFacts(households=households)
+    ids = [h.hogar_id for h in households]
+    notices = {"choose": [None, "invalid_option", "dni_invalid", "dni_unknown"],
+               "main": NOTICES["main"]}
+    for lang, (screen, options) in itertools.product(LANGUAGES, notices.items()):
+        for notice in options:
+            state = SessionState(screen=screen, lang=lang, hogar_id="H1" if screen == "main" else None,
+                                 name="Maximilianaaaa", candidates=ids, notice=notice)
+            text = _Step(state, CTX, facts, CATALOG).reply().text
+            assert len(text) <= SCREEN_MAX - 4, f"{lang} {screen}/{notice}: {len(text)}\n{text}"
+            assert is_gsm7(text), text
+            if screen == "choose":
+                assert text.count(" Hogar M.") == 4 and "Maximiliana" not in text, text
+            else:
+                assert "6 Otro hogar" in text or lang != "es", text

@@ -57,6 +57,10 @@ CASES = [
     (STRANGER_PHONE, f"{JUANA['dni']} {JUANA['dob']} ESTADO", ["corresponsabilidades"]),
     (ROSA_PHONE, "estado", ["2026-6 esta programado"]),
     (SHARED_PHONE, "55500002 PAGO", ["tarjeta pendiente"]),  # phone of record: DNI alone
+    (SHARED_PHONE, "55500001 estado", ["2026-6 esta programado"]),
+    (SHARED_PHONE, "PAGO", ["varios hogares", "envie DNI PAGO, ej. 45678901 PAGO"]),
+    (SHARED_PHONE, "estado", ["varios hogares", "envie DNI ESTADO"]),
+    (SHARED_PHONE, f"{JUANA['dni']} PAGO", ["fecha de nacimiento DDMMAAAA"]),  # not of this phone
     (STRANGER_PHONE, "PAGO", ["envie el DNI de la titular"]),
     (STRANGER_PHONE, "99999999 01011990", ["ese DNI no esta en Juntos"]),
     (STRANGER_PHONE, f"{JUANA['dni']} 3113", ["fecha de nacimiento DDMMAAAA"]),

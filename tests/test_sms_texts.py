@@ -72,6 +72,10 @@ def every_answer(catalog: Catalog) -> list[tuple[str, str, str]]:
                 parse_command("01234567 3113"), parse_command("01234567 01011999"),
                 parse_command("ALTA")):
         out.append(("es", str(cmd), answer(cmd, stranger, facts, catalog).text))
+    shared = MemoryFacts(households=[household("H1"), household("H2", dni="01234568")])
+    for command in ("PAGO", "ESTADO"):  # a shared phone is asked for the DNI alone
+        out.append(("es", f"shared {command}", answer(parse_command(command), CTX, shared,
+                                                       catalog).text))
     return out
 
 
@@ -89,7 +93,8 @@ def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
     for key in sms_keys(CATALOG):
         text = t(key, periodo="2026-6", dates="del 28/12/2026 al 02/01/2027", open="08:00",
                  close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
-                 minutes=30, code="*1880#", helpline="1880", end="02/01/2027")
+                 minutes=30, code="*1880#", helpline="1880", end="02/01/2027",
+                 command="ESTADO")
         assert sms_parts(text) == ("gsm7", 1), f"{lang}/{key}: {len(text)}: {text}"
 
 

@@ -12,10 +12,13 @@ ordinary runs. A model of the rules, kept apart from the app's code, predicts ea
 - a phone may ask about `max_dnis_per_phone_per_day` distinct DNIs a day (unknown and locked
   ones too, each once); past the limit a new DNI is refused before any lock is told, so the
   refusal says nothing of whether that DNI exists;
-- a session is verified by its phone of record (the phone's only household, or a DNI among the
-  households sharing the phone) or by a DNI and its right date of birth, and by nothing else;
+- a session is verified by its phone of record (the phone's only household; on a phone shared by
+  several, the one chosen by number, or a DNI among them) or by a DNI and its right date of
+  birth, and by nothing else; a shared phone's main menu leads back to its chooser (6);
 - a dropped session leaves its last resumable screen to the phone; a new session is offered
-  "continue / start over" unless it would only resume the menu the phone gets anyway;
+  "continue / start over" unless it would only resume the menu the phone gets anyway; resuming a
+  verified session on a phone that is not that household's asks its date of birth first (a
+  wrong one counts like any other) and a right one restores the screen she left;
 - a resent hop (same sessionId and text) gets the same reply and changes nothing.
 
 Every hop is checked against the prediction: the screen the app stored and the household it
@@ -53,7 +56,9 @@ PHONES = st.sampled_from([STRANGER_PHONE, STRANGER_PHONE, OTHER_PHONE, OTHER_PHO
 UNKNOWN_DNIS = ["99999999", "99999998", "99999997"]
 WRONG_DATES = ["01011999", "02011986", "31121980"]  # real dates, nobody's date of birth
 BAD_DATES = ["3113", "31022000", "x", "00000000"]  # not dates: re-asked, never counted
-MENU_KEYS = st.sampled_from(["0", "00", "1", "1", "2", "3", "4", "5", "98", "9", "", "x"])
+MENU_KEYS = st.sampled_from(["0", "00", "1", "1", "2", "3", "4", "5", "6", "98", "9", "", "x"])
+CHOICE_KEYS = st.sampled_from(["1", "2", "3", "0", "7"])
+RESUME_KEYS = st.sampled_from(["1", "1", "2", "0"])
 RANDOM_INPUT = st.text(alphabet="0123456789 .-x#", max_size=10)
 MAX_OPEN = 3  # sessions open at once, all phones together
 PICK = st.integers(0, 5)  # which session: 0 is the newest that qualifies
@@ -67,11 +72,16 @@ END = {"bye", "locked", "not_verified", "too_many", "dni_limit"}
 RESUMABLE = {"dob", "main", "pay", "status", "coresp", "remind", "lang"}
 BACK_TARGETS = {"main", "pay", "status", "coresp", "remind", "lang"}  # what "0" may go back to
 MAIN_OPTIONS = {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye"}
-UNVERIFIED = {"resume", "dni", "dob", "bye", "locked", "not_verified", "too_many", "dni_limit"}
+UNVERIFIED = {"resume", "dni", "choose", "dob", "resume_dob", "bye", "locked", "not_verified",
+              "too_many", "dni_limit"}
+DATE_SCREENS = ("dob", "resume_dob")
+MAX_LISTED = 4  # households a shared phone's chooser numbers (the seeded ones all differ)
 # What each screen says (Spanish: no verified household, so no other language, reaches them).
 SCREEN_TEXT = {
     "resume": "Tiene una consulta sin terminar",
     "dni": "Ingrese el DNI",
+    "choose": "Celular de",
+    "resume_dob": "Para seguir donde se quedo",
     "dob": "fecha de nacimiento",
     "locked": "Por seguridad, este DNI esta bloqueado",
     "dni_limit": "Este celular ya consulto varios DNI hoy",
@@ -109,6 +119,8 @@ class View:
     pending: str | None = None  # the household whose DNI was typed, awaiting its date of birth
     candidates: tuple[str, ...] = ()  # households sharing the phone: their DNI alone verifies
     dni_tries: int = 0  # unknown DNIs typed in this session
+    origin: str = "dni"  # where the DNI awaiting its date was typed: "0" goes back there
+    restore: View | None = None  # on the date asked on resuming: the session it gives back
 
 
 @dataclass
@@ -184,7 +196,11 @@ class World:
         mine = self.households_of(phone)
         if len(mine) == 1:
             return View("main", verified=mine[0])
-        return View("dni", candidates=tuple(mine) if len(mine) > 1 else ())
+        return View("choose", candidates=tuple(mine)) if mine else View("dni")
+
+    def listed(self, view: View, phone: str) -> list[str]:
+        """The households a chooser numbers: its session's, still of this phone."""
+        return [hid for hid in view.candidates if self.phone_of[hid] == phone][:MAX_LISTED]
 
     def may_try(self, phone: str, dni: str) -> bool:
         """The DNI limit: a DNI already asked about today, or a new one under the limit."""
@@ -254,7 +270,11 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         """What a caller types on this screen: mostly what it asks for, now and then anything."""
         if view.screen == "dni":
             likely = dni_input()
-        elif view.screen == "dob":
+        elif view.screen == "choose":
+            likely = st.one_of(CHOICE_KEYS, dni_input())
+        elif view.screen == "resume":
+            likely = RESUME_KEYS
+        elif view.screen in DATE_SCREENS:
             assert view.pending is not None
             likely = date_input(world.houses[view.pending])
         else:
@@ -330,7 +350,7 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 assert screen in UNVERIFIED, f"a household's screen before verification: {where}"
             elif screen == "main":
                 assert names[view.verified] in body, where
-            if screen == "dob":
+            if screen in DATE_SCREENS:
                 assert state.get("pending") == view.pending, where
             assert body.startswith("END ") == (screen in END), where
             if screen in SCREEN_TEXT:
@@ -355,8 +375,17 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             screen = view.screen
             if screen == "resume":
                 if value == "1":
-                    assert session.offer is not None
-                    session.view = replace(session.offer)
+                    offer = session.offer
+                    assert offer is not None
+                    if offer.verified and offer.verified not in world.households_of(session.phone):
+                        house = world.houses[offer.verified]
+                        if world.locked(house.dni):
+                            return expect("locked")
+                        session.view = View("resume_dob", pending=house.hogar_id,
+                                            restore=replace(offer))
+                        STATS["resume asked the date"] += 1
+                        return expect("resume_dob")
+                    session.view = replace(offer)
                     STATS["resumed"] += 1
                     return expect(session.view.screen)
                 if value == "2":
@@ -365,9 +394,26 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 return expect("resume", "too_many")
             if screen == "dni":
                 return self.take_dni(session, value)
-            if screen == "dob":
+            if screen == "choose":
+                listed = world.listed(view, session.phone)
+                numbers = [str(n) for n in range(1, len(listed) + 1)]
+                if value in numbers:
+                    self.verify(view, world.houses[listed[numbers.index(value)]])
+                    STATS["verified by choosing"] += 1
+                    return expect("main")
+                if len(value) <= 2:
+                    return expect("choose", "too_many")
+                return self.take_dni(session, value)
+            if screen in DATE_SCREENS:
                 return self.take_dob(session, value)
             assert view.verified is not None
+            if screen == "main" and value == "6":
+                mine = world.households_of(session.phone)
+                if len(mine) < 2:
+                    return expect("main", "too_many")
+                session.view = View("choose", candidates=tuple(mine))
+                STATS["chose another household"] += 1
+                return expect("choose")
             if screen == "main":
                 target = MAIN_OPTIONS.get(value)
                 return expect(target) if target else expect("main", "too_many")
@@ -387,9 +433,10 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         def take_dni(self, session: Session, value: str) -> Expect:
             view, world = session.view, self.world
             assert view.verified is None
+            here = view.screen  # the DNI prompt, or a shared phone's chooser
             dni = as_dni(value)
             if dni is None:
-                return expect("dni", "too_many", dni=("El DNI tiene 8 numeros",))
+                return expect(here, "too_many", **{here: ("El DNI tiene 8 numeros",)})
             if not world.may_try(session.phone, dni):
                 return expect("dni_limit")
             if world.locked(dni):
@@ -399,26 +446,35 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 view.dni_tries += 1
                 if view.dni_tries >= MAX_UNKNOWN_DNI:
                     return expect("not_verified")
-                return expect("dni", dni=("Ese DNI no esta en Juntos",))
+                return expect(here, **{here: ("Ese DNI no esta en Juntos",)})
             if house.hogar_id in view.candidates:
                 self.verify(view, house)
                 STATS["verified by a shared phone"] += 1
                 return expect("main")
-            view.pending = house.hogar_id
+            view.pending, view.origin = house.hogar_id, here
             return expect("dob")
 
         def take_dob(self, session: Session, value: str) -> Expect:
             view, world = session.view, self.world
             assert view.verified is None and view.pending is not None
+            here = view.screen
+            if here == "resume_dob" and value in ("0", "00"):
+                session.view = world.fresh(session.phone)  # "0 Empezar de nuevo"
+                return expect(session.view.screen)
             if value in ("0", "00"):
-                return expect("dni")  # back and home both lead to the DNI prompt
+                # Back to where the DNI was typed; home is the DNI prompt.
+                return expect(view.origin if value == "0" else "dni")
             born = as_date(value)
             if born is None:
-                return expect("dob", "too_many", dob=("Escriba 8 numeros",))
+                return expect(here, "too_many", **{here: ("Escriba 8 numeros",)})
             house = world.houses[view.pending]
             if world.locked(house.dni):
                 return expect("locked")
             outcome = world.dob_given(house, born)
+            if outcome == "right" and view.restore is not None:
+                session.view = replace(view.restore)
+                STATS["resumed after the date"] += 1
+                return expect(session.view.screen)
             if outcome == "right":
                 self.verify(view, house)
                 STATS["verified by date of birth"] += 1
@@ -426,7 +482,7 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             if outcome == "locked":
                 return expect("locked")
             left = world.max_attempts - world.wrong[house.dni]
-            return expect("dob", dob=(f"La fecha no coincide. Intentos que quedan: {left}",))
+            return expect(here, **{here: (f"La fecha no coincide. Intentos que quedan: {left}",)})
 
         @staticmethod
         def verify(view: View, house: House) -> None:
@@ -493,15 +549,15 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         # The DNI and date prompts have rules of their own too, so that a walk whose `answer`
         # is switched off (Hypothesis turns some rules off in each walk) still gets to them.
 
-        @precondition(lambda self: bool(self.open_at("dni")))
+        @precondition(lambda self: bool(self.open_at("dni", "choose")))
         @rule(pick=PICK, value=dni_input())
         def type_dni(self, pick: int, value: str) -> None:
-            self.send(self.pick(pick, "dni"), value)
+            self.send(self.pick(pick, "dni", "choose"), value)
 
-        @precondition(lambda self: bool(self.open_at("dob")))
+        @precondition(lambda self: bool(self.open_at(*DATE_SCREENS)))
         @rule(pick=PICK, data=st.data())
         def type_dob(self, pick: int, data: st.DataObject) -> None:
-            session = self.pick(pick, "dob")
+            session = self.pick(pick, *DATE_SCREENS)
             assert session.view.pending is not None
             house = self.world.houses[session.view.pending]
             self.send(session, data.draw(date_input(house), label="date"))
@@ -519,13 +575,13 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             """The caller walks out of coverage: the session is never heard from again."""
             self.sessions.remove(self.pick(pick))
 
-        @precondition(lambda self: bool(self.open_at("dob")))
+        @precondition(lambda self: bool(self.open_at(*DATE_SCREENS)))
         @rule(pick=PICK, phone=PHONES, right=st.integers(0, 3), wrong=st.sampled_from(WRONG_DATES))
         def sms(self, pick: int, phone: str, right: int, wrong: str) -> None:
             """An SMS with the DNI a session is verifying and a date of birth: the same lockout
             and DNI limit as USSD, on any phone."""
             world = self.world
-            pending = self.pick(pick, "dob").view.pending
+            pending = self.pick(pick, *DATE_SCREENS).view.pending
             assert pending is not None
             house = world.houses[pending]
             dni, born = house.dni, house.dob if right == 0 else as_date(wrong)

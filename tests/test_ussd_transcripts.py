@@ -115,13 +115,66 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
         ("0", ["Ingrese el DNI"]),
         (ROSA["dni"], ["END Este celular ya consulto varios DNI hoy", "1880"]),
     ]),
-    "a phone shared by two households asks which DNI, without date of birth": (SHARED_PHONE, [
-        (DIAL, ["Ingrese el DNI"]),
-        ("55500002", ["Hola Luz"]),
-        ("1", ["No hay pago", "no tiene tarjeta", "vaya al banco con su DNI"]),
+    "a phone shared by two households takes a DNI instead of a number, without date of birth": (
+        SHARED_PHONE, [
+            (DIAL, ["Celular de 2 hogares", "O escriba el DNI"]),
+            ("123", ["El DNI tiene 8 numeros", "1 Hogar C.T."]),
+            ("55500002", ["Hola Luz", "6 Otro hogar"]),
+            ("1", ["No hay pago", "no tiene tarjeta", "vaya al banco con su DNI"]),
+        ]),
+    "a shared phone's chooser names each household by initials; either can be chosen": (
+        SHARED_PHONE, [
+            (DIAL, ["CON Mi Juntos. Celular de 2 hogares:\n1 Hogar C.T.\n2 Hogar L.T.\n"
+                    "O escriba el DNI:"]),
+            ("7", ["Opcion no valida.", "1 Hogar C.T."]),
+            ("2", ["Hola Luz", "5 Idioma/Simi/Aru\n6 Otro hogar\n0 Salir"]),
+            ("1", ["No hay pago", "no tiene tarjeta"]),
+            ("00", ["Hola Luz"]),
+            ("6", ["Celular de 2 hogares", "1 Hogar C.T.", "2 Hogar L.T."]),
+            ("1", ["Hola Carmen", "6 Otro hogar"]),
+            ("1", ["Pago 2026-6 (operativo)"]),
+            ("00", ["Hola Carmen"]),
+            ("0", ["END Gracias"]),
+        ]),
+    "a DNI of another household at the chooser still needs the date of birth": (SHARED_PHONE, [
+        (DIAL, ["1 Hogar C.T."]),
+        (JUANA["dni"], ["fecha de nacimiento"]),
+        ("0", ["1 Hogar C.T."]),
+        (JUANA["dni"], ["fecha de nacimiento"]),
+        (JUANA["dob"], ["Hola Juana"]),
+    ]),
+    "a verified session resumed on a phone not of record asks the date of birth again": (
+        STRANGER_PHONE, [
+            (DIAL, ["Ingrese el DNI"]),
+            (JUANA["dni"], ["fecha de nacimiento"]),
+            (JUANA["dob"], ["Hola Juana"]),
+            ("2", ["Pago 2026-6: sin abono"]),
+            ("98", ["Periodos anteriores"]),
+            (DIAL, ["Tiene una consulta sin terminar"]),  # dropped: she dials again
+            ("1", ["Para seguir donde se quedo", "fecha de nacimiento", "0 Empezar de nuevo"]),
+            ("01011999", ["La fecha no coincide", "quedan: 2", "Para seguir donde se quedo"]),
+            ("3113", ["DDMMAAAA", "Para seguir donde se quedo"]),
+            (JUANA["dob"], ["Periodos anteriores", "2026-5: cobrado"]),  # where she was
+            ("0", ["Pago 2026-6: sin abono"]),
+        ]),
+    "0 at the date asked on resuming starts over": (STRANGER_PHONE, [
+        (DIAL, []),
+        (JUANA["dni"], []),
+        (JUANA["dob"], ["Hola Juana"]),
+        ("1", ["No hay pago"]),
+        (DIAL, ["Tiene una consulta"]),
+        ("1", ["Para seguir donde se quedo"]),
+        ("0", ["Bienvenida a Mi Juntos", "Ingrese el DNI"]),
+    ]),
+    "a session resumed on the household's own shared phone resumes directly": (SHARED_PHONE, [
+        (DIAL, []),
+        ("2", ["Hola Luz"]),
+        ("2", ["Pago 2026-6: sin abono"]),
+        (DIAL, ["Tiene una consulta"]),
+        ("1", ["Pago 2026-6: sin abono", "tarjeta"]),
     ]),
     "field operation (ETV) with a long place name is paged, never cut": (SHARED_PHONE, [
-        (DIAL, ["Ingrese el DNI"]),
+        (DIAL, ["O escriba el DNI"]),
         ("55500001", ["Hola Carmen"]),
 ("1", ["Pago 2026-6 (operativo)", "14/12 al 15/12/2026", "Operativo ETV Comunidad Campesina",
                "98 Mas"]),

@@ -1,0 +1,43 @@
+"""Choosing a household on a phone of record shared by several: labels that tell them apart.
+
+A shared phone is read by relatives, so the chooser shows neither a full name, nor a DNI, nor an
+amount: only the titular's initials. The short form is the first given name's initial and the
+surnames' ("C.T.", "R.Q.H."). Sisters share their surnames, so two households with the same
+short form get the long form (every given name's initial: "M.E.T."); households that still look
+alike are not listed and are reached by typing the titular's DNI, which the chooser always
+accepts. Guessing from a list is never worth showing more of a name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from dialogs.facts import HouseholdFacts
+from dialogs.screens import MAX_LISTED  # a fifth line would not fit with a notice above it
+
+
+def initials(nombres: str, apellidos: str) -> str:
+    """The titular's initials as facts carry them: given names, a space, surnames ("RM QH")."""
+    given = "".join(word[0] for word in nombres.split()[:2])
+    surnames = "".join(word[0] for word in apellidos.split()[:2])
+    return f"{given} {surnames}".upper()
+
+
+def _short(raw: str) -> str:
+    given, _, surnames = raw.partition(" ")
+    return ".".join(given[:1] + surnames) + "."
+
+
+def _long(raw: str) -> str:
+    given, _, surnames = raw.partition(" ")
+    return ".".join(given + surnames) + "."
+
+
+def labelled(households: Sequence[HouseholdFacts]) -> list[tuple[str, str]]:
+    """(hogar_id, label) for each household the chooser can name apart, in the given order."""
+    short = Counter(_short(h.initials) for h in households)
+    labels = [(h, _short(h.initials) if short[_short(h.initials)] == 1 else _long(h.initials))
+              for h in households if h.initials.strip()]
+    counts = Counter(label for _, label in labels)
+    return [(h.hogar_id, label) for h, label in labels if counts[label] == 1][:MAX_LISTED]
