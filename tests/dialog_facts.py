@@ -39,6 +39,7 @@ class MemoryFacts:
     history: list[SettlementFacts] = field(default_factory=lambda: [settlement()])
     coresp: list[CoRespFacts] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
+    exported_on: dt.date | None = None
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
         return [h for h in self.households if h.phone == phone]
@@ -60,3 +61,6 @@ class MemoryFacts:
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
         return self.coresp
+
+    def schedule_exported_on(self) -> dt.date | None:
+        return self.exported_on

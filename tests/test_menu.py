@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from tests.dialog_facts import MemoryFacts, household, settlement
 
 CATALOG = load_catalog()
 CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#")
+# Payment screens with data exported 62 days before "today": they carry "Datos al 01/10.".
+STALE_CTX = dataclasses.replace(CTX, today=dt.date(2026, 12, 2))
+STALE_EXPORT = dt.date(2026, 10, 1)
 
 
 def test_the_menu_passes_its_own_check() -> None:
@@ -109,6 +113,7 @@ def scenarios() -> list[MemoryFacts]:
                     settlement(s) for s in STATES
                 ]
                 out.append(MemoryFacts(history=history, coresp=MEMBERS))
+                out.append(MemoryFacts(history=history, coresp=MEMBERS, exported_on=STALE_EXPORT))
     out.append(MemoryFacts(history=[settlement(lugar=None)], coresp=[]))
     out.append(MemoryFacts(history=[], coresp=[]))
     for phone, enabled in (("+51987654321", True), ("+51987654321", False), ("+51900000000", True),
@@ -126,7 +131,8 @@ def every_rendering(catalog: Catalog) -> list[tuple[str, str, str]]:
                     state = SessionState(screen=screen_id, lang=lang, hogar_id="H1",
                                          name="Maximilianaaaa", pending="H1", dni_key="k",
                                          page=page, notice=notice, saved={})
-                    reply = _Step(state, CTX, facts, catalog).reply()
+                    ctx = STALE_CTX if facts.exported_on else CTX
+                    reply = _Step(state, ctx, facts, catalog).reply()
                     rendered.append((lang, f"{screen_id}/p{page}/{notice}", reply.text))
                     if state.page < page or not screen.paged:
                         break
