@@ -204,9 +204,9 @@ class _Step:
         if exported is None or (self.ctx.today - exported).days <= self.ctx.data_max_age_days:
             return blocks
         line = self.t("data_as_of", day=exported.strftime("%d/%m"))
-        # A line of the first block (the answer it qualifies), not a block of its own: a block
-        # starts a page, and a caller rarely presses 98 to read a page holding only this line.
-        return [blocks[0] + "\n" + line, *blocks[1:]]
+        # The first line of the first page: appended, it was pushed past "98 Mas" by a long
+        # answer, and a caller who stops at the first page must still see how old it is.
+        return [line + "\n" + blocks[0], *blocks[1:]]
 
     # --- input -----------------------------------------------------------------------------
 
