@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from gateway.config import Settings
 from mijuntos.cli import main
 from mijuntos.importer import ImportHeaderError, import_dir
-from models import DataExport, Database, Household
+from models import Database, DataExport, Household
 from models.base import utcnow
 from tests.admin_support import log_in
 from tests.support import ROSA_PHONE, TEST_TODAY, Phone
@@ -96,7 +96,8 @@ def test_a_file_time_in_the_future_is_taken_as_the_import_time(db: Database, tmp
 
 
 @pytest.mark.parametrize("manifest, where", [
-    ("exportado_el\nayer\n", "manifest.csv:2: exportado_el: must be YYYY-MM-DD or an ISO date-time, got ayer"),
+    ("exportado_el\nayer\n",
+     "manifest.csv:2: exportado_el: must be YYYY-MM-DD or an ISO date-time, got ayer"),
     ("exportado_el\n2026-02-30\n", "manifest.csv:2: exportado_el: must be YYYY-MM-DD"),
     ("exportado_el\n\n20261120\n", "manifest.csv:3: exportado_el: must be YYYY-MM-DD"),
     ("fecha\n2026-11-20\n", "manifest.csv:1: header lacks required column exportado_el"),
@@ -104,8 +105,8 @@ def test_a_file_time_in_the_future_is_taken_as_the_import_time(db: Database, tmp
     ("exportado_el\n", "manifest.csv:2: exportado_el: required"),
     ("", "manifest.csv:1: empty file, no header row"),
     ("exportado_el\n2026-12-03\n", "manifest.csv:2: exportado_el: 2026-12-03 is in the future"),
-    ("exportado_el\n2026-12-02T11:00:00-05:00\n", "manifest.csv:2: exportado_el: 2026-12-02T11:00:00-05:00 is "
-     "in the future"),
+    ("exportado_el\n2026-12-02T11:00:00-05:00\n",
+     "manifest.csv:2: exportado_el: 2026-12-02T11:00:00-05:00 is in the future"),
 ])
 def test_a_malformed_manifest_rejects_the_import_before_anything_is_written(
     db: Database, tmp_path: Path, manifest: str, where: str
