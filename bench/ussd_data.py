@@ -106,6 +106,13 @@ def national_pg(households: int) -> str:
     name = f"{DB_PREFIX}_h{households}"
     url = pg_url(name)
     if household_count(url) == households:
+        from models import Database
+
+        db = Database(url)
+        try:
+            db.upgrade()  # the schema may have moved on since the import (as bench/support.py)
+        finally:
+            db.dispose()
         say(f"reusing {name}")
         return url
     directory = demo_csv(households)

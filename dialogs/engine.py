@@ -59,6 +59,8 @@ class Context:
     channel: str = "ussd"
     # Today on the Lima calendar, from the host: an operation ending today is not over yet.
     today: dt.date | None = None
+    # Schedule data exported more days ago than this is stale (DATA_MAX_AGE_DAYS).
+    data_max_age_days: int = 21
 
 
 @dataclass
@@ -175,7 +177,7 @@ class _Step:
     def render(self, screen: Screen) -> str:
         t, s, ctx = self.t, self.state, self.ctx
         if screen.paged:
-            return self.render_page(self.blocks(screen.id))
+            return self.render_page(self.dated_blocks(screen.id))
         if screen.id == "main":
             shared = len(s.candidates) > 1
             menu = t("main_menu", name=s.name[:MAX_NAME_SHARED] if shared else s.name)
@@ -226,7 +228,7 @@ class _Step:
         return pages[s.page] + "\n" + footer
 
     def page_count(self) -> int:
-        return len(self.pages(self.blocks(self.state.screen)))
+        return len(self.pages(self.dated_blocks(self.state.screen)))
 
     def blocks(self, screen_id: str) -> list[str]:
         hid, t, helpline = self.state.hogar_id or "", self.t, self.ctx.helpline
@@ -244,6 +246,20 @@ class _Step:
 
     def household(self) -> HouseholdFacts | None:
         return self.facts.household(self.state.hogar_id) if self.state.hogar_id else None
+
+    def dated_blocks(self, screen_id: str) -> list[str]:
+        """The screen's blocks, and on a payment screen whose data is stale a "Datos al DD/MM." line."""
+        blocks = self.blocks(screen_id)
+        if screen_id not in ("pay", "status") or self.ctx.today is None:
+            return blocks
+        exported = self.facts.schedule_exported_on()
+        # The rule of models/export.py `is_stale`: more than the limit's days old.
+        if exported is None or (self.ctx.today - exported).days <= self.ctx.data_max_age_days:
+            return blocks
+        line = self.t("data_as_of", day=exported.strftime("%d/%m"))
+        # The first line of the first page: appended, it was pushed past "98 Mas" by a long
+        # answer, and a caller who stops at the first page must still see how old it is.
+        return [line + "\n" + blocks[0], *blocks[1:]]
 
     # --- input -----------------------------------------------------------------------------
 

@@ -83,4 +83,7 @@ class Facts(Protocol):
 
     def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
         """What follows a household's last settlement of `periodo`, as seen from `phone`."""
+
+    def schedule_exported_on(self) -> dt.date | None:
+        """The Lima day the schedule data in use was exported; None when no import recorded it."""
         ...

@@ -24,7 +24,7 @@ from gateway import broadcast_text
 from gateway.charts import bars
 from gateway.login_guard import LoginGuard
 from gateway.services import Services
-from models import AdminUser, Household
+from models import AdminUser, Household, schedule_freshness
 from models.reports import usage_report
 from models.wave import STAGES as WAVE_STAGES
 from models.wave import broadcast_stages, latest_period, periods, wave_stages
@@ -177,6 +177,8 @@ def dashboard() -> Any:
     drain_before_counting(services.db, services.redis, max_batches=2)
     with services.db.session() as s:
         r = usage_report(s, start, end)
+        fresh = schedule_freshness(s, services.settings.local_today(),
+                                   services.settings.data_max_age_days)
         known = periods(s)
         periodo = request.args.get("periodo", "")
         periodo = periodo if periodo in known else (latest_period(s) or "")
@@ -197,7 +199,7 @@ def dashboard() -> Any:
     ], ["entregados", "fallidos"])
     return render("dashboard.html", r=r, per_day=per_day, by_ut=by_ut, funnel=funnel,
                   broadcast_funnel=broadcast_funnel, operators=operators, periodo=periodo,
-                  periods=known)
+                  periods=known, fresh=fresh)
 
 
 def _form() -> broadcasts.Draft:

@@ -22,6 +22,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name}: must be an integer, got {raw!r}") from exc
 
 
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ValueError(f"{name}: must be 0 or more days, got {value}")
+    return value
+
+
 def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -78,6 +85,9 @@ class Settings:
     timezone: str = "America/Lima"
     retention_days: int = 90  # sent messages' texts and numbers are purged after this
     claim_stale_seconds: int = 120  # a batch claimed longer ago was cut off by a dead worker
+    # Schedule data exported longer ago than this is stale: payment screens say "Datos al DD/MM",
+    # the dashboard warns (docs/USSD.md, docs/DEPLOY.md).
+    data_max_age_days: int = 21
     # Pins "today" on the Lima calendar (tests, training sessions on old data); None: the clock.
     today: dt.date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +132,7 @@ class Settings:
             send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",
             claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
             retention_days=_int(env, "SMS_RETENTION_DAYS", 90),
+            data_max_age_days=_days(env, "DATA_MAX_AGE_DAYS", 21),
         )
 
     def local_today(self) -> dt.date:

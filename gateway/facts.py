@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Executable,
     Integer,
     Result,
@@ -22,6 +27,7 @@ from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
 from models import CoResponsibility, Household, OptOut, PayPoint, Settlement
+from models.export import LATEST_SCHEDULE_EXPORT, LIMA
 
 _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
@@ -113,6 +119,29 @@ _OUTLOOK = select(
 )
 
 
+# The schedule data's export day, per database, for EXPORT_TTL seconds. Every payment screen
+# shows it when stale, and one more query on each of those hops would cost the hottest path a
+# round trip for a value that changes only when an import runs (a few times a bimester): a
+# minute's delay in seeing a new import is harmless. Per process and per engine (tests and
+# benchmarks build several apps in one process).
+EXPORT_TTL = 60.0
+_exported: weakref.WeakKeyDictionary[Engine, tuple[float, dt.date | None]] = weakref.WeakKeyDictionary()
+_exported_lock = threading.Lock()
+
+
+def schedule_exported_on(conn: Connection) -> dt.date | None:
+    """The Lima day of the latest schedule import's export, read at most once a minute."""
+    engine, now = conn.engine, time.monotonic()
+    cached = _exported.get(engine)
+    if cached is not None and now - cached[0] < EXPORT_TTL:
+        return cached[1]
+    row = conn.execute(LATEST_SCHEDULE_EXPORT).first()
+    day = row[0].astimezone(LIMA).date() if row else None
+    with _exported_lock:
+        _exported[engine] = (now, day)
+    return day
+
+
 class DbFacts:
     """Facts for one hop, read on `connection()`, results memoised for the hop."""
 
@@ -180,3 +209,6 @@ class DbFacts:
                 phone_opted_out=bool(row.phone_opted_out),
             )
         return self._outlooks[key]
+
+    def schedule_exported_on(self) -> dt.date | None:
+        return schedule_exported_on(self.connection())

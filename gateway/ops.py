@@ -20,11 +20,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from dialogs.effects import DobFailed, Effect, RecordQuery
 from gateway.logs import REQUEST_ID
 from gateway.usage import STREAM as USAGE_STREAM
-from models import OutboxMessage
+from models import OutboxMessage, schedule_freshness
+from models.base import utcnow
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -103,7 +105,7 @@ def count_effects(effects: Iterable[Effect], channel: str) -> None:
 
 
 class StateCollector:
-    """Read at scrape time: outbox by state, provider errors, queue depth, usage backlog.
+    """Read at scrape time: outbox, provider errors, schedule data's age, queue, usage backlog.
 
     Gauges of shared state (the database, Redis), the same whichever worker is scraped, so they
     are computed here rather than kept per process.
@@ -118,6 +120,7 @@ class StateCollector:
                                    labels=["status", "kind"])
         errors = GaugeMetricFamily("mijuntos_provider_failures", "Failed messages by reason",
                                    labels=["reason"])
+        freshness = self._freshness_gauges()
         try:
             with services.db.session() as s:
                 for status, kind, count in s.execute(
@@ -130,10 +133,12 @@ class StateCollector:
                     .where(OutboxMessage.status == "failed").group_by(OutboxMessage.failure_reason)
                 ):
                     errors.add_metric([reason or "-"], count)
+            self._read_freshness(s, freshness)
         except Exception:
             log.warning("metrics: database not readable")
         yield outbox
         yield errors
+        yield from freshness
         depth = GaugeMetricFamily("mijuntos_queue_depth", "Jobs waiting in the SMS queue")
         staged = GaugeMetricFamily("mijuntos_usage_backlog",
                                    "Usage records staged in Redis, not yet moved to the database")
@@ -144,6 +149,35 @@ class StateCollector:
             log.warning("metrics: Redis not readable")
         yield depth
         yield staged
+
+
+    @staticmethod
+    def _freshness_gauges() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily("mijuntos_schedule_data_age_seconds",
+                              "Seconds since the programme exported the schedule data in use "
+                              "(the latest import of cronograma.csv or abonos.csv)"),
+            GaugeMetricFamily("mijuntos_schedule_data_exported_timestamp_seconds",
+                              "When that export was made (Unix time)"),
+            GaugeMetricFamily("mijuntos_schedule_data_stale",
+                              "1 when the schedule data is older than DATA_MAX_AGE_DAYS "
+                              "(payment screens say 'Datos al DD/MM')"),
+        ]
+
+    def _read_freshness(self, session: Session, gauges: list[GaugeMetricFamily]) -> None:
+        """The same figures as the dashboard and `mijuntos report` (one function computes them).
+
+        No sample at all before an import has recorded an export time: an alert on
+        `absent(...)` tells that apart from fresh data.
+        """
+        settings = self.services.settings
+        fresh = schedule_freshness(session, settings.local_today(), settings.data_max_age_days)
+        if fresh.exported_at is None:
+            return
+        age, exported, stale = gauges
+        age.add_metric([], fresh.age_seconds(utcnow()) or 0.0)
+        exported.add_metric([], fresh.exported_at.timestamp())
+        stale.add_metric([], 1.0 if fresh.stale else 0.0)
 
 
 def install(app: Flask, services: Services) -> None:

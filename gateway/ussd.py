@@ -152,6 +152,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         max_dob_attempts=settings.dob_max_attempts,
         lock_minutes=settings.dob_lock_seconds // 60,
         today=settings.local_today(),
+        data_max_age_days=settings.data_max_age_days,
         channel=channel,
     )
     try:

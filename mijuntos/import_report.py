@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+
+from models.export import LIMA, ExportSource
 
 MAX_KEPT_ERRORS = 1000
 
 
 class ImportHeaderError(ValueError):
     """A file's header lacks required columns; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportStamp:
+    """When the imported files were exported, and where that time came from."""
+
+    exported_at: dt.datetime  # UTC
+    source: ExportSource
+
+    def line(self) -> str:
+        """One summary line, on the Lima clock."""
+        where = ("manifest.csv exportado_el" if self.source is ExportSource.MANIFEST
+                 else "no manifest.csv: the files' newest modification time")
+        return f"exported: {self.exported_at.astimezone(LIMA):%Y-%m-%d %H:%M} Lima ({where})"
 
 
 @dataclass(frozen=True, order=True)
@@ -56,6 +73,7 @@ class ImportReport:
     files: dict[str, FileStats] = field(default_factory=dict)
     errors: list[RowIssue] = field(default_factory=list)
     error_count: int = 0
+    export: ExportStamp | None = None  # recorded in data_export; None when no file was imported
 
     def stats(self, file: str) -> FileStats:
         """The stats of `file`, created on first use."""
@@ -84,4 +102,6 @@ class ImportReport:
         if not self.files:
             lines.append("no contract files found")
         lines.append(f"{self.error_count} row(s) rejected" if self.error_count else "all rows ok")
+        if self.export is not None:
+            lines.append(self.export.line())
         return lines

@@ -11,23 +11,32 @@ Choices the contract leaves open: every contract column must be in the header, e
 whose values may be empty (a missing `celular` column must not blank every phone); a key
 repeated in a file is applied in file order, so the last row wins; a DNI held by another
 household is rejected (moving a DNI between households takes two imports).
+
+When the files were exported (manifest.csv, or the files' newest modification time; see
+mijuntos/manifest.py) is checked with the headers, so a malformed manifest also rejects the
+import before anything is written, and is recorded in `data_export` once every file is in.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import select
 from tqdm import tqdm
 
 from mijuntos.csv_rows import FILES, FileSpec, RowError
 from mijuntos.import_batch import BatchWriter, Line
-from mijuntos.import_report import FileStats, ImportHeaderError, ImportReport, RowIssue
-from models import Database
+from mijuntos.import_report import ExportStamp, FileStats, ImportHeaderError, ImportReport, RowIssue
+from mijuntos.manifest import ManifestError, export_stamp
+from models import Database, DataExport
+from models.base import utcnow
+from models.export import SCHEDULE_FILES
 
 __all__ = ["ImportHeaderError", "ImportReport", "import_dir"]
 
@@ -35,25 +44,66 @@ log = logging.getLogger(__name__)
 
 
 def import_dir(
-    db: Database, directory: Path, *, batch_size: int = 2000, progress: bool = False
+    db: Database, directory: Path, *, batch_size: int = 2000, progress: bool = False,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import every contract CSV file present in `directory` and report what happened."""
     directory = Path(directory)
+    now = now or utcnow()
     present = [spec for spec in FILES if (directory / spec.name).is_file()]
-    headers = check_headers(directory, present)
-    report = ImportReport()
+    problems: list[str] = []
+    stamp = None
+    if present:
+        try:
+            stamp = export_stamp(directory, [directory / spec.name for spec in present], now)
+        except ManifestError as exc:
+            problems.append(str(exc))
+    headers = check_headers(directory, present, problems)
+    report = ImportReport(export=stamp)
     for spec in present:
         stats = report.stats(spec.name)
         _import_file(db, directory / spec.name, spec, headers[spec.name], report, stats,
                      batch_size=batch_size, progress=progress)
         log.info("import %s", stats.line())
+    if stamp is not None:
+        _record_export(db, stamp, report, now)
+        log.info("import %s", stamp.line())
     return report
 
 
-def check_headers(directory: Path, specs: list[FileSpec]) -> dict[str, dict[str, int]]:
-    """Each file's column positions; raise ImportHeaderError naming every file that lacks some."""
+def _record_export(db: Database, stamp: ExportStamp, report: ImportReport, now: dt.datetime) -> None:
+    """Record the import's export time: one row per export and set of files."""
+    # A re-import of the latest export changes nothing. The same export imported again after
+    # another one is the latest import again (its rows overwrote the other's): its row takes
+    # this import's time and counts.
+    files = ",".join(report.files)
+    with db.session() as s:
+        row = s.scalar(select(DataExport).where(DataExport.exported_at == stamp.exported_at,
+                                                DataExport.files == files))
+        latest = s.scalar(select(DataExport.id).order_by(DataExport.imported_at.desc(),
+                                                         DataExport.id.desc()).limit(1))
+        if row is not None and row.id == latest:
+            return
+        if row is None:
+            row = DataExport(exported_at=stamp.exported_at, files=files)
+            s.add(row)
+        row.source = stamp.source
+        row.imported_at = now
+        row.schedule = any(name in report.files for name in SCHEDULE_FILES)
+        row.rows_read = sum(f.read for f in report.files.values())
+        row.rows_changed = sum(f.inserted + f.updated for f in report.files.values())
+        row.rows_rejected = report.rejected
+
+
+def check_headers(
+    directory: Path, specs: list[FileSpec], problems: list[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """Each file's column positions; raise ImportHeaderError naming every file that lacks some.
+
+    `problems` found before (a malformed manifest.csv) are reported with the headers' own.
+    """
     headers: dict[str, dict[str, int]] = {}
-    problems: list[str] = []
+    problems = list(problems or [])
     for spec in specs:
         with open(directory / spec.name, "rb") as raw:
             first = next(csv.reader(_decoded_lines(raw, set())), None)

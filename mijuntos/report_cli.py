@@ -9,7 +9,7 @@ import sys
 import click
 
 from gateway.config import Settings
-from models import Database
+from models import Database, Freshness, schedule_freshness
 from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
 
 LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
@@ -33,6 +33,8 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: b
     _move_usage_records(settings, db)
     with db.session() as session:
         report = usage_report(session, first, last)
+        report.freshness = schedule_freshness(session, settings.local_today(),
+                                              settings.data_max_age_days)
     db.dispose()
     if as_csv:
         write_csv(report)
@@ -56,7 +58,10 @@ def _move_usage_records(settings: Settings, db: Database) -> None:
 
 
 def text_lines(r: UsageReport) -> list[str]:
-    lines = [f"Mi Juntos usage {r.start} to {r.end} (days on the Lima clock)", ""]
+    lines = [f"Mi Juntos usage {r.start} to {r.end} (days on the Lima clock)"]
+    if r.freshness is not None:
+        lines.append(freshness_line(r.freshness))
+    lines.append("")
     total = sum(r.by_channel.values())
     lines.append(f"lookups: {total} (USSD {r.by_channel.get('ussd', 0)}, SMS {r.by_channel.get('sms', 0)})")
     lines.append(f"verifications: {r.verified} verified, {r.failed_verifications} failed")
@@ -76,6 +81,17 @@ def text_lines(r: UsageReport) -> list[str]:
         for network, (ok, bad) in sorted(r.delivery_by_network.items()):
             lines.append(f"  {network}: {delivery_rate(ok, bad):.1f}% of {ok + bad}")
     return lines
+
+
+def freshness_line(f: Freshness) -> str:
+    """The schedule data's export day and age, and whether it is past DATA_MAX_AGE_DAYS."""
+    if f.exported_on is None:
+        return "schedule data: export date unknown (no import has recorded one)"
+    verdict = (f"STALE: older than DATA_MAX_AGE_DAYS={f.max_age_days}" if f.stale
+               else f"within DATA_MAX_AGE_DAYS={f.max_age_days}")
+    source = "manifest.csv" if f.source == "manifest" else "files' time"
+    return (f"schedule data: exported {f.exported_on} ({source}), {f.age_days} day(s) old, "
+            f"{verdict}")
 
 
 def write_csv(r: UsageReport) -> None:

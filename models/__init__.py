@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.admin import AdminUser
 from models.base import Base
 from models.db import Database
+from models.export import DataExport, ExportSource, Freshness, schedule_freshness
 from models.household import Household, HouseholdStatus, Language
 from models.outbox import (
     FINAL,
@@ -32,7 +33,10 @@ __all__ = [
     "Channel",
     "CoResponsibility",
     "CoResponsibilityType",
+    "DataExport",
     "Database",
+    "ExportSource",
+    "Freshness",
     "FINAL",
     "InboundSms",
     "OptOut",
@@ -51,4 +55,5 @@ __all__ = [
     "UsageCursor",
     "Settlement",
     "SettlementStatus",
+    "schedule_freshness",
 ]

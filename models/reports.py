@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from models.export import Freshness
 from models.outbox import OutboxMessage, OutboxStatus
 from models.query import Query
 
@@ -31,6 +32,7 @@ class UsageReport:
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> channel -> lookups
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)  # UT -> stage -> messages
     delivery_by_network: dict[str, tuple[int, int]] = field(default_factory=dict)  # delivered, failed
+    freshness: Freshness | None = None  # the schedule data's age (models/export.py)
 
     @property
     def top_uts(self) -> list[tuple[str, int]]:
@@ -62,7 +64,19 @@ class UsageReport:
             out += [("delivery_by_operator", network, "delivered", ok),
                     ("delivery_by_operator", network, "failed", bad),
                     ("delivery_by_operator", network, "rate_percent", f"{delivery_rate(ok, bad):.1f}")]
+        if self.freshness is not None:
+            out += freshness_rows(self.freshness)
         return out
+
+
+def freshness_rows(f: Freshness) -> list[tuple[str, str, str, str | int]]:
+    """The schedule data's age as report rows (empty values when no import recorded it)."""
+    day, age = f.exported_on, f.age_days
+    return [("schedule_data", "all", "exported_on", day.isoformat() if day else ""),
+            ("schedule_data", "all", "source", f.source or ""),
+            ("schedule_data", "all", "age_days", "" if age is None else age),
+            ("schedule_data", "all", "max_age_days", f.max_age_days),
+            ("schedule_data", "all", "stale", "yes" if f.stale else "no")]
 
 
 def delivery_rate(delivered: int, failed: int) -> float:

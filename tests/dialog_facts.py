@@ -42,6 +42,7 @@ class MemoryFacts:
     newest_periodo: str | None = None  # the schedule's newest period
     period_end: dt.date | None = None  # when the asked-about period's operations end
     opted_out: set[str] = field(default_factory=set)
+    exported_on: dt.date | None = None
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
         return [h for h in self.households if h.phone == phone]
@@ -73,3 +74,6 @@ class MemoryFacts:
             reminders_enabled=h is not None and h.reminders_enabled,
             phone_opted_out=phone in self.opted_out,
         )
+
+    def schedule_exported_on(self) -> dt.date | None:
+        return self.exported_on

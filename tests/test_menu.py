@@ -25,6 +25,9 @@ CATALOG = load_catalog()
 # Today as the app tests pin it: settlement()'s operations lie ahead of it.
 CTX = Context(phone="+51987654321", secret="s", helpline="1880", service_code="*1880#",
               today=dt.date(2026, 12, 2))
+# Payment screens with data exported 62 days before "today": they carry "Datos al 01/10.".
+STALE_CTX = CTX
+STALE_EXPORT = dt.date(2026, 10, 1)
 
 
 def test_the_menu_passes_its_own_check() -> None:
@@ -114,6 +117,7 @@ def scenarios() -> list[MemoryFacts]:
                     settlement(s) for s in STATES
                 ]
                 out.append(MemoryFacts(history=history, coresp=MEMBERS))
+                out.append(MemoryFacts(history=history, coresp=MEMBERS, exported_on=STALE_EXPORT))
     out.append(MemoryFacts(history=[settlement(lugar=None)], coresp=[]))
     # Operations over before CTX.today: the last payment and what follows, every way to hear.
     start, end = dt.date(2026, 10, 28), dt.date(2026, 11, 2)
@@ -142,7 +146,8 @@ def every_rendering(catalog: Catalog) -> list[tuple[str, str, str]]:
                     state = SessionState(screen=screen_id, lang=lang, hogar_id="H1",
                                          name="Maximilianaaaa", pending="H1", dni_key="k",
                                          page=page, notice=notice, saved={})
-                    reply = _Step(state, CTX, facts, catalog).reply()
+                    ctx = STALE_CTX if facts.exported_on else CTX
+                    reply = _Step(state, ctx, facts, catalog).reply()
                     rendered.append((lang, f"{screen_id}/p{page}/{notice}", reply.text))
                     if state.page < page or not screen.paged:
                         break

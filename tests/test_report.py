@@ -100,6 +100,12 @@ EXPECTED = [
     ("delivery_by_operator", "71610", "delivered", "2"),
     ("delivery_by_operator", "71610", "failed", "1"),
     ("delivery_by_operator", "71610", "rate_percent", "66.7"),
+    # No import has recorded an export time in this data set.
+    ("schedule_data", "all", "exported_on", ""),
+    ("schedule_data", "all", "source", ""),
+    ("schedule_data", "all", "age_days", ""),
+    ("schedule_data", "all", "max_age_days", "21"),
+    ("schedule_data", "all", "stale", "no"),
 ]
 
 
