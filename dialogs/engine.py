@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogs import views
+from dialogs import phone_move, views
 from dialogs.effects import (
     DniTried,
     DobCleared,
@@ -14,7 +14,6 @@ from dialogs.effects import (
     Effect,
     RecordQuery,
     SetLanguage,
-    SetPhoneOfRecord,
     SetReminders,
 )
 from dialogs.facts import Facts, HouseholdFacts
@@ -56,6 +55,7 @@ class Context:
     channel: str = "ussd"
     # Today on the Lima calendar, from the host: an operation ending today is not over yet.
     today: dt.date | None = None
+    phone_grace_hours: int = 72  # how long a former phone of record may undo a change
 
 
 @dataclass
@@ -144,6 +144,8 @@ class _Step:
             return t("main_menu", name=s.name)
         if screen.id == "remind":
             return self.render_remind() + "\n" + t("nav_full")
+        if screen.id in phone_move.SCREENS:
+            return phone_move.render(self, screen.id)
         body = t(f"screen_{screen.id}", helpline=ctx.helpline, minutes=ctx.lock_minutes,
                  code=ctx.service_code)
         footer = {"none": "", "back": t("nav_back"), "full": t("nav_full")}[screen.nav]
@@ -254,13 +256,15 @@ class _Step:
             if household is None:
                 self.go("dni", push=False)
             elif household.phone != self.ctx.phone:
-                self.effects.append(SetPhoneOfRecord(household.hogar_id, self.ctx.phone))
-                self.effects.append(SetReminders(household.hogar_id, True))
-                self.go("remind_moved_done")
+                self.go("remind_move")  # nothing changes before the caller confirms
             else:
                 enabled = not household.reminders_enabled
                 self.effects.append(SetReminders(household.hogar_id, enabled))
                 self.go("remind_on_done" if enabled else "remind_off_done")
+        elif action == "@remind_move":
+            phone_move.confirm(self)
+        elif action == "@undo_move":
+            phone_move.undo(self)
 
     def take_dni(self, inp: str) -> None:
         s, ctx = self.state, self.ctx
@@ -327,9 +331,14 @@ class _Step:
 
 
 def start(
-    ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None
+    ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None,
+    *, offers: bool = True,
 ) -> Reply:
-    """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt."""
+    """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt.
+
+    `offers`: False when the dial carries inputs (*1880*1#), which must not answer an offer the
+    caller never saw.
+    """
     households = facts.households_by_phone(ctx.phone)
     if saved is not None and SCREENS.get(saved.screen, SCREENS["dni"]).resumable:
         by_phone = [h.hogar_id for h in households]
@@ -337,6 +346,10 @@ def start(
             # Resuming the main menu is only worth offering if it saves a verification.
             state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
             return _Step(state, ctx, facts, catalog).reply()
+    # --- phonechange: the former phone of record, in its grace period, is offered the undo first
+    moved = phone_move.moved_away(households, ctx.phone)
+    if offers and moved is not None:
+        return _Step(SessionState(screen="moved_away", lang=moved.idioma), ctx, facts, catalog).reply()
     return _fresh(ctx, facts, catalog, households)
 
 
@@ -365,6 +378,8 @@ def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Cat
             return _Step(resumed, ctx, facts, catalog).reply()
         if choice == "2":
             return _fresh(ctx, facts, catalog)
+    if state.screen == "moved_away" and inp.strip() == "2":  # phonechange: "Continuar"
+        return _fresh(ctx, facts, catalog)
     step = _Step(state, ctx, facts, catalog)
     if SCREENS[state.screen].end:
         return step.reply()

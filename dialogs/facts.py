@@ -19,6 +19,9 @@ class HouseholdFacts:
     estado: str
     phone: str | None
     reminders_enabled: bool
+    # Set when the caller's phone is known for this household only as its former phone of record,
+    # in the grace period after a change: the day (Lima) the messages moved away from it.
+    moved_away_on: dt.date | None = None
 
 
 @dataclass(frozen=True)

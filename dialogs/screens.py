@@ -60,6 +60,13 @@ SCREENS: dict[str, Screen] = {
         _screen("not_verified", end=True, nav="none", verified=False, resumable=False),
         _screen("too_many", end=True, nav="none", verified=False, resumable=False),
         _screen("dni_limit", end=True, nav="none", verified=False, resumable=False),
+        # --- phonechange: moving the phone of record is confirmed on the new phone; the former
+        # phone is told, and in its grace period it is offered to undo the move on dialing.
+        _screen("remind_move", {"1": "@remind_move"}, nav="back", resumable=False),
+        _screen("remind_moved_told", resumable=False),
+        _screen("moved_away", {"1": "@undo_move", "2": "@restart"}, nav="none", verified=False,
+                resumable=False),
+        _screen("moved_undone", resumable=False),
     ]
 }
 
@@ -67,7 +74,9 @@ SCREENS: dict[str, Screen] = {
 ACTIONS: dict[str, tuple[str, ...]] = {
     "@resume": tuple(s for s in SCREENS if SCREENS[s].resumable),
     "@restart": ("dni", "main"),
-    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_moved_done"),
+    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
+    "@remind_move": ("remind_moved_done", "remind_moved_told"),
+    "@undo_move": ("moved_undone", "dni"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),
     "@lang_ay": ("main",),
@@ -77,7 +86,7 @@ INPUT_TARGETS: dict[str, tuple[str, ...]] = {
     "dni": ("dni", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
     "dob": ("dob", "main", "locked", "too_many"),
 }
-START = ("resume", "dni", "main")
+START = ("resume", "dni", "main", "moved_away")
 CHOICE_MAX_BAD = 5
 
 

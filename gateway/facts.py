@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Executable, Integer, Result, and_, bindparam, select
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Integer,
+    Result,
+    and_,
+    bindparam,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from dialogs.facts import CoRespFacts, HouseholdFacts, SettlementFacts
 from gateway.abuse import DniGuard
+from gateway.privacy import phone_key
 from gateway.sessions import SessionStore
-from models import CoResponsibility, Household, PayPoint, Settlement
+from models import CoResponsibility, Household, PayPoint, PhoneChange, Settlement
+from models.base import UTCDateTime, utcnow
+
+LIMA = ZoneInfo("America/Lima")  # the programme's calendar (Settings.timezone)
 
 _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
@@ -28,6 +45,7 @@ _HOUSEHOLD_COLUMNS = (
 def _household(row: object) -> HouseholdFacts:
     r = row._mapping  # type: ignore[attr-defined]
     nombres = (r["nombres"] or "").strip()
+    moved_at: dt.datetime | None = r.get("moved_at")
     return HouseholdFacts(
         hogar_id=r["hogar_id"],
         dni=r["dni"],
@@ -38,12 +56,23 @@ def _household(row: object) -> HouseholdFacts:
         estado=r["estado"],
         phone=r["phone"],
         reminders_enabled=bool(r["reminders_enabled"]),
+        moved_away_on=moved_at.astimezone(LIMA).date() if moved_at else None,
     )
 
 
 # Built once: making a statement (coercing every column and clause) cost about as much CPU
 # as running it. Each hop binds its values.
-_BY_PHONE = select(*_HOUSEHOLD_COLUMNS).where(Household.phone == bindparam("phone")).limit(5)
+# A phone's households: those it is the phone of record of, and (phonechange) those it was the
+# phone of record of until a move still in its grace period, found by the phone's keyed hash.
+# One statement, an index lookup on each table; the second is a small table.
+_BY_PHONE = union_all(
+    select(*_HOUSEHOLD_COLUMNS, type_coerce(null(), UTCDateTime()).label("moved_at"))
+    .where(Household.phone == bindparam("phone")),
+    select(*_HOUSEHOLD_COLUMNS, PhoneChange.created_at.label("moved_at"))
+    .join(PhoneChange, PhoneChange.hogar_id == Household.hogar_id)
+    .where(PhoneChange.old_phone_key == bindparam("key"), PhoneChange.undone_at.is_(None),
+           PhoneChange.grace_until > bindparam("now", type_=UTCDateTime())),
+).limit(5)
 _BY_DNI = select(*_HOUSEHOLD_COLUMNS).where(Household.dni == bindparam("dni"))
 _BY_ID = select(*_HOUSEHOLD_COLUMNS).where(Household.hogar_id == bindparam("hogar_id"))
 _SETTLEMENTS = (
@@ -101,10 +130,14 @@ class DbFacts:
         return self.connection().execute(stmt, params)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
-        found = [_household(r) for r in self._run(_BY_PHONE, phone=phone).all()]
-        for h in found:
-            self._households[h.hogar_id] = h
-        return found
+        rows = self._run(_BY_PHONE, phone=phone, key=phone_key(self.guard.secret, phone), now=utcnow())
+        found: dict[str, HouseholdFacts] = {}
+        for h in map(_household, rows.all()):
+            # Its phone of record again (moved back) counts as that, not as a former phone.
+            if h.hogar_id not in found or h.moved_away_on is None:
+                found[h.hogar_id] = h
+        self._households.update(found)
+        return list(found.values())
 
     def household_by_dni(self, dni: str) -> HouseholdFacts | None:
         row = self._run(_BY_DNI, dni=dni).first()

@@ -8,6 +8,7 @@ from models.db import Database
 from models.household import Household, HouseholdStatus, Language
 from models.outbox import (
     FINAL,
+    IMMEDIATE,
     InboundSms,
     OptOut,
     OutboxMessage,
@@ -16,6 +17,7 @@ from models.outbox import (
     Purpose,
     ReminderControl,
 )
+from models.phone_change import PhoneChange
 from models.query import Channel, Query, UsageCursor
 from models.schedule import Modality, PayPoint
 from models.settlement import (
@@ -34,11 +36,13 @@ __all__ = [
     "CoResponsibilityType",
     "Database",
     "FINAL",
+    "IMMEDIATE",
     "InboundSms",
     "OptOut",
     "OutboxMessage",
     "OutboxStatus",
     "ParkedCallback",
+    "PhoneChange",
     "Purpose",
     "Household",
     "HouseholdStatus",
