@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 from models.outbox import OutboxMessage
+
+LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
 
 
 class PhoneChange(Base):
@@ -51,3 +54,29 @@ def recent_changes(
     if hogar_ids:
         stmt = stmt.where(PhoneChange.hogar_id.in_(hogar_ids))
     return [(change, status) for change, status in session.execute(stmt).all()]
+
+
+CHANNELS = {"ussd": "USSD", "sim": "simulador", "sms": "SMS", "superseded": "por deshacer uno anterior"}
+NOTICE_STATES = {"pending": "en cola", "sending": "enviando", "submitted": "enviado",
+                 "delivered": "entregado", "failed": "fallido", "skipped": "no enviado"}
+
+
+def _lima(moment: dt.datetime | None) -> str:
+    return moment.astimezone(LIMA).strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+def describe(change: PhoneChange, notice: str | None, now: dt.datetime) -> dict[str, Any]:
+    """One change as staff read it (Spanish, Lima time): masked phones only."""
+    if change.undone_at is not None:
+        state = f"deshecho el {_lima(change.undone_at)} ({CHANNELS.get(change.undone_by or '', '-')})"
+    elif change.grace_until is not None and change.grace_until > now:
+        state = f"puede deshacerse hasta el {_lima(change.grace_until)}"
+    else:
+        state = "firme"
+    return {
+        "hogar_id": change.hogar_id, "when": _lima(change.created_at),
+        "channel": CHANNELS.get(change.channel, change.channel),
+        "old": f"***{change.old_last3}" if change.old_last3 else "(ninguno)",
+        "new": f"***{change.new_last3}", "state": state, "undone": change.undone_at is not None,
+        "notice": NOTICE_STATES.get(notice or "", "-") if change.old_last3 else "no hacia falta",
+    }
