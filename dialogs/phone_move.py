@@ -53,15 +53,16 @@ def confirm(step: _Step) -> None:
     if household is None:
         step.go("dni", push=False)
         return
+    # "0" from the screen that follows goes back to option 4, not to this confirmation.
     if household.phone == ctx.phone:  # moved meanwhile, by another session of this phone
-        step.go("remind_moved_done")
+        step.go("remind_moved_done", push=False)
         return
     sms = step.catalog.translator(household.idioma)  # the household's language, not the caller's
     notice = gsm_safe(sms("sms_phone_moved", last3=ctx.phone[-3:], hours=ctx.phone_grace_hours,
                           code=ctx.service_code, helpline=ctx.helpline))
     step.effects.append(SetPhoneOfRecord(household.hogar_id, ctx.phone, ctx.phone_grace_hours, notice))
     step.effects.append(SetReminders(household.hogar_id, True))
-    step.go("remind_moved_told" if household.phone else "remind_moved_done")
+    step.go("remind_moved_told" if household.phone else "remind_moved_done", push=False)
 
 
 def undo(step: _Step) -> None:

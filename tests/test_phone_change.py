@@ -134,6 +134,18 @@ def test_the_old_phone_undoes_the_move_in_its_grace_period(world: Stack) -> None
     assert "Hola Rosa" in mother.dial()  # no offer any more
 
 
+def test_by_sms_the_old_phone_is_recognised_but_its_opt_out_leaves_the_household_alone(
+    world: Stack,
+) -> None:
+    takeover(world)
+    world.text_in(ROSA_PHONE, "BAJA", "in-baja")
+    assert household(world).reminders_enabled is True  # they go to the new phone now
+    world.text_in(ROSA_PHONE, "PAGO", "in-pago")  # in the grace period: still hers to ask about
+    with world.db.session() as s:
+        reply = s.scalar(select(OutboxMessage.text).where(OutboxMessage.dedupe_key == "reply:in-pago"))
+    assert reply is not None and "Agencia BN Chulucanas" in reply
+
+
 def test_after_the_grace_period_the_old_phone_is_not_recognised(world: Stack) -> None:
     takeover(world)
     mother = phone(world, ROSA_PHONE)

@@ -401,6 +401,7 @@ def test_moving_the_phone_of_record_is_confirmed_and_the_former_phone_may_undo_i
         ("0", ["van al celular *** *** 321"]),  # backed out: nothing changed
         ("1", ["1 Confirmar"]),
         ("1", ["Listo", "Enviamos un SMS al celular anterior"]),
+        ("0", ["ACTIVOS en este celular"]),  # back to option 4, now this phone's
     ])
     moved_on = dt.datetime.now(ZoneInfo("America/Lima")).strftime("%d/%m")  # the move's own time
     run(phone_for(ROSA_PHONE), [
