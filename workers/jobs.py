@@ -156,7 +156,8 @@ def replay_job() -> str:
 
 
 def requeue_job(older_than: int = 60) -> str:
-    """Cron: queue replies stored while Redis was down, and recover replies cut off mid-send."""
+    """Cron: queue replies (and phone-change notices) stored while Redis was down, and recover
+    those cut off mid-send."""
     import datetime as dt
 
     from workers.context import enqueue_send, sms_queue
