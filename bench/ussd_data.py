@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -101,9 +102,19 @@ def demo_sqlite(households: int) -> str:
     return url
 
 
+def schema_tag() -> str:
+    """A short digest of the migrations: a database made by other code (another branch's schema,
+    one migration fewer) is never reused for this one, nor changed under the code using it."""
+    versions = ROOT / "models" / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for path in sorted(versions.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def national_pg(households: int) -> str:
-    """A PostgreSQL database holding `households` demo households, imported once per size."""
-    name = f"{DB_PREFIX}_h{households}"
+    """A PostgreSQL database holding `households` demo households, imported once per size and schema."""
+    name = f"{DB_PREFIX}_h{households}_s{schema_tag()}"
     url = pg_url(name)
     if household_count(url) == households:
         from models import Database

@@ -52,10 +52,24 @@ class SetReminders:
 
 @dataclass(frozen=True)
 class SetPhoneOfRecord:
-    """Make the caller's phone the household's phone of record (reminders go there)."""
+    """Make the caller's phone the household's phone of record (reminders go there, it is known
+    without a DNI). The phone it replaces gets `notice` at once and may undo it for `grace_hours`;
+    the change is recorded."""
 
     hogar_id: str
     phone: str
+    grace_hours: int = 72
+    notice: str | None = None  # the SMS to the phone that loses the household's messages
+
+
+@dataclass(frozen=True)
+class UndoPhoneChange:
+    """The former phone of record `phone`, in its grace period, takes the household back; the
+    phone that loses it gets `notice`."""
+
+    hogar_id: str
+    phone: str
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,5 +90,5 @@ class SetOptIn:
 
 Effect = (
     RecordQuery | DobFailed | DobCleared | DniTried | SetLanguage | SetReminders
-    | SetPhoneOfRecord | SetOptOut | SetOptIn
+    | SetPhoneOfRecord | SetOptOut | SetOptIn | UndoPhoneChange
 )

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogs import views
+from dialogs import phone_move, views
 from dialogs.choice import labelled
 from dialogs.effects import (
     DniTried,
@@ -15,7 +15,6 @@ from dialogs.effects import (
     Effect,
     RecordQuery,
     SetLanguage,
-    SetPhoneOfRecord,
     SetReminders,
 )
 from dialogs.facts import Facts, HouseholdFacts
@@ -61,6 +60,7 @@ class Context:
     today: dt.date | None = None
     # Schedule data exported more days ago than this is stale (DATA_MAX_AGE_DAYS).
     data_max_age_days: int = 21
+    phone_grace_hours: int = 72  # how long a former phone of record may undo a change
 
 
 @dataclass
@@ -190,6 +190,8 @@ class _Step:
             return self.render_choose()
         if screen.id == "remind":
             return self.render_remind() + "\n" + t("nav_full")
+        if screen.id in phone_move.SCREENS:
+            return phone_move.render(self, screen.id)
         body = t(f"screen_{screen.id}", helpline=ctx.helpline, minutes=ctx.lock_minutes,
                  code=ctx.service_code)
         footer = {"none": "", "back": t("nav_back"), "full": t("nav_full")}[screen.nav]
@@ -336,13 +338,15 @@ class _Step:
             if household is None:
                 self.go("dni", push=False)
             elif household.phone != self.ctx.phone:
-                self.effects.append(SetPhoneOfRecord(household.hogar_id, self.ctx.phone))
-                self.effects.append(SetReminders(household.hogar_id, True))
-                self.go("remind_moved_done")
+                self.go("remind_move")  # nothing changes before the caller confirms
             else:
                 enabled = not household.reminders_enabled
                 self.effects.append(SetReminders(household.hogar_id, enabled))
                 self.go("remind_on_done" if enabled else "remind_off_done")
+        elif action == "@remind_move":
+            phone_move.confirm(self)
+        elif action == "@undo_move":
+            phone_move.undo(self)
 
     def take_dni(self, inp: str) -> None:
         s, ctx = self.state, self.ctx
@@ -413,9 +417,14 @@ class _Step:
 
 
 def start(
-    ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None
+    ctx: Context, facts: Facts, catalog: Catalog, saved: SessionState | None = None,
+    *, offers: bool = True,
 ) -> Reply:
-    """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt."""
+    """The first screen of a new session: resume offer, main menu by phone, or the DNI prompt.
+
+    `offers`: False when the dial carries inputs (*1880*1#), which must not answer an offer the
+    caller never saw.
+    """
     households = facts.households_by_phone(ctx.phone)
     if saved is not None and SCREENS.get(saved.screen, SCREENS["dni"]).resumable:
         by_phone = [h.hogar_id for h in households]
@@ -423,6 +432,10 @@ def start(
             # Resuming the main menu is only worth offering if it saves a verification.
             state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
             return _Step(state, ctx, facts, catalog).reply()
+    # --- phonechange: the former phone of record, in its grace period, is offered the undo first
+    moved = phone_move.moved_away(households, ctx.phone)
+    if offers and moved is not None:
+        return _Step(SessionState(screen="moved_away", lang=moved.idioma), ctx, facts, catalog).reply()
     return _fresh(ctx, facts, catalog, households)
 
 
@@ -476,6 +489,8 @@ def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Cat
             return _fresh(ctx, facts, catalog)
     if state.screen == "resume_dob" and inp.strip() in (BACK, HOME):
         return _fresh(ctx, facts, catalog)  # "0 Empezar de nuevo"
+    if state.screen == "moved_away" and inp.strip() == "2":  # phonechange: "Continuar"
+        return _fresh(ctx, facts, catalog)
     step = _Step(state, ctx, facts, catalog)
     if SCREENS[state.screen].end:
         return step.reply()

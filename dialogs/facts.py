@@ -22,6 +22,9 @@ class HouseholdFacts:
     # Given-name initials, a space, surname initials ("RM QH"): what a shared phone's chooser
     # may show (dialogs/choice.py); never the names themselves.
     initials: str = ""
+    # Set when the caller's phone is known for this household only as its former phone of record,
+    # in the grace period after a change: the day (Lima) the messages moved away from it.
+    moved_away_on: dt.date | None = None
 
 
 @dataclass(frozen=True)

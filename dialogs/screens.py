@@ -69,6 +69,13 @@ SCREENS: dict[str, Screen] = {
         _screen("not_verified", end=True, nav="none", verified=False, resumable=False),
         _screen("too_many", end=True, nav="none", verified=False, resumable=False),
         _screen("dni_limit", end=True, nav="none", verified=False, resumable=False),
+        # --- phonechange: moving the phone of record is confirmed on the new phone; the former
+        # phone is told, and in its grace period it is offered to undo the move on dialing.
+        _screen("remind_move", {"1": "@remind_move"}, nav="back", resumable=False),
+        _screen("remind_moved_told", resumable=False),
+        _screen("moved_away", {"1": "@undo_move", "2": "@restart"}, nav="none", verified=False,
+                resumable=False),
+        _screen("moved_undone", resumable=False),
     ]
 }
 
@@ -78,7 +85,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "@restart": ("dni", "main", "choose"),
     "@choose": ("main",),
     "@other_household": ("choose",),
-    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_moved_done"),
+    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
+    "@remind_move": ("remind_moved_done", "remind_moved_told"),
+    "@undo_move": ("moved_undone", "dni", "choose", "main"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),
     "@lang_ay": ("main",),
@@ -94,7 +103,7 @@ SCREEN_INPUT_TARGETS: dict[str, tuple[str, ...]] = {
     "resume_dob": ("resume_dob", "locked", "too_many", "dni", "main", "choose",
                    *ACTIONS["@resume"]),
 }
-START = ("resume", "dni", "choose", "main")
+START = ("resume", "dni", "choose", "main", "moved_away")
 CHOICE_MAX_BAD = 5
 
 

@@ -116,7 +116,8 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
     if cmd.kind is Command.AYUDA:
         return SmsAnswer(gsm_safe(first("sms_help", **params)))
     if cmd.kind in (Command.ALTA, Command.BAJA):
-        return _switch(cmd.kind, ctx, known, catalog)
+        # The phone's own households: not one it lost by a move it may still undo (phonechange).
+        return _switch(cmd.kind, ctx, [h for h in known if h.phone == ctx.phone], catalog)
     found = _verify(cmd, ctx, facts, first)
     if isinstance(found, SmsAnswer):
         return found

@@ -302,3 +302,6 @@ def broadcast_status(bid: str) -> Any:
         pass
     return render("broadcast_result.html", b=draft, again=bool(request.args.get("again")),
                   job_status=job_status)
+
+
+from gateway import admin_phone_changes  # noqa: E402,F401  (its page is on this blueprint)

@@ -39,6 +39,15 @@ def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int
         raise ValueError(f"{name}: must be integers separated by commas, got {raw!r}") from exc
 
 
+def _grace_hours(env: dict[str, str]) -> int:
+    # Long enough for a mother to notice the SMS and dial; short enough that a lost phone does
+    # not keep a household's access for weeks.
+    hours = _int(env, "PHONE_CHANGE_GRACE_HOURS", 72)
+    if not 1 <= hours <= 30 * 24:
+        raise ValueError(f"PHONE_CHANGE_GRACE_HOURS: must be between 1 and 720 hours, got {hours}")
+    return hours
+
+
 def _window(raw: str) -> tuple[str, str]:
     start, sep, end = raw.strip().partition("-")
     if not sep or len(start.strip()) != 5 or len(end.strip()) != 5:
@@ -84,6 +93,8 @@ class Settings:
     send_start: str = "09:00"  # when planned reminders go out, America/Lima
     timezone: str = "America/Lima"
     retention_days: int = 90  # sent messages' texts and numbers are purged after this
+    # How long the former phone of record is still recognised and may undo a change of phone.
+    phone_change_grace_hours: int = 72
     claim_stale_seconds: int = 120  # a batch claimed longer ago was cut off by a dead worker
     # Schedule data exported longer ago than this is stale: payment screens say "Datos al DD/MM",
     # the dashboard warns (docs/USSD.md, docs/DEPLOY.md).
@@ -133,6 +144,7 @@ class Settings:
             claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
             retention_days=_int(env, "SMS_RETENTION_DAYS", 90),
             data_max_age_days=_days(env, "DATA_MAX_AGE_DAYS", 21),
+            phone_change_grace_hours=_grace_hours(env),
         )
 
     def local_today(self) -> dt.date:

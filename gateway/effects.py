@@ -19,15 +19,16 @@ from dialogs.effects import (
     SetOptOut,
     SetPhoneOfRecord,
     SetReminders,
+    UndoPhoneChange,
 )
-from gateway import usage
+from gateway import phone_changes, usage
 from gateway.abuse import DniGuard
 from gateway.sessions import Pipeline, SessionStore
 from models import Household, OptOut, OutboxMessage, OutboxStatus, Query
 from models.base import utcnow
 
 # Effects that change the programme's rows; the others live in Redis (and usage records may).
-DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord)
+DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord, UndoPhoneChange)
 
 
 def needs_database(effects: Iterable[Effect]) -> bool:
@@ -44,13 +45,15 @@ def apply_effects(
     guard: DniGuard,
     *,
     stage_usage: bool = False,
-) -> None:
+) -> list[int]:
     """Stage every effect: rows on `session`, Redis commands on `pipeline` (caller commits).
 
     With `stage_usage`, usage records go on `pipeline` too (gateway/usage.py) and `session` may be
-    None when `needs_database(effects)` is false.
+    None when `needs_database(effects)` is false. Returns the outbox rows made, for the caller to
+    queue once committed (`phone_changes.queue_notices`).
     """
     queries: list[dict[str, object]] = []
+    outbox: list[int] = []
     now = utcnow()
     for effect in effects:
         match effect:
@@ -75,13 +78,19 @@ def apply_effects(
             case _ if isinstance(effect, DATABASE_EFFECTS):
                 if session is None:
                     raise ValueError(f"{type(effect).__name__} needs a database session")
-                _apply_row(session, effect, now)
+                if isinstance(effect, SetPhoneOfRecord):
+                    outbox += phone_changes.move(session, effect, now, channel, guard.secret)
+                elif isinstance(effect, UndoPhoneChange):
+                    outbox += phone_changes.undo(session, effect, now, channel, guard.secret)
+                else:
+                    _apply_row(session, effect, now)
     if queries and stage_usage:
         usage.stage(pipeline, queries)
     elif queries:
         # A Core insert into the table: the ORM's bulk path adds nothing for plain rows.
         assert session is not None
         session.connection().execute(insert(Query), queries)
+    return outbox
 
 
 def _apply_row(session: Session, effect: Effect, now: dt.datetime) -> None:
@@ -105,12 +114,6 @@ def _apply_row(session: Session, effect: Effect, now: dt.datetime) -> None:
             _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
         case SetOptIn():
             _set_optout(session, effect.phone, effect.hogar_ids, opted_out=False, now=now)
-        case SetPhoneOfRecord():
-            session.execute(
-                update(Household)
-                .where(Household.hogar_id == effect.hogar_id)
-                .values(phone=effect.phone, phone_set_by_caller_at=now, updated_at=now)
-            )
 
 
 def _set_optout(

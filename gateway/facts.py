@@ -19,14 +19,19 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    null,
     select,
+    type_coerce,
+    union_all,
 )
 
 from dialogs.choice import initials
 from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
+from gateway.privacy import phone_key
 from gateway.sessions import SessionStore
-from models import CoResponsibility, Household, OptOut, PayPoint, Settlement
+from models import CoResponsibility, Household, OptOut, PayPoint, PhoneChange, Settlement
+from models.base import UTCDateTime, utcnow
 from models.export import LATEST_SCHEDULE_EXPORT, LIMA
 
 _HOUSEHOLD_COLUMNS = (
@@ -46,6 +51,7 @@ _HOUSEHOLD_COLUMNS = (
 def _household(row: object) -> HouseholdFacts:
     r = row._mapping  # type: ignore[attr-defined]
     nombres = (r["nombres"] or "").strip()
+    moved_at: dt.datetime | None = r.get("moved_at")
     return HouseholdFacts(
         hogar_id=r["hogar_id"],
         dni=r["dni"],
@@ -57,12 +63,23 @@ def _household(row: object) -> HouseholdFacts:
         phone=r["phone"],
         reminders_enabled=bool(r["reminders_enabled"]),
         initials=initials(nombres, r["apellidos"] or ""),
+        moved_away_on=moved_at.astimezone(LIMA).date() if moved_at else None,
     )
 
 
 # Built once: making a statement (coercing every column and clause) cost about as much CPU
 # as running it. Each hop binds its values.
-_BY_PHONE = select(*_HOUSEHOLD_COLUMNS).where(Household.phone == bindparam("phone")).limit(5)
+# A phone's households: those it is the phone of record of, and (phonechange) those it was the
+# phone of record of until a move still in its grace period, found by the phone's keyed hash.
+# One statement, an index lookup on each table; the second is a small table.
+_BY_PHONE = union_all(
+    select(*_HOUSEHOLD_COLUMNS, type_coerce(null(), UTCDateTime()).label("moved_at"))
+    .where(Household.phone == bindparam("phone")),
+    select(*_HOUSEHOLD_COLUMNS, PhoneChange.created_at.label("moved_at"))
+    .join(PhoneChange, PhoneChange.hogar_id == Household.hogar_id)
+    .where(PhoneChange.old_phone_key == bindparam("key"), PhoneChange.undone_at.is_(None),
+           PhoneChange.grace_until > bindparam("now", type_=UTCDateTime())),
+).limit(5)
 _BY_DNI = select(*_HOUSEHOLD_COLUMNS).where(Household.dni == bindparam("dni"))
 _BY_ID = select(*_HOUSEHOLD_COLUMNS).where(Household.hogar_id == bindparam("hogar_id"))
 _SETTLEMENTS = (
@@ -161,10 +178,14 @@ class DbFacts:
         return self.connection().execute(stmt, params)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
-        found = [_household(r) for r in self._run(_BY_PHONE, phone=phone).all()]
-        for h in found:
-            self._households[h.hogar_id] = h
-        return found
+        rows = self._run(_BY_PHONE, phone=phone, key=phone_key(self.guard.secret, phone), now=utcnow())
+        found: dict[str, HouseholdFacts] = {}
+        for h in map(_household, rows.all()):
+            # Its phone of record again (moved back) counts as that, not as a former phone.
+            if h.hogar_id not in found or h.moved_away_on is None:
+                found[h.hogar_id] = h
+        self._households.update(found)
+        return list(found.values())
 
     def household_by_dni(self, dni: str) -> HouseholdFacts | None:
         row = self._run(_BY_DNI, dni=dni).first()

@@ -24,6 +24,7 @@ from gateway.hops import UssdHop, parse_ussd_event, parse_ussd_hop
 from gateway.http import parse_or_400, plain
 from gateway.logs import REQUEST_ID
 from gateway.ops import count_effects, observe, request_id
+from gateway.phone_changes import queue_notices
 from gateway.privacy import mask_phone, phone_key, text_digest
 from gateway.services import Services
 from gateway.sessions import StoredSession
@@ -154,6 +155,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         today=settings.local_today(),
         data_max_age_days=settings.data_max_age_days,
         channel=channel,
+        phone_grace_hours=settings.phone_change_grace_hours,
     )
     try:
         reply, effects = converse(services, ctx, stored, resumable, inputs)
@@ -172,7 +174,8 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     pipe = store.client.pipeline(transaction=True)
     writes = services.db.session() if needs_database(effects) else nullcontext(None)
     with writes as session:
-        apply_effects(effects, session, store, pipe, channel, services.guard, stage_usage=True)
+        notices = apply_effects(effects, session, store, pipe, channel, services.guard,
+                                stage_usage=True)
     stored_now = StoredSession(reply.state, digest, reply.wire, len(hop.inputs), pkey)
     store.save(hop.session_id, stored_now, pipe)
     if SCREENS[reply.state.screen].resumable:
@@ -180,6 +183,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     elif reply.state.screen != "resume":
         store.forget_resume(pkey, pipe)
     pipe.execute()
+    queue_notices(services, notices)  # committed above: a phone that loses a household is told
     count_effects(effects, channel)
     return reply.wire, reply.state.screen
 
@@ -196,7 +200,7 @@ def converse(
     facts = DbFacts(services.db.read_connection, services.store, services.guard)
     if stored is None:
         saved = resumable if not inputs else None
-        reply = start(ctx, facts, services.catalog, saved)
+        reply = start(ctx, facts, services.catalog, saved, offers=not inputs)
         pending = inputs
     else:
         reply = Reply(False, stored.reply, stored.state)

@@ -47,6 +47,7 @@ def _register() -> None:
     from mijuntos.data_commands import demo_data_command, import_command
     from mijuntos.dial import dial_command
     from mijuntos.fake_at import fake_at_command
+    from mijuntos.phone_changes_cli import phone_changes_command
     from mijuntos.reminders_cli import reminders
     from mijuntos.report_cli import report_command
     from mijuntos.scheduler import scheduler_command
@@ -58,6 +59,7 @@ def _register() -> None:
     main.add_command(demo_data_command)
     main.add_command(dial_command)
     main.add_command(fake_at_command)
+    main.add_command(phone_changes_command)
     main.add_command(up_command)
     main.add_command(reminders)
     main.add_command(report_command)

@@ -9,6 +9,7 @@ from models.export import DataExport, ExportSource, Freshness, schedule_freshnes
 from models.household import Household, HouseholdStatus, Language
 from models.outbox import (
     FINAL,
+    IMMEDIATE,
     InboundSms,
     OptOut,
     OutboxMessage,
@@ -17,6 +18,7 @@ from models.outbox import (
     Purpose,
     ReminderControl,
 )
+from models.phone_change import PhoneChange
 from models.query import Channel, Query, UsageCursor
 from models.schedule import Modality, PayPoint
 from models.settlement import (
@@ -38,11 +40,13 @@ __all__ = [
     "ExportSource",
     "Freshness",
     "FINAL",
+    "IMMEDIATE",
     "InboundSms",
     "OptOut",
     "OutboxMessage",
     "OutboxStatus",
     "ParkedCallback",
+    "PhoneChange",
     "Purpose",
     "Household",
     "HouseholdStatus",

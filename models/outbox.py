@@ -29,6 +29,14 @@ class Purpose(StrEnum):
     REMINDER = "reminder"
     NOTICE = "notice"
     BROADCAST = "broadcast"
+    # The phone that loses a household's messages is told at once (docs/SMS.md).
+    SECURITY = "security"
+
+
+# Sent one by one as soon as they are made, even to an opted-out phone: an answer to the user's
+# own request, and the warning that a household's messages moved away from this phone (that
+# phone never asked not to know who took its household's messages).
+IMMEDIATE = frozenset({Purpose.REPLY, Purpose.SECURITY})
 
 
 class OutboxMessage(Base):

@@ -19,7 +19,10 @@ ordinary runs. A model of the rules, kept apart from the app's code, predicts ea
   "continue / start over" unless it would only resume the menu the phone gets anyway; resuming a
   verified session on a phone that is not that household's asks its date of birth first (a
   wrong one counts like any other) and a right one restores the screen she left;
-- a resent hop (same sessionId and text) gets the same reply and changes nothing.
+- a resent hop (same sessionId and text) gets the same reply and changes nothing;
+- option 4 from another phone moves the household only once confirmed; its former phone is
+  still recognised for it (the grace period outlasts a walk) and, dialing, is first offered to
+  undo the move, which gives it the household back.
 
 Every hop is checked against the prediction: the screen the app stored and the household it
 considers verified, the texts that matter (attempts left, locked, limit), CON/END within 182
@@ -73,7 +76,8 @@ RESUMABLE = {"dob", "main", "pay", "status", "coresp", "remind", "lang"}
 BACK_TARGETS = {"main", "pay", "status", "coresp", "remind", "lang"}  # what "0" may go back to
 MAIN_OPTIONS = {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye"}
 UNVERIFIED = {"resume", "dni", "choose", "dob", "resume_dob", "bye", "locked", "not_verified",
-              "too_many", "dni_limit"}
+              "too_many", "dni_limit",
+              "moved_away"}
 DATE_SCREENS = ("dob", "resume_dob")
 MAX_LISTED = 4  # households a shared phone's chooser numbers (the seeded ones all differ)
 # What each screen says (Spanish: no verified household, so no other language, reaches them).
@@ -87,6 +91,7 @@ SCREEN_TEXT = {
     "dni_limit": "Este celular ya consulto varios DNI hoy",
     "not_verified": "No pudimos encontrar su hogar",
     "too_many": "Demasiadas opciones no validas",
+    "moved_away": "Los avisos de su hogar pasaron al celular",
 }
 # Household data: none of it may be on screen before verification.
 PRIVATE = ("Hola", "Pago 2026", "Monto", "Agencia", "salud", "Corresponsabilidades", "Avisos por",
@@ -184,12 +189,38 @@ class World:
         self.wrong: Counter[str] = Counter()  # wrong dates per DNI since its last right one
         self.tried: dict[str, set[str]] = {}  # distinct DNIs each phone asked about today
         self.resume: dict[str, View] = {}  # each phone's dropped session, offered to resume
+        self.moves: list[list[str | bool]] = []  # [household, former phone, still undoable]
+
+    def former_of(self, phone: str) -> set[str]:
+        """Households `phone` was the phone of record of until a move it may still undo."""
+        return {str(hid) for hid, old, open_ in self.moves if open_ and old == phone}
+
+    def moved_away(self, phone: str) -> str | None:
+        """The household a dial from `phone` is offered to take back (the lowest code)."""
+        return min((h for h in self.former_of(phone) if self.phone_of[h] != phone), default=None)
+
+    def move(self, hogar_id: str, phone: str) -> str | None:
+        """Option 4 confirmed from `phone`: the former phone, if there was one."""
+        old = self.phone_of[hogar_id]
+        if old is not None:
+            self.moves.append([hogar_id, old, True])
+        self.phone_of[hogar_id] = phone
+        return old
+
+    def undo(self, hogar_id: str, phone: str) -> None:
+        """The former phone takes the household back: that move and the later ones close."""
+        last = max(i for i, (hid, old, open_) in enumerate(self.moves)
+                   if open_ and hid == hogar_id and old == phone)
+        for move in self.moves[last:]:
+            if move[0] == hogar_id:
+                move[2] = False
+        self.phone_of[hogar_id] = phone
 
     def locked(self, dni: str) -> bool:
         return self.wrong[dni] >= self.max_attempts
 
     def households_of(self, phone: str) -> list[str]:
-        return sorted(hid for hid, p in self.phone_of.items() if p == phone)
+        return sorted({hid for hid, p in self.phone_of.items() if p == phone} | self.former_of(phone))
 
     def fresh(self, phone: str) -> View:
         """A new session: the phone's only household is verified, a shared phone is asked."""
@@ -392,6 +423,20 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                     session.view = world.fresh(session.phone)
                     return expect(session.view.screen)
                 return expect("resume", "too_many")
+            if screen == "moved_away":
+                if value == "2":
+                    session.view = world.fresh(session.phone)
+                    return expect(session.view.screen)
+                if value != "1":
+                    return expect("moved_away", "too_many")
+                moved = world.moved_away(session.phone)
+                if moved is None:  # another session of the phone took it back first
+                    session.view = View("dni")
+                    return expect("dni")
+                world.undo(moved, session.phone)
+                self.verify(view, world.houses[moved])
+                STATS["moves undone"] += 1
+                return expect("moved_undone")
             if screen == "dni":
                 return self.take_dni(session, value)
             if screen == "choose":
@@ -423,9 +468,14 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 return Expect(frozenset(BACK_TARGETS))  # a page back, or the screen before
             if screen == "remind" and value == "1":
                 if world.phone_of[view.verified] != session.phone:
-                    world.phone_of[view.verified] = session.phone  # this phone is now of record
-                    return expect("remind_moved_done")
+                    return expect("remind_move")  # nothing moves before "1 Confirmar"
                 return expect("remind_on_done", "remind_off_done")
+            if screen == "remind_move" and value == "1":
+                if world.phone_of[view.verified] == session.phone:
+                    return expect("remind_moved_done")  # moved meanwhile by another session
+                STATS["phones moved"] += 1
+                old = world.move(view.verified, session.phone)  # this phone is now of record
+                return expect("remind_moved_told" if old else "remind_moved_done")
             if screen == "lang" and value in ("1", "2", "3"):
                 return expect("main")
             return expect(screen, "too_many")  # "98" on a last page counts as a bad choice too
@@ -527,6 +577,9 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             ):
                 session.offer, session.view = replace(saved), View("resume")
                 expected = expect("resume")
+            elif world.moved_away(phone) is not None:
+                session.view = View("moved_away")
+                expected = expect("moved_away")
             else:
                 session.view = world.fresh(phone)
                 expected = expect(session.view.screen)
@@ -561,6 +614,12 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             assert session.view.pending is not None
             house = self.world.houses[session.view.pending]
             self.send(session, data.draw(date_input(house), label="date"))
+
+        # Moving a phone of record takes "4", "1", "1" after a date of birth: rare by chance.
+        @precondition(lambda self: bool(self.open_at("remind", "remind_move", "moved_away")))
+        @rule(pick=PICK, value=st.sampled_from(["1", "1", "2"]))
+        def move_phone(self, pick: int, value: str) -> None:
+            self.send(self.pick(pick, "remind", "remind_move", "moved_away"), value)
 
         @precondition(lambda self: any(not s.resent for s in self.sessions))
         @rule(pick=PICK)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
@@ -192,7 +194,8 @@ TRANSCRIPTS: dict[str, tuple[str, list[Step]]] = {
         ("3", ["No hay registros"]),
         ("00", ["Hola Elena"]),
         ("4", ["no tiene celular", "1 Recibir"]),
-        ("1", ["llegaran a este celular"]),
+        ("1", ["llegaran a este celular *** *** 555", "1 Confirmar", "0 Atras"]),
+        ("1", ["Listo. Los avisos de su hogar llegaran a este celular."]),
     ]),
 }
 
@@ -268,7 +271,8 @@ def test_choices_are_stored_for_the_household(phone_for, seeded: Database) -> No
     run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("5", ["Espanol"]), ("3", ["guardado"]),
                                 ("4", ["ACTIVOS"]), ("1", ["Ya no recibira"])])
     run(phone_for(STRANGER_PHONE), [(DIAL, []), (JUANA["dni"], []), (JUANA["dob"], ["Hola Juana"]),
-                                    ("4", ["no tiene celular"]), ("1", ["llegaran"])])
+                                    ("4", ["no tiene celular"]), ("1", ["1 Confirmar"]),
+                                    ("1", ["Listo"])])
     with seeded.session() as s:
         rosa = s.get(Household, ROSA["hogar_id"])
         juana = s.get(Household, JUANA["hogar_id"])
@@ -438,6 +442,33 @@ def test_session_state_lives_in_one_key_with_a_ttl(phone_for, redis: redis_lib.R
             continue
         assert 0 < redis.ttl(key) <= 600, key
         assert ROSA_PHONE.encode() not in key and b"987654321" not in key
+
+
+def test_moving_the_phone_of_record_is_confirmed_and_the_former_phone_may_undo_it(phone_for) -> None:
+    """Menu 4 from another phone: a confirmation first; then the former phone is offered the undo."""
+    run(phone_for(STRANGER_PHONE), [
+        (DIAL, ["Ingrese el DNI"]), (ROSA["dni"], ["fecha de nacimiento"]), (ROSA["dob"], ["Hola Rosa"]),
+        ("4", ["van al celular *** *** 321", "1 Recibir"]),
+        ("1", ["pasaran a este celular *** *** 555", "Avisaremos al *** *** 321",
+               "deshacerlo en 72 horas", "1 Confirmar", "0 Atras"]),
+        ("0", ["van al celular *** *** 321"]),  # backed out: nothing changed
+        ("1", ["1 Confirmar"]),
+        ("1", ["Listo", "Enviamos un SMS al celular anterior"]),
+        ("0", ["ACTIVOS en este celular"]),  # back to option 4, now this phone's
+    ])
+    moved_on = dt.datetime.now(ZoneInfo("America/Lima")).strftime("%d/%m")  # the move's own time
+    run(phone_for(ROSA_PHONE), [
+        (DIAL, [f"CON Los avisos de su hogar pasaron al celular *** *** 555 el {moved_on}.",
+                "1 Deshacer el cambio", "2 Continuar"]),
+        ("7", ["Opcion no valida.", "1 Deshacer"]),
+        ("2", ["Hola Rosa"]),  # still recognised in the grace period
+    ])
+    run(phone_for(ROSA_PHONE), [
+        (DIAL, ["1 Deshacer el cambio"]),
+        ("1", ["Cambio deshecho", "vuelven a este celular"]),
+        ("0", ["Hola Rosa"]),
+    ])
+    run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("4", ["ACTIVOS en este celular"])])
 
 
 def test_every_screen_appears_in_some_transcript() -> None:

@@ -9,7 +9,7 @@ from rq import get_current_job
 from sqlalchemy import select, update
 
 from gateway.privacy import mask_phone
-from models import FINAL, OptOut, OutboxMessage, OutboxStatus, Purpose
+from models import FINAL, IMMEDIATE, OptOut, OutboxMessage, OutboxStatus
 from models.base import utcnow
 from workers.context import current
 from workers.delivery import apply_early_report
@@ -34,7 +34,7 @@ def send_outbox(message_id: int) -> str:
             return "missing"
         if row.status in FINAL or row.status == OutboxStatus.SUBMITTED:
             return row.status  # already done: running twice sends nothing twice
-        if row.purpose != Purpose.REPLY and session.scalar(
+        if row.purpose not in IMMEDIATE and session.scalar(
             select(OptOut.phone).where(OptOut.phone == row.recipient)
         ):
             row.status, row.final_at, row.failure_reason = OutboxStatus.SKIPPED, utcnow(), "opted_out"
@@ -156,7 +156,8 @@ def replay_job() -> str:
 
 
 def requeue_job(older_than: int = 60) -> str:
-    """Cron: queue replies stored while Redis was down, and recover replies cut off mid-send."""
+    """Cron: queue replies (and phone-change notices) stored while Redis was down, and recover
+    those cut off mid-send."""
     import datetime as dt
 
     from workers.context import enqueue_send, sms_queue
@@ -167,7 +168,7 @@ def requeue_job(older_than: int = 60) -> str:
     with ctx.db.session() as session:
         stuck = session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.purpose == Purpose.REPLY,
+                OutboxMessage.purpose.in_(IMMEDIATE),
                 ((OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.updated_at < cutoff))
                 | ((OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.updated_at < stale)),
             ).limit(1000)
