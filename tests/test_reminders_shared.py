@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
 from models import Household
@@ -103,3 +104,19 @@ def test_reminders_switched_off_for_one_household_leave_the_other_its_own(wave: 
     wave.send(at("2026-12-11 09:30"))
     [sms] = wave.texts_to(SHARED_PHONE)  # Luz's, naming only her: the phone is still shared
     assert sms.startswith("Mi Juntos, hogar de L.T.: pago") and "C.T." not in sms
+
+
+def test_households_of_one_phone_on_different_pages_still_get_one_sms(
+        wave: Wave, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages are cut by hogar_id; a phone's households are planned together on every page."""
+    import workers.planner
+
+    monkeypatch.setattr(workers.planner, "PAGE", 2)  # Carmen and Luz on two pages
+    wave.settle(LUZ, estado="programado", motivo=None, punto_id="P002", monto=200)
+    first = wave.plan(at("2026-12-01 10:00"))
+    assert first.households == 4 and first.created == 6
+    again = wave.plan(at("2026-12-01 10:10"))
+    assert (again.created, again.updated, again.skipped, again.changes) == (0, 0, 0, 0)
+    wave.send(at("2026-12-11 09:30"))
+    [sms] = wave.texts_to(SHARED_PHONE)
+    assert sms.startswith("Mi Juntos, hogares de C.T. y L.T.:")

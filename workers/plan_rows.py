@@ -137,7 +137,7 @@ def phone_groups(s: Session, phones: Iterable[str | None]) -> dict[str, dict[str
         select(Household.phone, Household.hogar_id, Household.nombres, Household.apellidos)
         .where(Household.phone.in_(wanted))
     ):
-        found.setdefault(phone, []).append((hid, nombres, apellidos))
+        found.setdefault(phone or "", []).append((hid, nombres, apellidos))
     return {phone: _labels(members) for phone, members in found.items() if len(members) > 1}
 
 

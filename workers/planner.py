@@ -89,7 +89,7 @@ _COLUMNS = (
 )
 
 
-def _settlements(periods: list[str]) -> Select[Any]:
+def _settlements(periods: list[str]) -> Select[*tuple[Any, ...]]:
     # Every estado: a settlement that stops being `programado` withdraws its reminders.
     return (
         select(*_COLUMNS)
