@@ -52,6 +52,10 @@ class RowBook:
     def __init__(self, s: Session, existing: Iterable[OutboxMessage], periods: list[str]) -> None:
         self.rows = list(existing)
         self.by_key = {m.dedupe_key: m for m in self.rows}
+        self.announced: dict[tuple[str | None, str | None], list[OutboxMessage]] = {}
+        for m in self.rows:
+            if m.kind in ("reminder", "change"):
+                self.announced.setdefault((m.hogar_id, m.periodo), []).append(m)
         phones = {m.recipient for m in self.rows if _is_merged(m)}
         others = self.rows
         if phones:  # carriers of households not on this page (one moved to another phone)
@@ -90,9 +94,7 @@ class RowBook:
     def last_told(self, hogar_id: str, periodo: str) -> OutboxMessage | None:
         """The household's reminder or change notice of `periodo` that reached the phone last."""
         best: tuple[dt.datetime, int, OutboxMessage] | None = None
-        for m in self.rows:
-            if m.hogar_id != hogar_id or m.periodo != periodo or m.kind not in ("reminder", "change"):
-                continue
+        for m in self.announced.get((hogar_id, periodo), ()):
             sms = self.reached(m)
             if sms is None:
                 continue
