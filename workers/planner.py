@@ -145,6 +145,7 @@ class Planner:
         self.today = today or now.astimezone(self.clock.tz).date()
         self.params = {"code": settings.service_code, "helpline": settings.helpline}
         self.texts: dict[tuple[Any, ...], tuple[str, str, int]] = {}
+        self.schedules: dict[Operation, tuple[dt.datetime, list[tuple[int, dt.datetime]]]] = {}
         self.dialect = db.engine.dialect.name
         self.insert = (postgresql if self.dialect == "postgresql" else sqlite).insert
         # The active periods' pay points (thousands, not millions): what a cancelled operation
@@ -176,6 +177,13 @@ class Planner:
         text, encoding, segments = self.texts[key]
         return {"text": text, "encoding": encoding, "segments": segments}
 
+    def schedule(self, op: Operation) -> tuple[dt.datetime, list[tuple[int, dt.datetime]]]:
+        """When `op` opens and its reminder slots (once per operation and run, not per household)."""
+        if op not in self.schedules:
+            self.schedules[op] = (self.clock.opens(op),
+                                  self.clock.slots(op, self.settings.reminder_offsets, self.now))
+        return self.schedules[op]
+
     def over(self, periodo: str) -> bool:
         """True when every payment operation of `periodo` has ended (today in Lima is not over)."""
         return periodo in self.last_day and self.last_day[periodo] < self.today
@@ -198,17 +206,18 @@ class Planner:
         told = book.last_told(row.hogar_id, row.periodo)
         told_subject = told.subject if told is not None else None
         if row.estado == "programado" and row.lugar is not None:
-            op = _operation(row)
+            op = self.points.get((row.periodo, row.punto_id)) or _operation(row)
+            opens, slots = self.schedule(op)
             out = [want(("reminder", op), f"reminder:{row.hogar_id}:{row.periodo}:{offset}",
                         purpose="reminder", kind="reminder", offset_days=offset, send_after=due,
-                        not_after=self.clock.opens(op), subject=op.subject)
-                   for offset, due in self.clock.slots(op, self.settings.reminder_offsets, self.now)]
+                        not_after=opens, subject=op.subject)
+                   for offset, due in slots]
             if told_subject is not None and told_subject != op.subject:
                 # Told another place or date (or that it was cancelled): a change notice, once.
                 key = book.free_key(f"change:{row.hogar_id}:{row.periodo}:{op.subject}")
-                out.append(want(("change", op), key, kind="change", not_after=self.clock.opens(op),
+                out.append(want(("change", op), key, kind="change", not_after=opens,
                                 subject=op.subject))
-            return out, "operation_started" if self.now >= self.clock.opens(op) else "plan_changed"
+            return out, "operation_started" if self.now >= opens else "plan_changed"
         # No operation for this household this period any more, or never one.
         if told_subject is not None and not told_subject.startswith(CANCEL):
             old = self.points.get((row.periodo, told_subject.split("|")[0]))
