@@ -103,3 +103,14 @@ def test_an_operation_restored_after_its_cancellation_notice_is_announced(wave: 
     texts = wave.texts_to(ROSA_PHONE)
     assert "ya no se hara" in texts[1] and texts[2].startswith("Mi Juntos: CAMBIO, pago 2026-6 del 12/12")
     assert len(texts) == 4  # and the one-day reminder, revived
+
+
+def test_a_settlement_collected_early_withdraws_the_reminders_and_sends_nothing(wave: Wave) -> None:
+    wave.plan(at("2026-12-01 10:00"))
+    wave.send(at("2026-12-09 09:30"))
+    wave.settle(ROSA_ID, estado="cobrado")
+    wave.plan(at("2026-12-10 10:00"))
+    pending = [r for r in wave.rows(hogar_id=ROSA_ID) if r.status != "submitted"]
+    assert [(r.offset_days, r.status, r.failure_reason) for r in pending] == [(1, "skipped", "collected")]
+    wave.send(at("2026-12-11 09:30"))
+    assert len(wave.texts_to(ROSA_PHONE)) == 1  # no cancellation notice for a payment collected

@@ -219,6 +219,8 @@ class Planner:
                                 subject=op.subject))
             return out, "operation_started" if self.now >= opens else "plan_changed"
         # No operation for this household this period any more, or never one.
+        if row.estado == "cobrado":  # collected: nothing to tell, nothing to cancel
+            return [], "collected"
         if told_subject is not None and not told_subject.startswith(CANCEL):
             old = self.points.get((row.periodo, told_subject.split("|")[0]))
             if old is not None and old.fecha_fin >= self.today:
@@ -227,8 +229,6 @@ class Planner:
                 key = book.free_key(f"cancel:{row.hogar_id}:{row.periodo}:{told_subject}")
                 return [want(("cancel", old), key, kind="change", not_after=self.until(old.fecha_fin),
                              subject=f"{CANCEL}{told_subject}")], "operation_cancelled"
-        if row.estado == "cobrado":
-            return [], "collected"
         if row.estado != "sin_abono" or told_subject is not None:
             return [], "operation_cancelled"
         if self.over(row.periodo):
