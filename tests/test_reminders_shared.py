@@ -120,3 +120,13 @@ def test_households_of_one_phone_on_different_pages_still_get_one_sms(
     wave.send(at("2026-12-11 09:30"))
     [sms] = wave.texts_to(SHARED_PHONE)
     assert sms.startswith("Mi Juntos, hogares de C.T. y L.T.:")
+
+
+def test_two_households_without_payment_on_one_phone_get_one_notice(wave: Wave) -> None:
+    wave.settle(CARMEN, estado="sin_abono", motivo="INC_SALUD", punto_id=None, monto=0)
+    wave.plan(at("2026-12-01 10:00"))
+    wave.send(at("2026-12-01 10:05"))
+    [notice] = wave.texts_to(SHARED_PHONE)
+    assert notice.startswith("Mi Juntos, hogares de C.T. y L.T.: este periodo (2026-6) no hay pago.")
+    assert_unsolicited_is_private(notice)
+    assert "salud" not in notice.lower()
