@@ -78,17 +78,57 @@ class Clock:
         return ([past[-1]] if past else []) + future
 
 
+MAX_NAMED = 3  # households one SMS names at most: the names must leave room for the place
+
+
+def initials(nombres: str, apellidos: str, *, full: bool = False) -> str:
+    """The titular's initials ("C.T."): the first given name and the first surname.
+
+    `full`: two given names and two surnames ("C.M.T.H."), for two titulares on one phone whose
+    short initials are the same. Never more than initials: no full name in an unsolicited SMS.
+    """
+    take = 2 if full else 1
+    first = [word[0] for word in (nombres.split()[:take] + apellidos.split()[:take]) if word]
+    return gsm_safe("".join(f"{ch.upper()}." for ch in first)) or "-"
+
+
+def household_label(catalog: Catalog, lang: str, names: list[str]) -> str:
+    """Whom an SMS to a shared phone is for: "hogar de C.T.", "hogares de C.T. y L.T."."""
+    if len(names) == 1:
+        return catalog.text(lang, "reminder_who_one", initials=names[0])
+    return catalog.text(lang, "reminder_who_many", initials=", ".join(names[:-1]), last=names[-1])
+
+
 def reminder_text(catalog: Catalog, lang: str, op: Operation, params: dict[str, str], *,
-                  change: bool = False) -> str:
-    """The reminder (or change notice) SMS for one operation: no amount, no name, no DNI."""
-    key = "sms_change" if change else ("sms_pay_etv" if op.modalidad == "etv" else "sms_pay_agencia")
+                  change: bool = False, who: str | None = None) -> str:
+    """The reminder (or change notice) SMS for one operation: no amount, no name, no DNI.
+
+    `who` names the households (by initials) when the phone serves more than one.
+    """
+    key = "change" if change else ("pay_etv" if op.modalidad == "etv" else "pay_agencia")
+    key = f"reminder_{key}_for" if who else f"sms_{key}"
     t = catalog.translator(lang)
     return fit_place(lambda place: gsm_safe(t(
         key, periodo=op.periodo, dates=fmt_dates(t, op.fecha_inicio, op.fecha_fin),
-        open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin), place=place, **params,
+        open=fmt_time(op.hora_inicio), close=fmt_time(op.hora_fin), place=place, who=who, **params,
     )), op.lugar)
 
 
-def notice_text(catalog: Catalog, lang: str, periodo: str, params: dict[str, str]) -> str:
+def notice_text(catalog: Catalog, lang: str, periodo: str, params: dict[str, str], *,
+                who: str | None = None) -> str:
     """The no-payment notice: never the reason (anyone may read a shared phone)."""
+    if who:
+        return gsm_safe(catalog.text(lang, "reminder_notice_no_pay_for", periodo=periodo, who=who,
+                                     **params))
     return gsm_safe(catalog.text(lang, "sms_notice_no_pay", periodo=periodo, **params))
+
+
+def cancel_text(catalog: Catalog, lang: str, op: Operation, params: dict[str, str], *,
+                who: str | None = None) -> str:
+    """The operation a household was reminded of will not pay her: do not travel. No reason."""
+    key = "reminder_cancel_for" if who else "reminder_cancel"
+    t = catalog.translator(lang)
+    return fit_place(lambda place: gsm_safe(t(
+        key, periodo=op.periodo, dates=fmt_dates(t, op.fecha_inicio, op.fecha_fin), place=place,
+        who=who, **params,
+    )), op.lugar)

@@ -138,6 +138,8 @@ def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt
         .group_by(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason)
     ):
         stages = report.funnel.setdefault(ut or "-", dict.fromkeys(FUNNEL, 0))
+        if status == OutboxStatus.SKIPPED and reason == "merged":
+            continue  # carried by another household's SMS to the same phone: not a message
         stages["planned"] += count
         if status in sent or (status == OutboxStatus.FAILED and reason not in ("retries_exhausted",)):
             stages["sent"] += count

@@ -46,6 +46,8 @@ def _tally(rows: Iterable[Any]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for kind, status, reason, count in rows:
         stages = out.setdefault(kind, dict.fromkeys(STAGES, 0))
+        if status == OutboxStatus.SKIPPED and reason == "merged":
+            continue  # carried by another household's SMS to the same phone: not a message
         stages["planned"] += count
         stages[stage_of(status, reason)] += count
     return out

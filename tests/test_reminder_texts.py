@@ -1,0 +1,46 @@
+"""Texts to a shared phone and cancellation notices: one GSM-7 SMS, initials only, every language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from dialogs.gsm import sms_parts
+from dialogs.reminders import Operation, cancel_text, household_label, initials, notice_text, reminder_text
+from dialogs.texts import LANGUAGES
+from gateway.i18n import load_catalog
+from tests.test_sms_texts import LONGEST_PLACE, PLACES
+
+CATALOG = load_catalog()
+PARAMS = {"code": "*1880#", "helpline": "1880"}
+# The longest names one SMS carries: three households whose short initials clashed.
+NAMES = [["C.T."], ["C.T.", "L.T."], ["C.M.T.H.", "C.R.T.H.", "L.A.Q.M."]]
+
+
+def test_initials_are_the_first_given_name_and_first_surname_only() -> None:
+    assert initials("ROSA MARIA", "QUISPE HUAMAN") == "R.Q."
+    assert initials("ROSA MARIA", "QUISPE HUAMAN", full=True) == "R.M.Q.H."
+    assert initials("Ángela", "Ñaupari") == "A.Ñ."
+    assert household_label(CATALOG, "es", ["C.T.", "L.T.", "A.Q."]) == "hogares de C.T., L.T. y A.Q."
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_text_to_a_shared_phone_fits_one_sms(lang: str) -> None:
+    texts = []
+    for place, modalidad, names in itertools.product([*PLACES, LONGEST_PLACE], ("agencia", "etv"), NAMES):
+        op = Operation("2026-6", "P1", modalidad, place, dt.date(2026, 12, 28), dt.date(2027, 1, 2),
+                       dt.time(8, 0), dt.time(17, 30))
+        who = household_label(CATALOG, lang, names)
+        for text in (reminder_text(CATALOG, lang, op, PARAMS, who=who),
+                     reminder_text(CATALOG, lang, op, PARAMS, change=True, who=who)):
+            assert "08:00-17:30" in text and "*1880#" in text, text
+            texts.append((who, text))
+        texts += [(who, cancel_text(CATALOG, lang, op, PARAMS, who=who)),
+                  (who, notice_text(CATALOG, lang, "2026-6", PARAMS, who=who)),
+                  ("Mi Juntos: el pago", cancel_text(CATALOG, lang, op, PARAMS))]
+    for who, text in texts:
+        assert sms_parts(text) == ("gsm7", 1), f"{len(text)}: {text}"
+        assert who in text and "*1880#" in text, text
+        assert text.split(":")[0].startswith("Mi Juntos"), text
