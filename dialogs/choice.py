@@ -24,20 +24,22 @@ def initials(nombres: str, apellidos: str) -> str:
     return f"{given} {surnames}".upper()
 
 
-def _short(raw: str) -> str:
+def short_label(raw: str) -> str:
+    """"C.T." from "C T": the first given name's initial and the surnames'."""
     given, _, surnames = raw.partition(" ")
     return ".".join(given[:1] + surnames) + "."
 
 
-def _long(raw: str) -> str:
+def long_label(raw: str) -> str:
+    """"M.E.T." from "ME T": every given name's initial and the surnames'."""
     given, _, surnames = raw.partition(" ")
     return ".".join(given + surnames) + "."
 
 
 def labelled(households: Sequence[HouseholdFacts]) -> list[tuple[str, str]]:
     """(hogar_id, label) for each household the chooser can name apart, in the given order."""
-    short = Counter(_short(h.initials) for h in households)
-    labels = [(h, _short(h.initials) if short[_short(h.initials)] == 1 else _long(h.initials))
+    short = Counter(short_label(h.initials) for h in households)
+    labels = [(h, short_label(h.initials) if short[short_label(h.initials)] == 1 else long_label(h.initials))
               for h in households if h.initials.strip()]
     counts = Counter(label for _, label in labels)
     return [(h.hogar_id, label) for h, label in labels if counts[label] == 1][:MAX_LISTED]

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from dialogs import choice
 from dialogs.gsm import fit_place, gsm_safe
 from dialogs.texts import Catalog
 from dialogs.views import fmt_dates, fmt_time
@@ -82,14 +83,14 @@ MAX_NAMED = 3  # households one SMS names at most: the names must leave room for
 
 
 def initials(nombres: str, apellidos: str, *, full: bool = False) -> str:
-    """The titular's initials ("C.T."): the first given name and the first surname.
+    """The titular's initials as the USSD chooser shows them ("C.T.", "R.Q.H."; dialogs/choice.py).
 
-    `full`: two given names and two surnames ("C.M.T.H."), for two titulares on one phone whose
+    `full`: every given name's initial too ("R.M.Q.H."), for two titulares on one phone whose
     short initials are the same. Never more than initials: no full name in an unsolicited SMS.
     """
-    take = 2 if full else 1
-    first = [word[0] for word in (nombres.split()[:take] + apellidos.split()[:take]) if word]
-    return gsm_safe("".join(f"{ch.upper()}." for ch in first)) or "-"
+    raw = choice.initials(nombres, apellidos)
+    label = choice.long_label(raw) if full else choice.short_label(raw)
+    return gsm_safe(label) if raw.strip() else "-"
 
 
 def household_label(catalog: Catalog, lang: str, names: list[str]) -> str:

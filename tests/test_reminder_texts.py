@@ -19,8 +19,9 @@ PARAMS = {"code": "*1880#", "helpline": "1880"}
 NAMES = [["C.T."], ["C.T.", "L.T."], ["C.M.T.H.", "C.R.T.H.", "L.A.Q.M."]]
 
 
-def test_initials_are_the_first_given_name_and_first_surname_only() -> None:
-    assert initials("ROSA MARIA", "QUISPE HUAMAN") == "R.Q."
+def test_initials_are_those_the_ussd_chooser_shows() -> None:
+    # The same initials the USSD chooser shows on that phone (dialogs/choice.py).
+    assert initials("ROSA MARIA", "QUISPE HUAMAN") == "R.Q.H."
     assert initials("ROSA MARIA", "QUISPE HUAMAN", full=True) == "R.M.Q.H."
     assert initials("Ángela", "Ñaupari") == "A.Ñ."
     assert household_label(CATALOG, "es", ["C.T.", "L.T.", "A.Q."]) == "hogares de C.T., L.T. y A.Q."
