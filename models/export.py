@@ -9,9 +9,8 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import LIMA, Base, UTCDateTime, utcnow
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))  # the programme's clock (no daylight saving)
 # The files that carry dates a caller is told: pay points' days and which one a household uses.
 SCHEDULE_FILES = ("cronograma.csv", "abonos.csv")
 

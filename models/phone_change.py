@@ -8,10 +8,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import LIMA, Base, UTCDateTime, utcnow
 from models.outbox import OutboxMessage
-
-LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
 
 
 class PhoneChange(Base):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from models.base import LIMA
 from models.export import Freshness
 from models.outbox import OutboxMessage, OutboxStatus
 from models.query import Query
@@ -85,10 +86,9 @@ def delivery_rate(delivered: int, failed: int) -> float:
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants covering the Lima days start..end (Lima is UTC-5, no daylight saving)."""
-    lima = dt.timezone(dt.timedelta(hours=-5))
-    return (dt.datetime.combine(start, dt.time(), lima).astimezone(dt.UTC),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), lima).astimezone(dt.UTC))
+    """UTC instants covering the Lima days start..end."""
+    return (dt.datetime.combine(start, dt.time(), LIMA).astimezone(dt.UTC),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), LIMA).astimezone(dt.UTC))
 
 
 def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
