@@ -10,35 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 from tqdm import tqdm
 
 from dialogs.gsm import sms_parts
 from dialogs.reminders import Clock, Operation, cancel_text, household_label, notice_text, reminder_text
 from dialogs.texts import Catalog
 from gateway.config import Settings
-from models import Database, Household, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement
+from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement
 from models.base import utcnow
-from workers.plan_rows import CANCEL, MERGED, PLANNED, REVIVABLE, RowBook, Want, merge, phone_groups
+from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox, insert_new
+from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, phone_groups
+from workers.plan_source import active_periods, ineligible, pages, settlements
 from workers.schedule import clock_for
 
 log = logging.getLogger("mijuntos.reminders")
-PAGE = 5000
+PAGE = 5000  # settlements a page (workers/plan_source.py pages)
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
 # A notice is due "now" at every run: its first due time stands.
 NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
-
-
-def _revivable(row: OutboxMessage) -> bool:
-    return (row.status == OutboxStatus.SKIPPED and row.kind in PLANNED
-            and row.failure_reason in REVIVABLE)
 
 
 def _revive(row: OutboxMessage, wanted: dict[str, Any]) -> None:
@@ -64,72 +57,6 @@ class PlanReport:
                 f"{self.changes} change notices, {self.merged} carried by a shared phone's SMS")
 
 
-def active_periods(db: Database, today: dt.date) -> list[str]:
-    """Periods with a payment operation not over yet, and the newest settled period.
-
-    The newest settled period is kept even when its operations are over: its no-payment notices
-    may have no pay point to date them (a period of only `sin_abono` rows), and its pending rows
-    must still be seen to be withdrawn once the period is over.
-    """
-    with db.session() as s:
-        open_ops = s.scalars(select(PayPoint.periodo).where(PayPoint.fecha_fin >= today).distinct())
-        periods = set(open_ops)
-        newest = s.scalar(select(func.max(Settlement.periodo)))
-    if newest:
-        periods.add(newest)
-    return sorted(periods)
-
-
-_COLUMNS = (
-    Settlement.hogar_id, Settlement.periodo, Settlement.estado, Settlement.punto_id,
-    Household.phone, Household.idioma, Household.unidad_territorial, Household.reminders_enabled,
-    Household.nombres, Household.apellidos,
-    OptOut.phone.label("opted_out"), PayPoint.modalidad, PayPoint.lugar, PayPoint.fecha_inicio,
-    PayPoint.fecha_fin, PayPoint.hora_inicio, PayPoint.hora_fin,
-)
-
-
-def _settlements(periods: list[str]) -> Select[*tuple[Any, ...]]:
-    # Every estado: a settlement that stops being `programado` withdraws its reminders.
-    return (
-        select(*_COLUMNS)
-        .join(Household, Household.hogar_id == Settlement.hogar_id)
-        .outerjoin(PayPoint, and_(PayPoint.periodo == Settlement.periodo,
-                                  PayPoint.punto_id == Settlement.punto_id))
-        .outerjoin(OptOut, OptOut.phone == Household.phone)
-        .where(Settlement.periodo.in_(periods))
-    )
-
-
-def _pages(db: Database, periods: list[str]) -> Iterator[list[Any]]:
-    """Settlements to plan for, a page at a time (keyset by household: bounded memory)."""
-    last = ""
-    while True:
-        stmt = (_settlements(periods).where(Settlement.hogar_id > last)
-                .order_by(Settlement.hogar_id, Settlement.periodo).limit(PAGE))
-        with db.session() as s:
-            rows = s.execute(stmt).all()
-        if not rows:
-            return
-        if len(rows) == PAGE:  # keep a household's periods together on one page
-            cut = rows[-1].hogar_id
-            whole = [r for r in rows if r.hogar_id != cut]
-            rows = whole or rows
-        last = rows[-1].hogar_id
-        yield list(rows)
-
-
-def _ineligible(row: Any) -> str | None:
-    """Why a household gets no reminders, or None."""
-    if not row.phone:
-        return "no_phone"
-    if row.opted_out is not None:
-        return "opted_out"
-    if not row.reminders_enabled:
-        return "reminders_off"
-    return None
-
-
 def _operation(row: Any) -> Operation:
     return Operation(row.periodo, row.punto_id, row.modalidad, row.lugar, row.fecha_inicio,
                      row.fecha_fin, row.hora_inicio, row.hora_fin)
@@ -146,8 +73,6 @@ class Planner:
         self.params = {"code": settings.service_code, "helpline": settings.helpline}
         self.texts: dict[tuple[Any, ...], tuple[str, str, int]] = {}
         self.schedules: dict[Operation, tuple[dt.datetime, list[tuple[int, dt.datetime]]]] = {}
-        self.dialect = db.engine.dialect.name
-        self.insert = (postgresql if self.dialect == "postgresql" else sqlite).insert
         # The active periods' pay points (thousands, not millions): what a cancelled operation
         # was, and when each period's last pay day is.
         self.points: dict[tuple[str, str], Operation] = {}
@@ -248,7 +173,7 @@ class Planner:
             on_page = {r.hogar_id for r in rows}
             mates = sorted({h for g in groups.values() for h in g} - on_page)
             if mates:
-                rows = rows + list(s.execute(_settlements(periods).where(Settlement.hogar_id.in_(mates))))
+                rows = rows + list(s.execute(settlements(periods).where(Settlement.hogar_id.in_(mates))))
             hids = sorted({r.hogar_id for r in rows})
             book = RowBook(s, s.scalars(
                 select(OutboxMessage).where(OutboxMessage.hogar_id.in_(hids),
@@ -258,7 +183,7 @@ class Planner:
             withdrawn: dict[tuple[str, str], str] = {}  # why a settlement's pending rows are not sent
             wants: list[Want] = []
             for row in rows:
-                why = _ineligible(row)
+                why = ineligible(row)
                 if why:
                     withdrawn[(row.hogar_id, row.periodo)] = why
                     continue
@@ -281,7 +206,7 @@ class Planner:
                     m.failure_reason = why
             fresh = [row for row in new if row is not None]
             if fresh:
-                report.created += self.insert_new(s, fresh)
+                report.created += insert_new(s, fresh)
 
     def apply(self, want: Want, report: PlanReport) -> dict[str, Any] | None:
         """Bring the existing row in line with `want`; the new row to insert, if there is none."""
@@ -310,41 +235,6 @@ class Planner:
             report.changes += change
         return None
 
-    def insert_new(self, s: Session, rows: list[dict[str, Any]]) -> int:
-        """Insert rows whose dedupe key is not taken yet; how many really were inserted."""
-        if self.dialect == "postgresql":
-            return _insert_unnest(s, rows)
-        table = OutboxMessage.__table__
-        stmt = (self.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                .returning(table.c.id))
-        # A Core executemany (multi-row VALUES batches from one compiled statement); an ORM
-        # bulk insert with RETURNING and ON CONFLICT goes a few rows at a time.
-        # RETURNING counts the rows really inserted (another planner may have won).
-        return len(s.connection().execute(stmt, rows).all())
-
-
-def _insert_unnest(s: Session, rows: list[dict[str, Any]]) -> int:
-    """PostgreSQL: one INSERT of a page's rows, one array per column; how many were inserted.
-
-    Arrays keep the statement short: a multi-row VALUES with ~20 parameters a row costs more
-    to build and to parse (in Python) than sending the rows.
-    """
-    table = OutboxMessage.__table__
-    names = list(rows[0])
-    dialect = postgresql.dialect()
-    params: dict[str, list[Any]] = {}
-    casts = []
-    for i, name in enumerate(names):
-        column = table.c[name]
-        params[f"c{i}"] = [str(r[name]) if isinstance(r[name], StrEnum) else r[name] for r in rows]
-        casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
-    stmt = text(
-        f"INSERT INTO {OutboxMessage.__tablename__} ({', '.join(names)}) "
-        f"SELECT * FROM unnest({', '.join(casts)}) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-    )
-    # RETURNING counts the rows really inserted (another planner may have won).
-    return len(s.execute(stmt, params).all())
-
 
 def plan_reminders(
     db: Database, catalog: Catalog, settings: Settings, *, now: dt.datetime | None = None,
@@ -365,27 +255,13 @@ def plan_reminders(
             select(func.count()).select_from(Settlement).where(Settlement.periodo.in_(periods))
         )
     with tqdm(total=total, desc="planning", unit="row", disable=not progress) as bar:
-        for rows in _pages(db, periods):
+        for rows in pages(db, periods, PAGE):
             planner.plan_page(rows, periods, report)
             bar.update(len(rows))
     if report.created >= ANALYZE_AFTER:
         analyze_outbox(db)
     log.info("%s", report.line())
     return report
-
-
-ANALYZE_AFTER = 10_000  # new rows that call for fresh statistics before the dispatchers claim
-
-
-def analyze_outbox(db: Database) -> None:
-    """Refresh the outbox's statistics after a wave was planned (or a broadcast made).
-
-    Autovacuum gets there minutes later; until then PostgreSQL believes there are a few hundred
-    pending rows and claims by sorting all of them (~0.35 s a claim at national scale) instead
-    of reading ix_outbox_claim in order (~0.03 s). SQLite's planner is guided the same way.
-    """
-    with db.engine.begin() as conn:
-        conn.execute(text("ANALYZE outbox"))
 
 
 def withdraw_opted_out(db: Database) -> int:
