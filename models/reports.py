@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.base import LIMA
 from models.export import Freshness
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import OutboxMessage, OutboxStatus, SkipReason
 from models.query import Query
 
 VERIFIED = ("ok_phone", "ok_dob")
@@ -138,7 +138,7 @@ def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt
         .group_by(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason)
     ):
         stages = report.funnel.setdefault(ut or "-", dict.fromkeys(FUNNEL, 0))
-        if status == OutboxStatus.SKIPPED and reason == "merged":
+        if status == OutboxStatus.SKIPPED and reason == SkipReason.MERGED:
             continue  # carried by another household's SMS to the same phone: not a message
         stages["planned"] += count
         if status in sent or (status == OutboxStatus.FAILED and reason not in ("retries_exhausted",)):

@@ -20,13 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialogs.reminders import MAX_NAMED, initials
-from models import Household, OutboxMessage, OutboxStatus
+from models import Household, OutboxMessage, OutboxStatus, SkipReason
 
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
-MERGED = "merged"
+MERGED = SkipReason.MERGED
 # Why a planned row was withdrawn, when it may be planned again (not: its operation started).
-REVIVABLE = frozenset({"opted_out", "reminders_off", "no_phone", "plan_changed", MERGED,
-                       "operation_cancelled", "collected", "period_over"})
+REVIVABLE = frozenset(SkipReason) - {SkipReason.OPERATION_STARTED}
 PLANNED = ("reminder", "notice", "change")  # the kinds of rows the planner owns
 CANCEL = "cancel|"  # the subject of a cancellation notice starts so (its kind is "change")
 

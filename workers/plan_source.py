@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
-from models import Database, Household, OptOut, PayPoint, Settlement
+from models import Database, Household, OptOut, PayPoint, Settlement, SkipReason
 
 
 def active_periods(db: Database, today: dt.date) -> list[str]:
@@ -66,12 +66,12 @@ def pages(db: Database, periods: list[str], size: int) -> Iterator[list[Any]]:
         yield list(rows)
 
 
-def ineligible(row: Any) -> str | None:
+def ineligible(row: Any) -> SkipReason | None:
     """Why a household gets no reminders, or None."""
     if not row.phone:
-        return "no_phone"
+        return SkipReason.NO_PHONE
     if row.opted_out is not None:
-        return "opted_out"
+        return SkipReason.OPTED_OUT
     if not row.reminders_enabled:
-        return "reminders_off"
+        return SkipReason.REMINDERS_OFF
     return None

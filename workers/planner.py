@@ -20,7 +20,7 @@ from dialogs.gsm import sms_parts
 from dialogs.reminders import Clock, Operation, cancel_text, household_label, notice_text, reminder_text
 from dialogs.texts import Catalog
 from gateway.config import Settings
-from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement
+from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement, SkipReason
 from models.base import utcnow
 from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox, insert_new
 from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, phone_groups
@@ -117,7 +117,7 @@ class Planner:
         """The end of a last pay day on the Lima clock: a notice about it is not sent later."""
         return self.clock.local(last + dt.timedelta(days=1), dt.time())
 
-    def wants(self, row: Any, book: RowBook) -> tuple[list[Want], str]:
+    def wants(self, row: Any, book: RowBook) -> tuple[list[Want], SkipReason]:
         """The outbox rows one settlement calls for, and why its other pending rows are withdrawn."""
         base = {"hogar_id": row.hogar_id, "periodo": row.periodo, "recipient": row.phone,
                 "unidad_territorial": row.unidad_territorial, "purpose": "notice",
@@ -142,10 +142,11 @@ class Planner:
                 key = book.free_key(f"change:{row.hogar_id}:{row.periodo}:{op.subject}")
                 out.append(want(("change", op), key, kind="change", not_after=opens,
                                 subject=op.subject))
-            return out, "operation_started" if self.now >= opens else "plan_changed"
+            return out, (SkipReason.OPERATION_STARTED if self.now >= opens
+                         else SkipReason.PLAN_CHANGED)
         # No operation for this household this period any more, or never one.
         if row.estado == "cobrado":  # collected: nothing to tell, nothing to cancel
-            return [], "collected"
+            return [], SkipReason.COLLECTED
         if told_subject is not None and not told_subject.startswith(CANCEL):
             old = self.points.get((row.periodo, told_subject.split("|")[0]))
             if old is not None and old.fecha_fin >= self.today:
@@ -153,16 +154,16 @@ class Planner:
                 # place of the plain no-payment notice (one SMS, not two).
                 key = book.free_key(f"cancel:{row.hogar_id}:{row.periodo}:{told_subject}")
                 return [want(("cancel", old), key, kind="change", not_after=self.until(old.fecha_fin),
-                             subject=f"{CANCEL}{told_subject}")], "operation_cancelled"
+                             subject=f"{CANCEL}{told_subject}")], SkipReason.OPERATION_CANCELLED
         if row.estado != "sin_abono" or told_subject is not None:
-            return [], "operation_cancelled"
+            return [], SkipReason.OPERATION_CANCELLED
         if self.over(row.periodo):
             # "No payment in 2026-5" after 2026-5's pay days is stale and confusing.
-            return [], "period_over"
+            return [], SkipReason.PERIOD_OVER
         last = self.last_day.get(row.periodo)
         return [want(("notice", None), f"notice:{row.hogar_id}:{row.periodo}", kind="notice",
                      subject="sin_abono", not_after=self.until(last) if last else None)
-                ], "operation_cancelled"
+                ], SkipReason.OPERATION_CANCELLED
 
     def plan_page(self, rows: list[Any], periods: list[str], report: PlanReport) -> None:
         report.households += len({r.hogar_id for r in rows})
@@ -180,7 +181,7 @@ class Planner:
                                             OutboxMessage.periodo.in_(periods),
                                             OutboxMessage.kind.is_not(None))
             ).all(), periods)
-            withdrawn: dict[tuple[str, str], str] = {}  # why a settlement's pending rows are not sent
+            withdrawn: dict[tuple[str, str], SkipReason] = {}  # why a settlement's pending rows are not sent
             wants: list[Want] = []
             for row in rows:
                 why = ineligible(row)
@@ -198,7 +199,7 @@ class Planner:
                 # the household is no longer to be texted): withdrawn before it goes out.
                 if m.dedupe_key in wanted_keys or m.kind not in PLANNED or book.settled(m):
                     continue
-                why = withdrawn.get((m.hogar_id or "", m.periodo or ""), "plan_changed")
+                why = withdrawn.get((m.hogar_id or "", m.periodo or ""), SkipReason.PLAN_CHANGED)
                 if m.status == OutboxStatus.PENDING:
                     m.status, m.final_at, m.failure_reason = OutboxStatus.SKIPPED, self.now, why
                     report.skipped += 1
@@ -269,5 +270,5 @@ def withdraw_opted_out(db: Database) -> int:
     from gateway.effects import withdraw_pending
 
     with db.session() as s:
-        return withdraw_pending(s, "opted_out", utcnow(),
+        return withdraw_pending(s, SkipReason.OPTED_OUT, utcnow(),
                                 who=OutboxMessage.recipient.in_(select(OptOut.phone)))
