@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
+from dialogs.eligibility import no_reminders
 from models import Database, Household, OptOut, PayPoint, Settlement, SkipReason
 
 
@@ -67,11 +68,6 @@ def pages(db: Database, periods: list[str], size: int) -> Iterator[list[Any]]:
 
 
 def ineligible(row: Any) -> SkipReason | None:
-    """Why a household gets no reminders, or None."""
-    if not row.phone:
-        return SkipReason.NO_PHONE
-    if row.opted_out is not None:
-        return SkipReason.OPTED_OUT
-    if not row.reminders_enabled:
-        return SkipReason.REMINDERS_OFF
-    return None
+    """Why a household gets no reminders, or None (the rule is dialogs/eligibility.py's)."""
+    why = no_reminders(bool(row.phone), row.opted_out is not None, bool(row.reminders_enabled))
+    return SkipReason(why) if why else None
