@@ -157,3 +157,18 @@ def test_households_alike_by_initials_are_told_apart_or_left_to_the_dni(
     assert "Celular de 4 hogares" in phone.send("6")
     assert "Opcion no valida." in phone.send("3")
     assert "Hola Marta" in phone.send("66600002")  # this phone's household: no date needed
+
+
+def test_sisters_whose_initials_differ_only_by_an_accent_are_told_apart(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    # "Á" is not GSM-7: a handset is shown "A". Angela's and Angelica's short initials differ
+    # only by that accent, so the chooser must see them as the handset does and use the long ones.
+    with seeded.session() as s:
+        for hid, dni, nombres in (("H00000003", "55500001", "ÁNGELA ROSA"),
+                                  ("H00000004", "55500002", "ANGÉLICA MARIA")):
+            household = s.get(Household, hid)
+            assert household is not None
+            household.nombres, household.apellidos, household.dni = nombres, "TICONA", dni
+    chooser = Phone(client, SHARED_PHONE, redis=redis).dial()
+    assert "1 Hogar A.R.T." in chooser and "2 Hogar A.M.T." in chooser, chooser

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialogs.reminders import MAX_NAMED, initials
+from dialogs import choice
+from dialogs.reminders import MAX_NAMED
 from models import Household, OutboxMessage, OutboxStatus, SkipReason
 
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
@@ -143,11 +144,9 @@ def phone_groups(s: Session, phones: Iterable[str | None]) -> dict[str, dict[str
 
 
 def _labels(members: list[tuple[str, str, str]]) -> dict[str, str]:
-    """Initials per household; two titulares with the same ones get their second initials too."""
-    short = {hid: initials(n, a) for hid, n, a in members}
-    clash = {label for label in short.values() if list(short.values()).count(label) > 1}
-    return {hid: initials(n, a, full=True) if short[hid] in clash else short[hid]
-            for hid, n, a in members}
+    """Initials per household, told apart as the USSD chooser tells them (dialogs/choice.py)."""
+    raw = {hid: choice.initials(n, a) for hid, n, a in members}
+    return {hid: label if raw[hid].strip() else "-" for hid, label in choice.distinct_labels(raw).items()}
 
 
 def merge(wants: list[Want], groups: dict[str, dict[str, str]]) -> None:
