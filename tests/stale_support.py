@@ -87,13 +87,6 @@ def seed_stale(db: Database, *, next_period: bool = False) -> None:
 _ids = itertools.count(1)
 
 
-def text_in(client: FlaskClient, phone: str, text: str) -> int:
-    """An inbound SMS as the aggregator posts it."""
-    response = client.post("/sms/inbound", data={
-        "date": "2026-12-02 10:00:00", "from": phone, "to": "1880", "text": text,
-        "id": f"stale{next(_ids)}", "linkId": "L1", "networkCode": "71610",
-    })
-    return response.status_code
 
 
 def first_hop(client: FlaskClient, phone: str, *inputs: str, path: str = "/ussd") -> str:

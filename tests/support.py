@@ -10,8 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from models import CoResponsibility, Database, Household, PayPoint, Settlement
+from dialogs.gsm import sms_parts
+from models import CoResponsibility, Database, Household, OutboxMessage, PayPoint, Settlement
 
 ROSA_PHONE = "+51987654321"
 SHARED_PHONE = "+51911111111"
@@ -92,6 +94,27 @@ def seed(db: Database) -> None:
 
 
 _ids = itertools.count(1)
+
+
+def text_in(client: FlaskClient, phone: str, text: str) -> str:
+    """An inbound SMS posted to /sms/inbound as the aggregator posts it; its id."""
+    sms_id = f"in{next(_ids)}"
+    response = client.post("/sms/inbound", data={
+        "date": "2026-12-02 10:00:00", "from": phone, "to": "1880", "text": text,
+        "id": sms_id, "linkId": "L1", "networkCode": "71610",
+    })
+    assert response.status_code == 200
+    return sms_id
+
+
+def sms_reply(client: FlaskClient, db: Database, phone: str, text: str) -> str:
+    """Send `text` from `phone` by SMS; the reply the outbox holds for it (one GSM-7 part)."""
+    sms_id = text_in(client, phone, text)
+    with db.session() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"reply:{sms_id}"))
+    assert row is not None and row.recipient == phone
+    assert sms_parts(row.text) == ("gsm7", 1), row.text
+    return row.text
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 
@@ -13,15 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from models import Database, Household, OutboxMessage, Query
-from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from models import Database, Household, Query
+from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone, sms_reply
 from workers.usage import drain_usage
 
 CARMEN, LUZ = "H00000003", "H00000004"
 # Anything of a household: names, DNIs, amounts, payment words, the greeting.
 PRIVATE = ("Carmen", "CARMEN", "Luz", "LUZ", "Ticona", "TICONA", "55500001", "55500002", "S/",
            "Pago", "pago", "tarjeta", "Operativo", "Hola", "Rosa", "Juana", "Agencia")
-_ids = itertools.count(1)
 
 
 @pytest.fixture
@@ -36,16 +34,6 @@ def records(db: Database, redis: redis_lib.Redis) -> list[tuple[str, str, str | 
         return [(q.kind, q.outcome, q.hogar_id) for q in rows]
 
 
-def sms(client: FlaskClient, db: Database, phone: str, text: str) -> str:
-    sms_id = f"shared{next(_ids)}"
-    client.post("/sms/inbound", data={"date": "2026-11-27 10:00:00", "from": phone, "to": "1880",
-                                      "text": text, "id": sms_id, "linkId": "L1",
-                                      "networkCode": "71610"})
-    with db.session() as s:
-        reply = s.scalar(select(OutboxMessage.text).where(
-            OutboxMessage.dedupe_key == f"reply:{sms_id}"))
-    assert reply is not None
-    return reply
 
 
 def test_the_chooser_shows_nothing_of_either_household_and_records_each_choice(
@@ -116,7 +104,7 @@ def test_wrong_dates_asked_on_resuming_count_toward_the_lock(
     assert "quedan: 1" in phone.send("02011999")
     assert "END Por seguridad, este DNI esta bloqueado" in phone.send("03011999")
     # The lock is the DNI's, on every phone and channel: the right date by SMS is refused too.
-    assert "bloqueado" in sms(client, seeded, "+51944444444", f"{JUANA['dni']} {JUANA['dob']}")
+    assert "bloqueado" in sms_reply(client, seeded, "+51944444444", f"{JUANA['dni']} {JUANA['dob']}")
     assert "Ingrese el DNI" in phone.dial()  # nothing left to resume
     assert records(seeded, redis)[-3:] == [
         ("verify", "dob_wrong", JUANA["hogar_id"]), ("verify", "dob_wrong", JUANA["hogar_id"]),
@@ -131,7 +119,7 @@ def test_resuming_a_locked_dni_on_a_phone_not_of_record_ends_locked(
     phone.dial(JUANA["dni"], JUANA["dob"])
     phone.send("2")
     for wrong in ("01011999", "02011999", "03011999"):  # someone else, by SMS, meanwhile
-        sms(client, seeded, "+51944444444", f"{JUANA['dni']} {wrong}")
+        sms_reply(client, seeded, "+51944444444", f"{JUANA['dni']} {wrong}")
     assert "Tiene una consulta" in phone.dial()
     ended = phone.send("1")
     assert ended.startswith("END Por seguridad, este DNI esta bloqueado"), ended
