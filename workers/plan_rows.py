@@ -71,6 +71,7 @@ class RowBook:
                 self.carriers[slot_of(m)] = m
 
     def carrier(self, row: OutboxMessage) -> OutboxMessage | None:
+        """The row whose SMS carries `row`: itself, or for a merged row its slot's carrier."""
         return self.carriers.get(slot_of(row)) if _is_merged(row) else row
 
     def settled(self, row: OutboxMessage | None) -> bool:

@@ -38,6 +38,7 @@ COLUMNS = (
 
 
 def settlements(periods: list[str]) -> Select[*tuple[Any, ...]]:
+    """The settlements of `periods` with their household, opt-out and pay point columns."""
     # Every estado: a settlement that stops being `programado` withdraws its reminders.
     return (
         select(*COLUMNS)
