@@ -48,6 +48,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from sqlalchemy import select
 
 from dialogs.gsm import is_gsm7
+from dialogs.validate import check_chars
 from gateway.sessions import key_for
 from models import Base, Database, Household, OutboxMessage
 from tests.support import ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, seed
@@ -160,8 +161,18 @@ def clean(raw: str) -> str:
 
 
 def as_dni(raw: str) -> str | None:
-    value = clean(raw)
+    """8 digits, or 8 digits and the right check character printed on the card."""
+    value = clean(raw).upper()
+    if len(value) == 9 and value[:8].isdigit() and value[8] in check_chars(value[:8]):
+        return value[:8]
     return value if len(value) == 8 and value.isdigit() else None
+
+
+def wrong_check_char(raw: str) -> bool:
+    """8 digits and one more letter or digit that is not the DNI's check character."""
+    value = clean(raw).upper()
+    return (len(value) == 9 and value[:8].isdigit() and value[8].isascii() and value[8].isalnum()
+            and value[8] not in check_chars(value[:8]))
 
 
 def as_date(raw: str) -> dt.date | None:
@@ -486,7 +497,9 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             here = view.screen  # the DNI prompt, or a shared phone's chooser
             dni = as_dni(value)
             if dni is None:
-                return expect(here, "too_many", **{here: ("El DNI tiene 8 numeros",)})
+                wrong = wrong_check_char(value)
+                hint = "El ultimo caracter no coincide" if wrong else "El DNI tiene 8 numeros"
+                return expect(here, "too_many", **{here: (hint,)})
             if not world.may_try(session.phone, dni):
                 return expect("dni_limit")
             if world.locked(dni):
