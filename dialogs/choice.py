@@ -11,9 +11,10 @@ accepts. Guessing from a list is never worth showing more of a name.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dialogs.facts import HouseholdFacts
+from dialogs.gsm import gsm_safe
 from dialogs.screens import MAX_LISTED  # a fifth line would not fit with a notice above it
 
 
@@ -36,10 +37,21 @@ def long_label(raw: str) -> str:
     return ".".join(given + surnames) + "."
 
 
+def distinct_labels(raw: Mapping[str, str]) -> dict[str, str]:
+    """hogar_id -> its short label, or the long one where another household's short one is the same.
+
+    Compared as a handset shows them (GSM-7: "Á.T." is "A.T."), so that sisters Ángela and
+    Angélica are not both "A.T." on the screen. The chooser and the shared phone's SMS use this.
+    """
+    short = {hid: gsm_safe(short_label(r)) for hid, r in raw.items()}
+    seen = Counter(short.values())
+    return {hid: label if seen[label] == 1 else gsm_safe(long_label(raw[hid]))
+            for hid, label in short.items()}
+
+
 def labelled(households: Sequence[HouseholdFacts]) -> list[tuple[str, str]]:
     """(hogar_id, label) for each household the chooser can name apart, in the given order."""
-    short = Counter(short_label(h.initials) for h in households)
-    labels = [(h, short_label(h.initials) if short[short_label(h.initials)] == 1 else long_label(h.initials))
-              for h in households if h.initials.strip()]
-    counts = Counter(label for _, label in labels)
-    return [(h.hogar_id, label) for h, label in labels if counts[label] == 1][:MAX_LISTED]
+    named = [h for h in households if h.initials.strip()]
+    labels = distinct_labels({h.hogar_id: h.initials for h in named})
+    counts = Counter(labels.values())
+    return [(h.hogar_id, labels[h.hogar_id]) for h in named if counts[labels[h.hogar_id]] == 1][:MAX_LISTED]

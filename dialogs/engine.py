@@ -18,6 +18,7 @@ from dialogs.effects import (
     SetReminders,
 )
 from dialogs.facts import Facts, HouseholdFacts
+from dialogs.freshness import is_stale
 from dialogs.gsm import gsm_safe
 from dialogs.nextpay import next_payment, pay_answer
 from dialogs.paging import paginate
@@ -255,8 +256,7 @@ class _Step:
         if screen_id not in ("pay", "status") or self.ctx.today is None:
             return blocks
         exported = self.facts.schedule_exported_on()
-        # The rule of models/export.py `is_stale`: more than the limit's days old.
-        if exported is None or (self.ctx.today - exported).days <= self.ctx.data_max_age_days:
+        if exported is None or not is_stale(exported, self.ctx.today, self.ctx.data_max_age_days):
             return blocks
         line = self.t("data_as_of", day=exported.strftime("%d/%m"))
         # The first line of the first page: appended, it was pushed past "98 Mas" by a long

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dialogs.eligibility import no_reminders
 from dialogs.facts import Facts, Outlook, SettlementFacts
 
 
@@ -69,7 +70,7 @@ def tail(outlook: Outlook) -> Tail:
     if outlook.phone_opted_out:
         return Tail.ALTA
     if outlook.phone_of_record:
-        return Tail.REMINDERS if outlook.reminders_enabled else Tail.ALTA
+        return Tail.ALTA if no_reminders(True, False, outlook.reminders_enabled) else Tail.REMINDERS
     return Tail.DIAL
 
 

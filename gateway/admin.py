@@ -25,6 +25,7 @@ from gateway.charts import bars
 from gateway.login_guard import LoginGuard
 from gateway.services import Services
 from models import AdminUser, Household, schedule_freshness
+from models.base import LIMA
 from models.reports import usage_report
 from models.wave import STAGES as WAVE_STAGES
 from models.wave import broadcast_stages, latest_period, periods, wave_stages
@@ -46,7 +47,6 @@ ERRORS = {
     "nobody": "Ningun hogar recibiria este aviso: revise las UT, los puntos de pago o el periodo.",
     "queue": "No se pudo guardar ni poner el aviso en cola; intente de nuevo en unos minutos.",
 }
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 STAGE_NAMES = {"planned": "planificados", "waiting": "en espera", "submitted": "enviados",
                "delivered": "entregados", "failed": "fallidos", "opted_out": "dados de baja",
                "withdrawn": "retirados/vencidos"}

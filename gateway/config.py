@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.base import LIMA
+
 DEV_SECRET = "dev-only-secret-change-me"
 
 
@@ -91,7 +93,7 @@ class Settings:
     reminder_offsets: tuple[int, ...] = (3, 1)  # days before a payment operation opens
     send_window: tuple[str, str] = ("08:00", "20:00")  # America/Lima
     send_start: str = "09:00"  # when planned reminders go out, America/Lima
-    timezone: str = "America/Lima"
+    timezone: str = LIMA.key  # models/base.py: the one definition of the programme's clock
     retention_days: int = 90  # sent messages' texts and numbers are purged after this
     # How long the former phone of record is still recognised and may undo a change of phone.
     phone_change_grace_hours: int = 72

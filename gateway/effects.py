@@ -24,7 +24,7 @@ from dialogs.effects import (
 from gateway import phone_changes, usage
 from gateway.abuse import DniGuard
 from gateway.sessions import Pipeline, SessionStore
-from models import Household, OptOut, OutboxMessage, OutboxStatus, Query
+from models import Household, OptOut, OutboxMessage, OutboxStatus, Query, SkipReason
 from models.base import utcnow
 
 # Effects that change the programme's rows; the others live in Redis (and usage records may).
@@ -109,7 +109,7 @@ def _apply_row(session: Session, effect: Effect, now: dt.datetime) -> None:
                 .values(reminders_enabled=effect.enabled, updated_at=now)
             )
             if not effect.enabled:
-                withdraw_pending(session, "reminders_off", now, hogar_ids=(effect.hogar_id,))
+                withdraw_pending(session, SkipReason.REMINDERS_OFF, now, hogar_ids=(effect.hogar_id,))
         case SetOptOut():
             _set_optout(session, effect.phone, effect.hogar_ids, opted_out=True, now=now)
         case SetOptIn():
@@ -131,7 +131,7 @@ def _set_optout(
             .values(reminders_enabled=not opted_out, updated_at=now)
         )
         if opted_out:
-            withdraw_pending(session, "reminders_off", now, hogar_ids=hogar_ids)
+            withdraw_pending(session, SkipReason.REMINDERS_OFF, now, hogar_ids=hogar_ids)
 
 
 def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -> None:
@@ -142,11 +142,11 @@ def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -
     session.execute(
         update(Household).where(Household.phone == phone).values(reminders_enabled=False, updated_at=now)
     )
-    withdraw_pending(session, "opted_out", now, phone=phone)
+    withdraw_pending(session, SkipReason.OPTED_OUT, now, phone=phone)
 
 
 def withdraw_pending(
-    session: Session, reason: str, now: dt.datetime, *, phone: str | None = None,
+    session: Session, reason: SkipReason, now: dt.datetime, *, phone: str | None = None,
     hogar_ids: Iterable[str] = (), who: ColumnElement[bool] | None = None,
 ) -> int:
     """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent: those to

@@ -31,8 +31,8 @@ from gateway.abuse import DniGuard
 from gateway.privacy import phone_key
 from gateway.sessions import SessionStore
 from models import CoResponsibility, Household, OptOut, PayPoint, PhoneChange, Settlement
-from models.base import UTCDateTime, utcnow
-from models.export import LATEST_SCHEDULE_EXPORT, LIMA
+from models.base import LIMA, UTCDateTime, utcnow
+from models.export import LATEST_SCHEDULE_EXPORT
 
 _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,

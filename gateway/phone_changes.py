@@ -20,6 +20,7 @@ from dialogs.gsm import sms_parts
 from gateway.privacy import mask_phone, phone_key
 from gateway.services import Services
 from models import Household, OutboxMessage, PhoneChange, Purpose
+from models.phone_change import SUPERSEDED
 from workers.context import enqueue_send
 
 log = logging.getLogger("mijuntos.phone")
@@ -86,7 +87,7 @@ def undo(session: Session, effect: UndoPhoneChange, now: dt.datetime, channel: s
         update(PhoneChange)
         .where(PhoneChange.hogar_id == effect.hogar_id, PhoneChange.undone_at.is_(None),
                PhoneChange.id > change.id)
-        .values(undone_at=now, undone_by="superseded")
+        .values(undone_at=now, undone_by=SUPERSEDED)
         .execution_options(synchronize_session=False)
     )
     losing = household.phone

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from models.export import LIMA, ExportSource
+from models.base import LIMA
+from models.export import ExportSource
 
 MAX_KEPT_ERRORS = 1000
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mijuntos.import_report import ExportStamp
 from models import ExportSource
-from models.export import LIMA
+from models.base import LIMA
 
 NAME = "manifest.csv"
 COLUMN = "exportado_el"

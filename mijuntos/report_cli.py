@@ -10,9 +10,9 @@ import click
 
 from gateway.config import Settings
 from models import Database, Freshness, schedule_freshness
+from models.base import LIMA
 from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 

@@ -17,6 +17,7 @@ from models.outbox import (
     ParkedCallback,
     Purpose,
     ReminderControl,
+    SkipReason,
 )
 from models.phone_change import PhoneChange
 from models.query import Channel, Query, UsageCursor
@@ -58,6 +59,7 @@ __all__ = [
     "ReminderControl",
     "UsageCursor",
     "Settlement",
+    "SkipReason",
     "SettlementStatus",
     "schedule_freshness",
 ]

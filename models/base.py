@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+
+# The programme's clock: what "today" is for a caller, an export or a staff report. The one
+# source of truth (Settings.timezone defaults to its name); Lima keeps no daylight saving today.
+LIMA = ZoneInfo("America/Lima")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

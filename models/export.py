@@ -9,9 +9,9 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from dialogs.freshness import data_age_days, is_stale
+from models.base import LIMA, Base, UTCDateTime, utcnow
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))  # the programme's clock (no daylight saving)
 # The files that carry dates a caller is told: pay points' days and which one a household uses.
 SCHEDULE_FILES = ("cronograma.csv", "abonos.csv")
 
@@ -77,17 +77,6 @@ class Freshness:
     def age_seconds(self, now: dt.datetime) -> float | None:
         """Seconds since the export at `now` (never negative)."""
         return max((now - self.exported_at).total_seconds(), 0.0) if self.exported_at else None
-
-
-def data_age_days(exported_on: dt.date | None, today: dt.date) -> int | None:
-    """Whole days from the export's Lima day to `today`; None when unknown."""
-    return max((today - exported_on).days, 0) if exported_on else None
-
-
-def is_stale(exported_on: dt.date | None, today: dt.date, max_age_days: int) -> bool:
-    """The one rule: schedule data is stale when it is more than `max_age_days` days old."""
-    age = data_age_days(exported_on, today)
-    return age is not None and age > max_age_days
 
 
 def schedule_freshness(session: Session, today: dt.date, max_age_days: int) -> Freshness:

@@ -33,6 +33,21 @@ class Purpose(StrEnum):
     SECURITY = "security"
 
 
+class SkipReason(StrEnum):
+    """Why a row is `skipped` (its failure_reason): not sent on purpose."""
+
+    OPTED_OUT = "opted_out"  # the phone sent BAJA (or the aggregator's opt-out)
+    REMINDERS_OFF = "reminders_off"  # the household switched its reminders off
+    NO_PHONE = "no_phone"  # the household has no phone of record any more
+    PLAN_CHANGED = "plan_changed"  # a re-import moved the date or the pay point
+    OPERATION_STARTED = "operation_started"  # too late: the operation it announces opened
+    OPERATION_CANCELLED = "operation_cancelled"  # no operation pays the household this period
+    PERIOD_OVER = "period_over"  # every operation of the period ended: the notice is stale
+    COLLECTED = "collected"  # the household collected the payment
+    # Carried by another household's SMS to the same phone (workers/plan_rows.py): not a message.
+    MERGED = "merged"
+
+
 # Sent one by one as soon as they are made, even to an opted-out phone: an answer to the user's
 # own request, and the warning that a household's messages moved away from this phone (that
 # phone never asked not to know who took its household's messages).

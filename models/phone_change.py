@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
-from models.outbox import OutboxMessage
-
-LIMA = dt.timezone(dt.timedelta(hours=-5))  # no daylight saving
+from models.base import LIMA, Base, UTCDateTime, utcnow
+from models.outbox import OutboxMessage, OutboxStatus
+from models.query import Channel
 
 
 class PhoneChange(Base):
@@ -30,14 +29,14 @@ class PhoneChange(Base):
     old_last3: Mapped[str | None] = mapped_column(String(3))
     new_phone_key: Mapped[str] = mapped_column(String(24))  # who asked: the caller's phone
     new_last3: Mapped[str] = mapped_column(String(3))
-    channel: Mapped[str] = mapped_column(String(8))  # ussd, sim
+    channel: Mapped[str] = mapped_column(String(8))  # a models.query.Channel: ussd, sim
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Until then the former phone is still recognised for the household and may undo the change.
     grace_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reminders_before: Mapped[bool] = mapped_column(Boolean, default=True)  # restored by an undo
     notice_id: Mapped[int | None] = mapped_column(Integer)  # the outbox row telling the old phone
     undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # The channel of the undo, or "superseded" when an earlier change was undone over this one.
+    # The channel of the undo, or SUPERSEDED when an earlier change was undone over this one.
     undone_by: Mapped[str | None] = mapped_column(String(12))
 
 
@@ -56,9 +55,13 @@ def recent_changes(
     return [(change, status) for change, status in session.execute(stmt).all()]
 
 
-CHANNELS = {"ussd": "USSD", "sim": "simulador", "sms": "SMS", "superseded": "por deshacer uno anterior"}
-NOTICE_STATES = {"pending": "en cola", "sending": "enviando", "submitted": "enviado",
-                 "delivered": "entregado", "failed": "fallido", "skipped": "no enviado"}
+# The `undone_by` of a later move closed by the undo of an earlier one (not a channel).
+SUPERSEDED = "superseded"
+CHANNELS: dict[str, str] = {Channel.USSD: "USSD", Channel.SIMULATOR: "simulador", Channel.SMS: "SMS",
+                             SUPERSEDED: "por deshacer uno anterior"}
+NOTICE_STATES: dict[str, str] = {OutboxStatus.PENDING: "en cola", OutboxStatus.SENDING: "enviando",
+                                 OutboxStatus.SUBMITTED: "enviado", OutboxStatus.DELIVERED: "entregado",
+                                 OutboxStatus.FAILED: "fallido", OutboxStatus.SKIPPED: "no enviado"}
 
 
 def _lima(moment: dt.datetime | None) -> str:

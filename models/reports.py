@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from models.base import LIMA
 from models.export import Freshness
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import OutboxMessage, OutboxStatus, SkipReason
 from models.query import Query
 
 VERIFIED = ("ok_phone", "ok_dob")
@@ -85,10 +86,9 @@ def delivery_rate(delivered: int, failed: int) -> float:
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants covering the Lima days start..end (Lima is UTC-5, no daylight saving)."""
-    lima = dt.timezone(dt.timedelta(hours=-5))
-    return (dt.datetime.combine(start, dt.time(), lima).astimezone(dt.UTC),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), lima).astimezone(dt.UTC))
+    """UTC instants covering the Lima days start..end."""
+    return (dt.datetime.combine(start, dt.time(), LIMA).astimezone(dt.UTC),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), LIMA).astimezone(dt.UTC))
 
 
 def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
@@ -138,7 +138,7 @@ def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt
         .group_by(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason)
     ):
         stages = report.funnel.setdefault(ut or "-", dict.fromkeys(FUNNEL, 0))
-        if status == OutboxStatus.SKIPPED and reason == "merged":
+        if status == OutboxStatus.SKIPPED and reason == SkipReason.MERGED:
             continue  # carried by another household's SMS to the same phone: not a message
         stages["planned"] += count
         if status in sent or (status == OutboxStatus.FAILED and reason not in ("retries_exhausted",)):

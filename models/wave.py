@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import OutboxMessage, OutboxStatus, SkipReason
 from models.settlement import Settlement
 
 WAVE_KINDS = ("reminder", "notice", "change")
@@ -46,7 +46,7 @@ def _tally(rows: Iterable[Any]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for kind, status, reason, count in rows:
         stages = out.setdefault(kind, dict.fromkeys(STAGES, 0))
-        if status == OutboxStatus.SKIPPED and reason == "merged":
+        if status == OutboxStatus.SKIPPED and reason == SkipReason.MERGED:
             continue  # carried by another household's SMS to the same phone: not a message
         stages["planned"] += count
         stages[stage_of(status, reason)] += count

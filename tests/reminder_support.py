@@ -19,16 +19,16 @@ from gateway.config import Settings
 from gateway.i18n import load_catalog
 from mijuntos.fake_at import FakeAT
 from models import Database, OutboxMessage, Settlement
+from models.base import LIMA
 from workers.context import WorkerContext, configure, current
 from workers.dispatch import Dispatcher
 from workers.planner import PlanReport, plan_reminders
 
 CATALOG = load_catalog()
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 
 
 def at(text: str) -> dt.datetime:
-    """An instant written in Lima time (UTC-5, no daylight saving)."""
+    """An instant written in Lima time."""
     return dt.datetime.fromisoformat(text).replace(tzinfo=LIMA)
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from decimal import Decimal
-from typing import Any
 
 from flask.testing import FlaskClient
 
-from models import Database, Household, OptOut, PayPoint, Settlement
-from tests.support import TEST_TODAY
+from models import Database, OptOut, PayPoint, Settlement
+from tests.support import TEST_TODAY, Phone, household
 
 # name: (hogar_id, dni, date of birth DDMMAAAA, phone of record)
 PEOPLE = {
@@ -67,10 +65,8 @@ def seed_stale(db: Database, *, next_period: bool = False) -> None:
     with db.session() as s:
         for name, (hid, dni, dob, phone) in PEOPLE.items():
             born = dt.datetime.strptime(dob, "%d%m%Y").date()
-            s.add(Household(hogar_id=hid, dni=dni, nombres=name.upper().replace("_", " "),
-                            apellidos="PRUEBA", fecha_nacimiento=born, phone=phone, idioma="es",
-                            ubigeo="200601", unidad_territorial="PIURA", estado="afiliado",
-                            reminders_enabled=name != "reminders_off"))
+            s.add(household(hid, dni, name.upper().replace("_", " "), "PRUEBA", born, phone=phone,
+                            ubigeo="200601", reminders_enabled=name != "reminders_off"))
         s.flush()
         s.add_all(PayPoint(periodo=p, punto_id=pid, modalidad="agencia", lugar=place,
                            direccion=None, fecha_inicio=start, fecha_fin=end,
@@ -84,22 +80,10 @@ def seed_stale(db: Database, *, next_period: bool = False) -> None:
         s.add(OptOut(phone=phone_of("opted_out"), source="sms_command"))
 
 
-_ids = itertools.count(1)
 
 
-def text_in(client: FlaskClient, phone: str, text: str) -> int:
-    """An inbound SMS as the aggregator posts it."""
-    response = client.post("/sms/inbound", data={
-        "date": "2026-12-02 10:00:00", "from": phone, "to": "1880", "text": text,
-        "id": f"stale{next(_ids)}", "linkId": "L1", "networkCode": "71610",
-    })
-    return response.status_code
 
 
 def first_hop(client: FlaskClient, phone: str, *inputs: str, path: str = "/ussd") -> str:
     """One session dialed with its inputs built in (*1880*1#): the screen they lead to."""
-    data: dict[str, Any] = {"sessionId": f"stale_{next(_ids)}", "serviceCode": "*1880#",
-                            "phoneNumber": phone, "networkCode": "71610", "text": "*".join(inputs)}
-    response = client.post(path, data=data)
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
+    return Phone(client, phone, path=path).dial(*inputs)

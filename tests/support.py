@@ -10,8 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from models import CoResponsibility, Database, Household, PayPoint, Settlement
+from dialogs.gsm import sms_parts
+from models import CoResponsibility, Database, Household, OutboxMessage, PayPoint, Settlement
 
 ROSA_PHONE = "+51987654321"
 SHARED_PHONE = "+51911111111"
@@ -23,7 +25,8 @@ TEST_TODAY = dt.date(2026, 12, 2)
 LONG_PLACE = "Operativo ETV Comunidad Campesina San Juan de Llachon Capachica"
 
 
-def _household(hid: str, dni: str, nombres: str, apellidos: str, born: dt.date, **kw: Any) -> Household:
+def household(hid: str, dni: str, nombres: str, apellidos: str, born: dt.date, **kw: Any) -> Household:
+    """A padron row with the defaults the tests share (Piura, Spanish, reminders on, no phone)."""
     base: dict[str, Any] = dict(
         hogar_id=hid, dni=dni, nombres=nombres, apellidos=apellidos, fecha_nacimiento=born,
         phone=None, idioma="es", ubigeo="200101", unidad_territorial="PIURA", estado="afiliado",
@@ -38,15 +41,15 @@ def seed(db: Database) -> None:
     d, t = dt.date, dt.time
     with db.session() as s:
         s.add_all([
-            _household("H00000001", "01234567", "ROSA MARIA", "QUISPE HUAMAN", d(1990, 8, 25),
+            household("H00000001", "01234567", "ROSA MARIA", "QUISPE HUAMAN", d(1990, 8, 25),
                        phone=ROSA_PHONE, ubigeo="200501"),
-            _household("H00000002", "40123456", "JUANA", "MAMANI CONDORI", d(1985, 1, 2),
+            household("H00000002", "40123456", "JUANA", "MAMANI CONDORI", d(1985, 1, 2),
                        idioma="qu", ubigeo="210101", unidad_territorial="PUNO"),
-            _household("H00000003", "55500001", "CARMEN", "TICONA", d(1992, 3, 4),
+            household("H00000003", "55500001", "CARMEN", "TICONA", d(1992, 3, 4),
                        phone=SHARED_PHONE, idioma="ay", unidad_territorial="PUNO"),
-            _household("H00000004", "55500002", "LUZ", "TICONA", d(1994, 5, 6),
+            household("H00000004", "55500002", "LUZ", "TICONA", d(1994, 5, 6),
                        phone=SHARED_PHONE, unidad_territorial="PUNO"),
-            _household("H00000005", "55500003", "ELENA", "SIN DATOS", d(1980, 1, 1)),
+            household("H00000005", "55500003", "ELENA", "SIN DATOS", d(1980, 1, 1)),
         ])
         s.flush()
         s.add_all([
@@ -94,6 +97,27 @@ def seed(db: Database) -> None:
 _ids = itertools.count(1)
 
 
+def text_in(client: FlaskClient, phone: str, text: str) -> str:
+    """An inbound SMS posted to /sms/inbound as the aggregator posts it; its id."""
+    sms_id = f"in{next(_ids)}"
+    response = client.post("/sms/inbound", data={
+        "date": "2026-12-02 10:00:00", "from": phone, "to": "1880", "text": text,
+        "id": sms_id, "linkId": "L1", "networkCode": "71610",
+    })
+    assert response.status_code == 200
+    return sms_id
+
+
+def sms_reply(client: FlaskClient, db: Database, phone: str, text: str) -> str:
+    """Send `text` from `phone` by SMS; the reply the outbox holds for it (one GSM-7 part)."""
+    sms_id = text_in(client, phone, text)
+    with db.session() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"reply:{sms_id}"))
+    assert row is not None and row.recipient == phone
+    assert sms_parts(row.text) == ("gsm7", 1), row.text
+    return row.text
+
+
 @dataclass
 class Phone:
     """A handset dialing the service through POST /ussd, as Africa's Talking would."""
@@ -102,6 +126,7 @@ class Phone:
     number: str
     service_code: str = "*1880#"
     session_id: str = ""
+    path: str = "/ussd"  # or the simulator's /simulator/hop
     inputs: list[str] = field(default_factory=list)
     screens: list[str] = field(default_factory=list)
     redis: Any = None
@@ -126,7 +151,7 @@ class Phone:
 
     def _hop(self) -> str:
         response = self.client.post(
-            "/ussd",
+            self.path,
             data={
                 "sessionId": self.session_id,
                 "serviceCode": self.service_code,

@@ -20,12 +20,11 @@ from gateway.config import Settings
 from mijuntos.cli import main
 from mijuntos.importer import ImportHeaderError, import_dir
 from models import Database, DataExport, Household
-from models.base import utcnow
+from models.base import LIMA, utcnow
 from tests.admin_support import log_in
 from tests.support import ROSA_PHONE, TEST_TODAY, Phone
 from tests.test_import import GOOD, dump, write_files
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)  # the import's clock in these tests
 
 

@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.i18n import load_catalog
 from mijuntos.fake_at import FakeAT
 from models import Database, Household, OptOut, OutboxMessage, PayPoint, Settlement
+from tests.reminder_support import at
 from tests.support import ROSA, ROSA_PHONE, SHARED_PHONE, Phone
 from workers.context import WorkerContext, configure
 from workers.dispatch import Dispatcher, set_paused
@@ -24,11 +25,6 @@ from workers.planner import plan_reminders
 
 CATALOG = load_catalog()
 UTC = dt.UTC
-
-
-def at(text: str) -> dt.datetime:
-    """An instant written in Lima time (UTC-5, no daylight saving)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone(dt.timedelta(hours=-5)))
 
 
 PLAN_TIME = at("2026-12-01 10:00")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 import redis as redis_lib
@@ -11,12 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from dialogs.gsm import sms_parts
 from dialogs.validate import check_chars, parse_dni, parse_dob, wrong_check_char
-from models import Database, OutboxMessage, PayPoint
-from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, TEST_TODAY, Phone
+from models import Database, PayPoint
+from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, TEST_TODAY, Phone, sms_reply
 
 # Juana's DNI 40123456 has the check characters "5" and "J" (RENIEC's modulo 11).
 DNI_SPELLINGS = ["40123456", "4012 3456", "40.123.456", "40-123-456", " 40123456 ", "401234565",
@@ -29,7 +27,6 @@ WRONG_CHECK = ["401234560", "40123456-K", "40123456 4"]
 IMPOSSIBLE_DATES = ["31121899", "01012030", "03122014"]
 NOT_THE_CARD = "no coincide con su DNI"
 NOT_POSSIBLE = "no puede ser la de la titular"
-_ids = itertools.count(1)
 
 
 @pytest.fixture
@@ -45,18 +42,6 @@ def client(app: Flask, seeded: Database) -> FlaskClient:
     return app.test_client()
 
 
-def sms(client: FlaskClient, db: Database, phone: str, text: str) -> str:
-    """Send `text` to POST /sms/inbound as the aggregator does; the reply put in the outbox."""
-    response = client.post("/sms/inbound", data={
-        "date": "2026-11-27 10:00:00", "from": phone, "to": "1880", "text": text,
-        "id": f"typing{next(_ids)}", "linkId": "L1", "networkCode": "71610",
-    })
-    assert response.status_code == 200
-    with db.session() as s:
-        row = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
-    assert row is not None and row.recipient == phone
-    assert sms_parts(row.text) == ("gsm7", 1), row.text
-    return row.text
 
 
 # --- the parser: known check characters, and any DNI or date in any spelling -----------------
@@ -185,48 +170,48 @@ def test_ussd_a_long_place_and_address_page_with_98_and_keep_the_place_name(phon
 
 @pytest.mark.parametrize("dni", DNI_SPELLINGS)
 def test_sms_takes_the_dni_as_printed_on_the_card(client, seeded: Database, dni: str) -> None:
-    reply = sms(client, seeded, STRANGER_PHONE, f"PAGO {dni} {JUANA['dob']}")
+    reply = sms_reply(client, seeded, STRANGER_PHONE, f"PAGO {dni} {JUANA['dob']}")
     assert "no hay pago por corresponsabilidades" in reply
 
 
 @pytest.mark.parametrize("dob", DOB_SPELLINGS)
 def test_sms_takes_the_date_of_birth_in_every_spelling(client, seeded: Database, dob: str) -> None:
-    assert "no hay pago por corresponsabilidades" in sms(client, seeded, STRANGER_PHONE,
+    assert "no hay pago por corresponsabilidades" in sms_reply(client, seeded, STRANGER_PHONE,
                                                           f"{JUANA['dni']} {dob}")
-    assert "corresponsabilidades" in sms(client, seeded, STRANGER_PHONE,
+    assert "corresponsabilidades" in sms_reply(client, seeded, STRANGER_PHONE,
                                          f"4012 3456 {dob} estado")
 
 
 def test_sms_a_wrong_check_character_gets_its_own_hint_and_costs_no_dni_try(client, seeded) -> None:
     for typed in [*WRONG_CHECK, "012345671", "555000019"]:
-        reply = sms(client, seeded, STRANGER_PHONE, f"{typed} {JUANA['dob']}")
+        reply = sms_reply(client, seeded, STRANGER_PHONE, f"{typed} {JUANA['dob']}")
         assert NOT_THE_CARD in reply and "8 numeros" in reply
-    assert "no hay pago" in sms(client, seeded, STRANGER_PHONE, f"{JUANA['dni']}-5 {JUANA['dob']}")
+    assert "no hay pago" in sms_reply(client, seeded, STRANGER_PHONE, f"{JUANA['dni']}-5 {JUANA['dob']}")
 
 
 def test_sms_impossible_dates_are_hints_and_do_not_lock(client, seeded: Database) -> None:
     for typed in [*IMPOSSIBLE_DATES, "3/12/2014"]:
-        reply = sms(client, seeded, STRANGER_PHONE, f"{JUANA['dni']} {typed}")
+        reply = sms_reply(client, seeded, STRANGER_PHONE, f"{JUANA['dni']} {typed}")
         assert NOT_POSSIBLE in reply and "quedan" not in reply and "bloqueado" not in reply
-    assert "no hay pago por corresponsabilidades" in sms(client, seeded, STRANGER_PHONE,
+    assert "no hay pago por corresponsabilidades" in sms_reply(client, seeded, STRANGER_PHONE,
                                                           f"{JUANA['dni']} {JUANA['dob']}")
 
 
 @pytest.mark.parametrize("text", ["PAGO 👍", "pago!", "¿pago?", "Pago.", "pago 🙏🙏", "PAGO :)",
                                   "¡¡Pago!!", "juntos, pago?"])
 def test_sms_commands_with_emoji_or_punctuation(client, seeded: Database, text: str) -> None:
-    assert "Agencia BN Chulucanas" in sms(client, seeded, ROSA_PHONE, text)
+    assert "Agencia BN Chulucanas" in sms_reply(client, seeded, ROSA_PHONE, text)
 
 
 @pytest.mark.parametrize("text", ["👍", "hola!", "pago estado?", "pagos y mas 👍"])
 def test_sms_anything_not_understood_is_still_help(client, seeded: Database, text: str) -> None:
-    reply = sms(client, seeded, ROSA_PHONE, text)
+    reply = sms_reply(client, seeded, ROSA_PHONE, text)
     assert "envie PAGO" in reply and "Agencia" not in reply
 
 
 def test_sms_a_long_place_name_keeps_its_distinguishing_words_in_one_sms(client, seeded) -> None:
     long_pay_point(seeded)
-    reply = sms(client, seeded, ROSA_PHONE, "PAGO")
+    reply = sms_reply(client, seeded, ROSA_PHONE, "PAGO")
     assert "San Juan de Llachon Capachica" in reply and "12/12 al 16/12/2026" in reply, reply
     assert "Jr." not in reply and "plaza" not in reply  # the address goes first
     assert "08:00-17:30" in reply and "*1880#" in reply

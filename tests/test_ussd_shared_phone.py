@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 
@@ -13,15 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from models import Database, Household, OutboxMessage, Query
-from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from models import Database, Household, Query
+from tests.support import JUANA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone, sms_reply
 from workers.usage import drain_usage
 
 CARMEN, LUZ = "H00000003", "H00000004"
 # Anything of a household: names, DNIs, amounts, payment words, the greeting.
 PRIVATE = ("Carmen", "CARMEN", "Luz", "LUZ", "Ticona", "TICONA", "55500001", "55500002", "S/",
            "Pago", "pago", "tarjeta", "Operativo", "Hola", "Rosa", "Juana", "Agencia")
-_ids = itertools.count(1)
 
 
 @pytest.fixture
@@ -36,16 +34,6 @@ def records(db: Database, redis: redis_lib.Redis) -> list[tuple[str, str, str | 
         return [(q.kind, q.outcome, q.hogar_id) for q in rows]
 
 
-def sms(client: FlaskClient, db: Database, phone: str, text: str) -> str:
-    sms_id = f"shared{next(_ids)}"
-    client.post("/sms/inbound", data={"date": "2026-11-27 10:00:00", "from": phone, "to": "1880",
-                                      "text": text, "id": sms_id, "linkId": "L1",
-                                      "networkCode": "71610"})
-    with db.session() as s:
-        reply = s.scalar(select(OutboxMessage.text).where(
-            OutboxMessage.dedupe_key == f"reply:{sms_id}"))
-    assert reply is not None
-    return reply
 
 
 def test_the_chooser_shows_nothing_of_either_household_and_records_each_choice(
@@ -116,7 +104,7 @@ def test_wrong_dates_asked_on_resuming_count_toward_the_lock(
     assert "quedan: 1" in phone.send("02011999")
     assert "END Por seguridad, este DNI esta bloqueado" in phone.send("03011999")
     # The lock is the DNI's, on every phone and channel: the right date by SMS is refused too.
-    assert "bloqueado" in sms(client, seeded, "+51944444444", f"{JUANA['dni']} {JUANA['dob']}")
+    assert "bloqueado" in sms_reply(client, seeded, "+51944444444", f"{JUANA['dni']} {JUANA['dob']}")
     assert "Ingrese el DNI" in phone.dial()  # nothing left to resume
     assert records(seeded, redis)[-3:] == [
         ("verify", "dob_wrong", JUANA["hogar_id"]), ("verify", "dob_wrong", JUANA["hogar_id"]),
@@ -131,7 +119,7 @@ def test_resuming_a_locked_dni_on_a_phone_not_of_record_ends_locked(
     phone.dial(JUANA["dni"], JUANA["dob"])
     phone.send("2")
     for wrong in ("01011999", "02011999", "03011999"):  # someone else, by SMS, meanwhile
-        sms(client, seeded, "+51944444444", f"{JUANA['dni']} {wrong}")
+        sms_reply(client, seeded, "+51944444444", f"{JUANA['dni']} {wrong}")
     assert "Tiene una consulta" in phone.dial()
     ended = phone.send("1")
     assert ended.startswith("END Por seguridad, este DNI esta bloqueado"), ended
@@ -157,3 +145,18 @@ def test_households_alike_by_initials_are_told_apart_or_left_to_the_dni(
     assert "Celular de 4 hogares" in phone.send("6")
     assert "Opcion no valida." in phone.send("3")
     assert "Hola Marta" in phone.send("66600002")  # this phone's household: no date needed
+
+
+def test_sisters_whose_initials_differ_only_by_an_accent_are_told_apart(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    # "Á" is not GSM-7: a handset is shown "A". Angela's and Angelica's short initials differ
+    # only by that accent, so the chooser must see them as the handset does and use the long ones.
+    with seeded.session() as s:
+        for hid, dni, nombres in (("H00000003", "55500001", "ÁNGELA ROSA"),
+                                  ("H00000004", "55500002", "ANGÉLICA MARIA")):
+            household = s.get(Household, hid)
+            assert household is not None
+            household.nombres, household.apellidos, household.dni = nombres, "TICONA", dni
+    chooser = Phone(client, SHARED_PHONE, redis=redis).dial()
+    assert "1 Hogar A.R.T." in chooser and "2 Hogar A.M.T." in chooser, chooser

@@ -48,17 +48,18 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from sqlalchemy import select
 
 from dialogs.gsm import is_gsm7
+from dialogs.validate import check_chars
 from gateway.sessions import key_for
 from models import Base, Database, Household, OutboxMessage
-from tests.support import ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, seed
+from tests.support import ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, TEST_TODAY, seed
 
 OTHER_PHONE = "+51900000002"
 # Phones without a household dial more often: they are the ones that reach the DNI prompt.
 PHONES = st.sampled_from([STRANGER_PHONE, STRANGER_PHONE, OTHER_PHONE, OTHER_PHONE, SHARED_PHONE,
                           ROSA_PHONE])
 UNKNOWN_DNIS = ["99999999", "99999998", "99999997"]
-WRONG_DATES = ["01011999", "02011986", "31121980"]  # real dates, nobody's date of birth
-BAD_DATES = ["3113", "31022000", "x", "00000000"]  # not dates: re-asked, never counted
+WRONG_DATES = ["01011999", "2/1/1986", "31121980"]  # real dates, nobody's date of birth
+BAD_DATES = ["3113", "31022000", "x", "00000000", "01012020"]  # re-asked, never counted
 MENU_KEYS = st.sampled_from(["0", "00", "1", "1", "2", "3", "4", "5", "6", "98", "9", "", "x"])
 CHOICE_KEYS = st.sampled_from(["1", "2", "3", "0", "7"])
 RESUME_KEYS = st.sampled_from(["1", "1", "2", "0"])
@@ -160,20 +161,42 @@ def clean(raw: str) -> str:
 
 
 def as_dni(raw: str) -> str | None:
-    value = clean(raw)
+    """8 digits, or 8 digits and the right check character printed on the card."""
+    value = clean(raw).upper()
+    if len(value) == 9 and value[:8].isdigit() and value[8] in check_chars(value[:8]):
+        return value[:8]
     return value if len(value) == 8 and value.isdigit() else None
 
 
+def wrong_check_char(raw: str) -> bool:
+    """8 digits and one more letter or digit that is not the DNI's check character."""
+    value = clean(raw).upper()
+    return (len(value) == 9 and value[:8].isdigit() and value[8].isascii() and value[8].isalnum()
+            and value[8] not in check_chars(value[:8]))
+
+
+# A date typed with marks between its parts (5/3/1990, 05-03-1990, 5.3.1990, 05 03 1990).
+DATE_WITH_MARKS = re.compile(r"(\d{1,2})\s*[\s/.\-]\s*(\d{1,2})\s*[\s/.\-]\s*(\d{4})")
+
+
 def as_date(raw: str) -> dt.date | None:
-    """DDMMAAAA, a real date from 1900 on."""
-    value = clean(raw)
-    if len(value) != 8 or not value.isdigit():
-        return None
+    """DDMMAAAA or a date with marks: a calendar date (possible for a titular or not)."""
+    if found := DATE_WITH_MARKS.fullmatch(raw.strip()):
+        day, month, year = int(found[1]), int(found[2]), int(found[3])
+    else:
+        value = clean(raw)
+        if len(value) != 8 or not value.isdigit():
+            return None
+        day, month, year = int(value[:2]), int(value[2:4]), int(value[4:])
     try:
-        born = dt.date(int(value[4:]), int(value[2:4]), int(value[:2]))
+        return dt.date(year, month, day)
     except ValueError:
         return None
-    return born if born.year >= 1900 else None
+
+
+def possible_dob(born: dt.date) -> bool:
+    """A titular's date of birth: from 1900 on, and at least 12 years before the tests' today."""
+    return born.year >= 1900 and born <= TEST_TODAY.replace(year=TEST_TODAY.year - 12)
 
 
 class World:
@@ -486,7 +509,9 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             here = view.screen  # the DNI prompt, or a shared phone's chooser
             dni = as_dni(value)
             if dni is None:
-                return expect(here, "too_many", **{here: ("El DNI tiene 8 numeros",)})
+                wrong = wrong_check_char(value)
+                hint = "El ultimo caracter no coincide" if wrong else "El DNI tiene 8 numeros"
+                return expect(here, "too_many", **{here: (hint,)})
             if not world.may_try(session.phone, dni):
                 return expect("dni_limit")
             if world.locked(dni):
@@ -517,6 +542,8 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             born = as_date(value)
             if born is None:
                 return expect(here, "too_many", **{here: ("Escriba 8 numeros",)})
+            if not possible_dob(born):  # a typing slip, not a guess: no attempt spent
+                return expect(here, "too_many", **{here: ("Esa fecha no puede ser",)})
             house = world.houses[view.pending]
             if world.locked(house.dni):
                 return expect("locked")

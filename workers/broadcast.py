@@ -28,7 +28,7 @@ from dialogs.gsm import sms_parts
 from gateway.sessions import key_for
 from models import Database, Household, OptOut, OutboxMessage, Settlement
 from models.base import utcnow
-from workers.planner import ANALYZE_AFTER, analyze_outbox
+from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox
 
 log = logging.getLogger("mijuntos.broadcast")
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import case, exists, or_, select, update
 
 from gateway.sessions import key_for
-from models import Database, OptOut, OutboxMessage, OutboxStatus, ReminderControl
+from models import Database, OptOut, OutboxMessage, OutboxStatus, ReminderControl, SkipReason
 from models.base import utcnow
 from workers.context import WorkerContext
 from workers.delivery import apply_early_report
@@ -92,7 +92,7 @@ def expire(ctx: WorkerContext, now: dt.datetime) -> int:
         result = s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_after <= now)
-            .values(status=OutboxStatus.SKIPPED, failure_reason="operation_started", final_at=now)
+            .values(status=OutboxStatus.SKIPPED, failure_reason=SkipReason.OPERATION_STARTED, final_at=now)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)

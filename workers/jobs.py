@@ -9,7 +9,7 @@ from rq import get_current_job
 from sqlalchemy import select, update
 
 from gateway.privacy import mask_phone
-from models import FINAL, IMMEDIATE, OptOut, OutboxMessage, OutboxStatus
+from models import FINAL, IMMEDIATE, OptOut, OutboxMessage, OutboxStatus, SkipReason
 from models.base import utcnow
 from workers.context import current
 from workers.delivery import apply_early_report
@@ -37,7 +37,8 @@ def send_outbox(message_id: int) -> str:
         if row.purpose not in IMMEDIATE and session.scalar(
             select(OptOut.phone).where(OptOut.phone == row.recipient)
         ):
-            row.status, row.final_at, row.failure_reason = OutboxStatus.SKIPPED, utcnow(), "opted_out"
+            row.status, row.final_at = OutboxStatus.SKIPPED, utcnow()
+            row.failure_reason = SkipReason.OPTED_OUT
             return row.status
         # Taken only if still pending, in one conditional UPDATE: the same reply queued twice
         # (a requeue racing a retry, two schedulers) is sent by one worker, not both; one that

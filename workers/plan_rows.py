@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialogs.reminders import MAX_NAMED, initials
-from models import Household, OutboxMessage, OutboxStatus
+from dialogs import choice
+from dialogs.reminders import MAX_NAMED
+from models import Household, OutboxMessage, OutboxStatus, SkipReason
 
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
-MERGED = "merged"
+MERGED = SkipReason.MERGED
 # Why a planned row was withdrawn, when it may be planned again (not: its operation started).
-REVIVABLE = frozenset({"opted_out", "reminders_off", "no_phone", "plan_changed", MERGED,
-                       "operation_cancelled", "collected", "period_over"})
+REVIVABLE = frozenset(SkipReason) - {SkipReason.OPERATION_STARTED}
 PLANNED = ("reminder", "notice", "change")  # the kinds of rows the planner owns
 CANCEL = "cancel|"  # the subject of a cancellation notice starts so (its kind is "change")
 
@@ -71,6 +71,7 @@ class RowBook:
                 self.carriers[slot_of(m)] = m
 
     def carrier(self, row: OutboxMessage) -> OutboxMessage | None:
+        """The row whose SMS carries `row`: itself, or for a merged row its slot's carrier."""
         return self.carriers.get(slot_of(row)) if _is_merged(row) else row
 
     def settled(self, row: OutboxMessage | None) -> bool:
@@ -144,11 +145,9 @@ def phone_groups(s: Session, phones: Iterable[str | None]) -> dict[str, dict[str
 
 
 def _labels(members: list[tuple[str, str, str]]) -> dict[str, str]:
-    """Initials per household; two titulares with the same ones get their second initials too."""
-    short = {hid: initials(n, a) for hid, n, a in members}
-    clash = {label for label in short.values() if list(short.values()).count(label) > 1}
-    return {hid: initials(n, a, full=True) if short[hid] in clash else short[hid]
-            for hid, n, a in members}
+    """Initials per household, told apart as the USSD chooser tells them (dialogs/choice.py)."""
+    raw = {hid: choice.initials(n, a) for hid, n, a in members}
+    return {hid: label if raw[hid].strip() else "-" for hid, label in choice.distinct_labels(raw).items()}
 
 
 def merge(wants: list[Want], groups: dict[str, dict[str, str]]) -> None:

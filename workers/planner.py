@@ -10,35 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 from tqdm import tqdm
 
 from dialogs.gsm import sms_parts
 from dialogs.reminders import Clock, Operation, cancel_text, household_label, notice_text, reminder_text
 from dialogs.texts import Catalog
 from gateway.config import Settings
-from models import Database, Household, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement
+from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement, SkipReason
 from models.base import utcnow
-from workers.plan_rows import CANCEL, MERGED, PLANNED, REVIVABLE, RowBook, Want, merge, phone_groups
+from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox, insert_new
+from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, phone_groups
+from workers.plan_source import active_periods, ineligible, pages, settlements
 from workers.schedule import clock_for
 
 log = logging.getLogger("mijuntos.reminders")
-PAGE = 5000
+PAGE = 5000  # settlements a page (workers/plan_source.py pages)
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
 # A notice is due "now" at every run: its first due time stands.
 NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
-
-
-def _revivable(row: OutboxMessage) -> bool:
-    return (row.status == OutboxStatus.SKIPPED and row.kind in PLANNED
-            and row.failure_reason in REVIVABLE)
 
 
 def _revive(row: OutboxMessage, wanted: dict[str, Any]) -> None:
@@ -64,72 +57,6 @@ class PlanReport:
                 f"{self.changes} change notices, {self.merged} carried by a shared phone's SMS")
 
 
-def active_periods(db: Database, today: dt.date) -> list[str]:
-    """Periods with a payment operation not over yet, and the newest settled period.
-
-    The newest settled period is kept even when its operations are over: its no-payment notices
-    may have no pay point to date them (a period of only `sin_abono` rows), and its pending rows
-    must still be seen to be withdrawn once the period is over.
-    """
-    with db.session() as s:
-        open_ops = s.scalars(select(PayPoint.periodo).where(PayPoint.fecha_fin >= today).distinct())
-        periods = set(open_ops)
-        newest = s.scalar(select(func.max(Settlement.periodo)))
-    if newest:
-        periods.add(newest)
-    return sorted(periods)
-
-
-_COLUMNS = (
-    Settlement.hogar_id, Settlement.periodo, Settlement.estado, Settlement.punto_id,
-    Household.phone, Household.idioma, Household.unidad_territorial, Household.reminders_enabled,
-    Household.nombres, Household.apellidos,
-    OptOut.phone.label("opted_out"), PayPoint.modalidad, PayPoint.lugar, PayPoint.fecha_inicio,
-    PayPoint.fecha_fin, PayPoint.hora_inicio, PayPoint.hora_fin,
-)
-
-
-def _settlements(periods: list[str]) -> Select[*tuple[Any, ...]]:
-    # Every estado: a settlement that stops being `programado` withdraws its reminders.
-    return (
-        select(*_COLUMNS)
-        .join(Household, Household.hogar_id == Settlement.hogar_id)
-        .outerjoin(PayPoint, and_(PayPoint.periodo == Settlement.periodo,
-                                  PayPoint.punto_id == Settlement.punto_id))
-        .outerjoin(OptOut, OptOut.phone == Household.phone)
-        .where(Settlement.periodo.in_(periods))
-    )
-
-
-def _pages(db: Database, periods: list[str]) -> Iterator[list[Any]]:
-    """Settlements to plan for, a page at a time (keyset by household: bounded memory)."""
-    last = ""
-    while True:
-        stmt = (_settlements(periods).where(Settlement.hogar_id > last)
-                .order_by(Settlement.hogar_id, Settlement.periodo).limit(PAGE))
-        with db.session() as s:
-            rows = s.execute(stmt).all()
-        if not rows:
-            return
-        if len(rows) == PAGE:  # keep a household's periods together on one page
-            cut = rows[-1].hogar_id
-            whole = [r for r in rows if r.hogar_id != cut]
-            rows = whole or rows
-        last = rows[-1].hogar_id
-        yield list(rows)
-
-
-def _ineligible(row: Any) -> str | None:
-    """Why a household gets no reminders, or None."""
-    if not row.phone:
-        return "no_phone"
-    if row.opted_out is not None:
-        return "opted_out"
-    if not row.reminders_enabled:
-        return "reminders_off"
-    return None
-
-
 def _operation(row: Any) -> Operation:
     return Operation(row.periodo, row.punto_id, row.modalidad, row.lugar, row.fecha_inicio,
                      row.fecha_fin, row.hora_inicio, row.hora_fin)
@@ -146,8 +73,6 @@ class Planner:
         self.params = {"code": settings.service_code, "helpline": settings.helpline}
         self.texts: dict[tuple[Any, ...], tuple[str, str, int]] = {}
         self.schedules: dict[Operation, tuple[dt.datetime, list[tuple[int, dt.datetime]]]] = {}
-        self.dialect = db.engine.dialect.name
-        self.insert = (postgresql if self.dialect == "postgresql" else sqlite).insert
         # The active periods' pay points (thousands, not millions): what a cancelled operation
         # was, and when each period's last pay day is.
         self.points: dict[tuple[str, str], Operation] = {}
@@ -192,7 +117,7 @@ class Planner:
         """The end of a last pay day on the Lima clock: a notice about it is not sent later."""
         return self.clock.local(last + dt.timedelta(days=1), dt.time())
 
-    def wants(self, row: Any, book: RowBook) -> tuple[list[Want], str]:
+    def wants(self, row: Any, book: RowBook) -> tuple[list[Want], SkipReason]:
         """The outbox rows one settlement calls for, and why its other pending rows are withdrawn."""
         base = {"hogar_id": row.hogar_id, "periodo": row.periodo, "recipient": row.phone,
                 "unidad_territorial": row.unidad_territorial, "purpose": "notice",
@@ -217,10 +142,11 @@ class Planner:
                 key = book.free_key(f"change:{row.hogar_id}:{row.periodo}:{op.subject}")
                 out.append(want(("change", op), key, kind="change", not_after=opens,
                                 subject=op.subject))
-            return out, "operation_started" if self.now >= opens else "plan_changed"
+            return out, (SkipReason.OPERATION_STARTED if self.now >= opens
+                         else SkipReason.PLAN_CHANGED)
         # No operation for this household this period any more, or never one.
         if row.estado == "cobrado":  # collected: nothing to tell, nothing to cancel
-            return [], "collected"
+            return [], SkipReason.COLLECTED
         if told_subject is not None and not told_subject.startswith(CANCEL):
             old = self.points.get((row.periodo, told_subject.split("|")[0]))
             if old is not None and old.fecha_fin >= self.today:
@@ -228,16 +154,16 @@ class Planner:
                 # place of the plain no-payment notice (one SMS, not two).
                 key = book.free_key(f"cancel:{row.hogar_id}:{row.periodo}:{told_subject}")
                 return [want(("cancel", old), key, kind="change", not_after=self.until(old.fecha_fin),
-                             subject=f"{CANCEL}{told_subject}")], "operation_cancelled"
+                             subject=f"{CANCEL}{told_subject}")], SkipReason.OPERATION_CANCELLED
         if row.estado != "sin_abono" or told_subject is not None:
-            return [], "operation_cancelled"
+            return [], SkipReason.OPERATION_CANCELLED
         if self.over(row.periodo):
             # "No payment in 2026-5" after 2026-5's pay days is stale and confusing.
-            return [], "period_over"
+            return [], SkipReason.PERIOD_OVER
         last = self.last_day.get(row.periodo)
         return [want(("notice", None), f"notice:{row.hogar_id}:{row.periodo}", kind="notice",
                      subject="sin_abono", not_after=self.until(last) if last else None)
-                ], "operation_cancelled"
+                ], SkipReason.OPERATION_CANCELLED
 
     def plan_page(self, rows: list[Any], periods: list[str], report: PlanReport) -> None:
         report.households += len({r.hogar_id for r in rows})
@@ -248,17 +174,17 @@ class Planner:
             on_page = {r.hogar_id for r in rows}
             mates = sorted({h for g in groups.values() for h in g} - on_page)
             if mates:
-                rows = rows + list(s.execute(_settlements(periods).where(Settlement.hogar_id.in_(mates))))
+                rows = rows + list(s.execute(settlements(periods).where(Settlement.hogar_id.in_(mates))))
             hids = sorted({r.hogar_id for r in rows})
             book = RowBook(s, s.scalars(
                 select(OutboxMessage).where(OutboxMessage.hogar_id.in_(hids),
                                             OutboxMessage.periodo.in_(periods),
                                             OutboxMessage.kind.is_not(None))
             ).all(), periods)
-            withdrawn: dict[tuple[str, str], str] = {}  # why a settlement's pending rows are not sent
+            withdrawn: dict[tuple[str, str], SkipReason] = {}  # why a settlement's pending rows are not sent
             wants: list[Want] = []
             for row in rows:
-                why = _ineligible(row)
+                why = ineligible(row)
                 if why:
                     withdrawn[(row.hogar_id, row.periodo)] = why
                     continue
@@ -273,7 +199,7 @@ class Planner:
                 # the household is no longer to be texted): withdrawn before it goes out.
                 if m.dedupe_key in wanted_keys or m.kind not in PLANNED or book.settled(m):
                     continue
-                why = withdrawn.get((m.hogar_id or "", m.periodo or ""), "plan_changed")
+                why = withdrawn.get((m.hogar_id or "", m.periodo or ""), SkipReason.PLAN_CHANGED)
                 if m.status == OutboxStatus.PENDING:
                     m.status, m.final_at, m.failure_reason = OutboxStatus.SKIPPED, self.now, why
                     report.skipped += 1
@@ -281,7 +207,7 @@ class Planner:
                     m.failure_reason = why
             fresh = [row for row in new if row is not None]
             if fresh:
-                report.created += self.insert_new(s, fresh)
+                report.created += insert_new(s, fresh)
 
     def apply(self, want: Want, report: PlanReport) -> dict[str, Any] | None:
         """Bring the existing row in line with `want`; the new row to insert, if there is none."""
@@ -310,41 +236,6 @@ class Planner:
             report.changes += change
         return None
 
-    def insert_new(self, s: Session, rows: list[dict[str, Any]]) -> int:
-        """Insert rows whose dedupe key is not taken yet; how many really were inserted."""
-        if self.dialect == "postgresql":
-            return _insert_unnest(s, rows)
-        table = OutboxMessage.__table__
-        stmt = (self.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                .returning(table.c.id))
-        # A Core executemany (multi-row VALUES batches from one compiled statement); an ORM
-        # bulk insert with RETURNING and ON CONFLICT goes a few rows at a time.
-        # RETURNING counts the rows really inserted (another planner may have won).
-        return len(s.connection().execute(stmt, rows).all())
-
-
-def _insert_unnest(s: Session, rows: list[dict[str, Any]]) -> int:
-    """PostgreSQL: one INSERT of a page's rows, one array per column; how many were inserted.
-
-    Arrays keep the statement short: a multi-row VALUES with ~20 parameters a row costs more
-    to build and to parse (in Python) than sending the rows.
-    """
-    table = OutboxMessage.__table__
-    names = list(rows[0])
-    dialect = postgresql.dialect()
-    params: dict[str, list[Any]] = {}
-    casts = []
-    for i, name in enumerate(names):
-        column = table.c[name]
-        params[f"c{i}"] = [str(r[name]) if isinstance(r[name], StrEnum) else r[name] for r in rows]
-        casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
-    stmt = text(
-        f"INSERT INTO {OutboxMessage.__tablename__} ({', '.join(names)}) "
-        f"SELECT * FROM unnest({', '.join(casts)}) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-    )
-    # RETURNING counts the rows really inserted (another planner may have won).
-    return len(s.execute(stmt, params).all())
-
 
 def plan_reminders(
     db: Database, catalog: Catalog, settings: Settings, *, now: dt.datetime | None = None,
@@ -365,7 +256,7 @@ def plan_reminders(
             select(func.count()).select_from(Settlement).where(Settlement.periodo.in_(periods))
         )
     with tqdm(total=total, desc="planning", unit="row", disable=not progress) as bar:
-        for rows in _pages(db, periods):
+        for rows in pages(db, periods, PAGE):
             planner.plan_page(rows, periods, report)
             bar.update(len(rows))
     if report.created >= ANALYZE_AFTER:
@@ -374,24 +265,10 @@ def plan_reminders(
     return report
 
 
-ANALYZE_AFTER = 10_000  # new rows that call for fresh statistics before the dispatchers claim
-
-
-def analyze_outbox(db: Database) -> None:
-    """Refresh the outbox's statistics after a wave was planned (or a broadcast made).
-
-    Autovacuum gets there minutes later; until then PostgreSQL believes there are a few hundred
-    pending rows and claims by sorting all of them (~0.35 s a claim at national scale) instead
-    of reading ix_outbox_claim in order (~0.03 s). SQLite's planner is guided the same way.
-    """
-    with db.engine.begin() as conn:
-        conn.execute(text("ANALYZE outbox"))
-
-
 def withdraw_opted_out(db: Database) -> int:
     """Pending reminders to phones that opted out since planning: skipped now, not at send time."""
     from gateway.effects import withdraw_pending
 
     with db.session() as s:
-        return withdraw_pending(s, "opted_out", utcnow(),
+        return withdraw_pending(s, SkipReason.OPTED_OUT, utcnow(),
                                 who=OutboxMessage.recipient.in_(select(OptOut.phone)))
