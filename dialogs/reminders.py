@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from dialogs import choice
@@ -29,6 +29,23 @@ class Operation:
     def subject(self) -> str:
         """What a reminder announces; when it changes after sending, the household is told."""
         return f"{self.punto_id}|{self.fecha_inicio.isoformat()}|{self.hora_inicio:%H:%M}"
+
+    def as_told(self, subject: str) -> Operation:
+        """This pay point's operation as a household was told it (`subject` of that SMS).
+
+        A pay point moved and then cancelled for her is cancelled as she heard it: its first
+        day and hour from the subject, its length as the schedule has it now.
+        """
+        punto, _, rest = subject.partition("|")
+        day, _, hour = rest.partition("|")
+        try:
+            start, opens = dt.date.fromisoformat(day), dt.time.fromisoformat(hour)
+        except ValueError:
+            return self
+        if punto != self.punto_id or (start, opens) == (self.fecha_inicio, self.hora_inicio):
+            return self
+        length = self.fecha_fin - self.fecha_inicio
+        return replace(self, fecha_inicio=start, fecha_fin=start + length, hora_inicio=opens)
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,19 @@ def test_a_settlement_collected_early_withdraws_the_reminders_and_sends_nothing(
     assert [(r.offset_days, r.status, r.failure_reason) for r in pending] == [(1, "skipped", "collected")]
     wave.send(at("2026-12-11 09:30"))
     assert len(wave.texts_to(ROSA_PHONE)) == 1  # no cancellation notice for a payment collected
+
+
+def test_a_cancellation_after_a_move_names_the_dates_she_was_told(wave: Wave) -> None:
+    # One re-import moves P001 and takes Rosa off it: she heard "del 12/12 al 16/12", so the
+    # cancellation says that, not the new dates she never heard (she would still go on 12/12).
+    wave.plan(at("2026-12-01 10:00"))
+    wave.send(at("2026-12-09 09:30"))
+    move_p001(wave, 15, 19)
+    wave.settle(ROSA_ID, estado="sin_abono", punto_id=None, monto=0, motivo="INC_SALUD")
+    wave.plan(at("2026-12-09 12:00"))
+    wave.send(at("2026-12-09 12:10"))
+    first, cancel = wave.texts_to(ROSA_PHONE)
+    assert "del 12/12 al 16/12/2026" in first
+    assert cancel == ("Mi Juntos: el pago 2026-6 del 12/12 al 16/12/2026 en Agencia BN Chulucanas ya "
+                      "no se hara alli. No viaje. Consulte en *1880# o al 1880.")
+    assert wave.plan(at("2026-12-09 12:15")).created == 0  # told once

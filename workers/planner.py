@@ -149,6 +149,7 @@ class Planner:
             return [], SkipReason.COLLECTED
         if told_subject is not None and not told_subject.startswith(CANCEL):
             old = self.points.get((row.periodo, told_subject.split("|")[0]))
+            old = old.as_told(told_subject) if old is not None else None  # what she was told
             if old is not None and old.fecha_fin >= self.today:
                 # Reminded of an operation that will not pay her: one cancellation notice, in
                 # place of the plain no-payment notice (one SMS, not two).
