@@ -83,7 +83,9 @@ class Clock:
         """(offset, due time) of each reminder still worth planning for `op`.
 
         Future slots are kept; of the slots already past, only the one closest to the operation
-        is kept (due now), so a late plan sends one reminder, not a burst of stale ones.
+        is kept (due now), so a late plan sends one reminder, not a burst of stale ones. Not even
+        that one when it could only go out (now, or when quiet hours end) on the day the next
+        slot is due: two reminders an hour apart are a burst too.
         """
         if now >= self.opens(op):
             return []
@@ -93,7 +95,17 @@ class Clock:
         )
         future = [s for s in slots if s[1] >= now]
         past = [s for s in slots if s[1] < now]
+        if past and future and self.first_send(now).date() == future[0][1].astimezone(self.tz).date():
+            past = []
         return ([past[-1]] if past else []) + future
+
+    def first_send(self, now: dt.datetime) -> dt.datetime:
+        """When a message due at `now` can go out: now, or when the send window next opens (local)."""
+        local = now.astimezone(self.tz)
+        if self.in_window(now):
+            return local
+        day = local.date() if local.time() < self.window_start else local.date() + dt.timedelta(days=1)
+        return dt.datetime.combine(day, self.window_start, self.tz)
 
 
 MAX_NAMED = 3  # households one SMS names at most: the names must leave room for the place

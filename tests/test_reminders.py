@@ -115,6 +115,11 @@ def test_concurrent_first_plans_make_each_row_once(wave: Wave) -> None:
 @pytest.mark.parametrize("late, offsets", [
     (at("2026-12-10 10:00"), [3, 1]),  # the 3-day slot passed: due now, the 1-day one ahead
     (at("2026-12-11 18:00"), [1]),  # both passed: only the closest one, not a burst
+    # Planned after the send window on the 10th: the 3-day reminder could only go out at 08:00
+    # on the 11th, an hour before the 1-day one: that one alone.
+    (at("2026-12-10 21:00"), [1]),
+    (at("2026-12-11 07:00"), [1]),
+    (at("2026-12-09 21:00"), [3, 1]),  # the 3-day one goes out on the 10th, a day before
     (at("2026-12-12 08:00"), []),  # the operation has started: nothing
 ])
 def test_late_planning_sends_one_reminder_not_a_burst(wave: Wave, late, offsets) -> None:

@@ -130,3 +130,12 @@ def test_a_cancellation_after_a_move_names_the_dates_she_was_told(wave: Wave) ->
     assert cancel == ("Mi Juntos: el pago 2026-6 del 12/12 al 16/12/2026 en Agencia BN Chulucanas ya "
                       "no se hara alli. No viaje. Consulte en *1880# o al 1880.")
     assert wave.plan(at("2026-12-09 12:15")).created == 0  # told once
+
+
+def test_planned_after_the_send_window_the_eve_before_one_reminder_goes_out(wave: Wave) -> None:
+    # An import at 21:00 on the 10th for P001 (opens 12/12): the 3-day reminder is overdue and
+    # could only go at 08:00 on the 11th, an hour before the 1-day one. One SMS, not two.
+    wave.plan(at("2026-12-10 21:00"))
+    for instant in ("2026-12-11 08:05", "2026-12-11 09:05", "2026-12-11 12:00"):
+        wave.send(at(instant))
+    assert len(wave.texts_to(ROSA_PHONE)) == 1
