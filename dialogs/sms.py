@@ -131,8 +131,11 @@ def answer(cmd: SmsCommand, ctx: Context, facts: Facts, catalog: Catalog) -> Sms
     kind = "next_payment" if cmd.kind is Command.PAGO else "status"
     effects.append(RecordQuery(kind, shown.estado if shown else "no_data", household.hogar_id,
                                household.unidad_territorial, shown.periodo if shown else None))
-    text = _payment_text(t, pay, params) if cmd.kind is Command.PAGO else _status_text(
-        t, pay, params)
+    # How this phone asks for the date and place: PAGO alone only from a phone of one household.
+    mine = [h.hogar_id for h in known]
+    ask = "" if mine == [household.hogar_id] else ("_shared" if household.hogar_id in mine else "_other")
+    text = _payment_text(t, pay, params, ask) if cmd.kind is Command.PAGO else _status_text(
+        t, pay, params, ask)
     return SmsAnswer(gsm_safe(text), effects, household.hogar_id)
 
 
@@ -200,7 +203,7 @@ def _switch(
     return SmsAnswer(gsm_safe(t(key, **params)), [SetOptIn(ctx.phone, ids)])
 
 
-def _payment_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
+def _payment_text(t: Translate, a: PayAnswer, params: dict[str, str], ask: str = "") -> str:
     s = a.upcoming
     if s is not None and s.lugar:
         return fit_place(lambda place: gsm_safe(t(
@@ -209,12 +212,12 @@ def _payment_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
             open=fmt_time(s.hora_inicio), close=fmt_time(s.hora_fin),
             place=place, **params,
         )), s.lugar)
-    return _status_text(t, a, params)
+    return _status_text(t, a, params, ask)
 
 
-def _status_text(t: Translate, a: PayAnswer, params: dict[str, str]) -> str:
+def _status_text(t: Translate, a: PayAnswer, params: dict[str, str], ask: str = "") -> str:
     if a.upcoming is not None:
-        return t("sms_status_programado", periodo=a.upcoming.periodo, **params)
+        return t(f"sms_status_programado{ask}", periodo=a.upcoming.periodo, **params)
     s = a.last
     if s is None:
         return t("sms_pay_none", **params) + " " + t(f"sms_tail_{a.tail}", **params)

@@ -55,9 +55,12 @@ CASES = [
     (STRANGER_PHONE, f"JUNTOS {JUANA['dni']} {JUANA['dob']}",
      ["no hay pago por corresponsabilidades", "opcion 2"]),
     (STRANGER_PHONE, f"{JUANA['dni']} {JUANA['dob']} ESTADO", ["corresponsabilidades"]),
-    (ROSA_PHONE, "estado", ["2026-6 esta programado"]),
+    (ROSA_PHONE, "estado", ["2026-6 esta programado. Envie PAGO para la fecha"]),
     (SHARED_PHONE, "55500002 PAGO", ["tarjeta pendiente"]),  # phone of record: DNI alone
-    (SHARED_PHONE, "55500001 estado", ["2026-6 esta programado"]),
+    (SHARED_PHONE, "55500001 estado", ["2026-6 esta programado", "Envie DNI PAGO para la fecha"]),
+    # PAGO alone would not answer these phones: the reply says what does
+    (STRANGER_PHONE, f"{ROSA['dni']} {ROSA['dob']} ESTADO",
+     ["esta programado", "envie DNI y fecha de nacimiento"]),
     (SHARED_PHONE, "PAGO", ["varios hogares", "envie DNI PAGO, ej. 45678901 PAGO"]),
     (SHARED_PHONE, "estado", ["varios hogares", "envie DNI ESTADO"]),
     (SHARED_PHONE, f"{JUANA['dni']} PAGO", ["fecha de nacimiento DDMMAAAA"]),  # not of this phone
