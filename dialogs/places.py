@@ -29,7 +29,12 @@ _ADDRESS = re.compile(
     re.IGNORECASE,
 )
 # Words a name must not end in once its end is cut ("San Juan de").
-_DANGLING = {"de", "del", "la", "las", "los", "el", "y", "e", "en", "a", "al"}
+# An abbreviated kind of place names nothing once what follows it is cut ("Ñuñoa C.C.").
+_DANGLING = {"de", "del", "la", "las", "los", "el", "y", "e", "en", "a", "al",
+             "c.c.", "c.n.", "c.p.", "a.h.", "i.e.", "ag.", "munic.", "san", "santa", "santo"}
+# Words that start many names and tell none apart: the text already says how she is paid
+# ("(operativo)", "con tarjeta"), so they go before any distinguishing word at the end does.
+_GENERIC_LEAD = re.compile(r"^(?:(?:Operativo|ETV|Ag\.)\s+)+(?=\S)", re.IGNORECASE)
 _TRIM = " ,;:-("
 
 
@@ -45,7 +50,8 @@ def shorter_names(place: str) -> Iterator[str]:
 
     The distinguishing words come after the generic ones (Agencia, Comunidad Campesina) and
     before the address, so the address goes first (its last part first), then the generic words
-    are abbreviated, and only then the end of the name is cut; a word is never cut in two.
+    are abbreviated, then the generic words that start it (Operativo ETV, Ag.) go, and only then
+    the end of the name is cut; a word is never cut in two.
     """
     name = place
     starts = [m.start() for m in _ADDRESS.finditer(name) if m.start() > 0]
@@ -54,6 +60,9 @@ def shorter_names(place: str) -> Iterator[str]:
             name = shorter
             yield name
     if (short := abbreviate(name)) != name:
+        name = short
+        yield name
+    if (short := _GENERIC_LEAD.sub("", name)) != name:
         name = short
         yield name
     words = name.split()

@@ -45,3 +45,27 @@ def test_every_text_to_a_shared_phone_fits_one_sms(lang: str) -> None:
         assert sms_parts(text) == ("gsm7", 1), f"{len(text)}: {text}"
         assert who in text and "*1880#" in text, text
         assert text.split(":")[0].startswith("Mi Juntos"), text
+
+
+@pytest.mark.parametrize("place, kept", [
+    # The words that tell one pay point from another stay; the generic ones go first.
+    ("Operativo ETV Comunidad Nativa Santa Rosa de Alto Yurinaki Perene, Jr. Los Pinos 123",
+     "C.N. Santa Rosa"),
+    ("Agencia Banco de la Nacion Huancabamba Centro Poblado San Miguel (frente a la plaza)",
+     "BN Huancabamba"),
+    ("Operativo ETV Asociacion Señor de los Milagros de Ñuñoa Alto Comunidad Campesina Ccollpa",
+     "Asociacion"),
+])
+def test_a_shortened_place_keeps_its_distinguishing_words(place: str, kept: str) -> None:
+    op = Operation("2026-6", "P1", "etv", place, dt.date(2026, 12, 3), dt.date(2026, 12, 13),
+                   dt.time(7, 0), dt.time(15, 0))
+    who = household_label(CATALOG, "es", NAMES[2])
+    texts = [reminder_text(CATALOG, "es", op, PARAMS, who=who),
+             reminder_text(CATALOG, "es", op, PARAMS, change=True, who=who),
+             cancel_text(CATALOG, "es", op, PARAMS, who=who), cancel_text(CATALOG, "es", op, PARAMS)]
+    for text in texts:
+        assert sms_parts(text) == ("gsm7", 1), text
+        assert kept in text, text
+        # never a name cut to its generic words or to a dangling "C.C." / "San"
+        assert not any(f" {end}." in text or f" {end} ya" in text
+                       for end in ("ETV", "BN", "C.C.", "C.N.", "C.P.", "San", "Santa")), text
