@@ -139,3 +139,17 @@ def test_planned_after_the_send_window_the_eve_before_one_reminder_goes_out(wave
     for instant in ("2026-12-11 08:05", "2026-12-11 09:05", "2026-12-11 12:00"):
         wave.send(at(instant))
     assert len(wave.texts_to(ROSA_PHONE)) == 1
+
+
+def test_planning_again_leaves_a_pending_change_notice_as_it_was(wave: Wave) -> None:
+    # The scheduler plans every 10 minutes: a change notice waiting for the send window keeps
+    # its first due time (it is not re-dated and re-written at every run).
+    wave.plan(at("2026-12-01 10:00"))
+    wave.send(at("2026-12-09 09:30"))
+    move_p001(wave, 15, 18)
+    assert wave.plan(at("2026-12-09 21:00")).changes == 1
+    [notice] = wave.rows(hogar_id=ROSA_ID, kind="change")
+    report = wave.plan(at("2026-12-09 21:10"))
+    assert (report.created, report.updated, report.changes) == (0, 0, 0)
+    [again] = wave.rows(hogar_id=ROSA_ID, kind="change")
+    assert again.send_after == notice.send_after == at("2026-12-09 21:00")

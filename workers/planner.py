@@ -30,7 +30,7 @@ from workers.schedule import clock_for
 log = logging.getLogger("mijuntos.reminders")
 PAGE = 5000  # settlements a page (workers/plan_source.py pages)
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
-# A notice is due "now" at every run: its first due time stands.
+# A notice (no-payment, change, cancellation) is due "now" at every run: its first due time stands.
 NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
 
 
@@ -223,7 +223,7 @@ class Planner:
                     "updated_at": self.now, "attempts": 0, "dup_risk": False}
         if want.merged or have.status == OutboxStatus.PENDING:
             changed = False
-            for col in NOTICE_FOLLOWED if have.kind == "notice" else FOLLOWED:
+            for col in NOTICE_FOLLOWED if have.kind in ("notice", "change") else FOLLOWED:
                 if getattr(have, col) != wanted[col]:
                     setattr(have, col, wanted[col])
                     changed = True
