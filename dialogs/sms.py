@@ -45,6 +45,7 @@ KEYWORDS = {
 _SEPARATORS = re.compile(r"[^A-Z0-9./\-]+")
 _NUMBER = re.compile(r"[0-9./\-]*[0-9][0-9./\-]*[A-K]?")  # a DNI (maybe with its check letter) or date
 _CHECK_LETTER = re.compile(r"[A-K]")
+_FILLER = {"DNI"}
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ def parse_command(text: str) -> SmsCommand:
     if len(tokens) >= 2 and tokens[0] == "MI" and tokens[1] == "JUNTOS":
         tokens = tokens[2:]
     numbers = [t for i, t in enumerate(tokens) if _is_number(tokens, i)]
-    words = [t for i, t in enumerate(tokens) if not _is_number(tokens, i)]
-    kinds = [KEYWORDS[w] for w in words if w in KEYWORDS]
+    # "DNI 45678901 PAGO" is how our own replies put it ("envie DNI PAGO"): the word is filler.
+    words = [t for i, t in enumerate(tokens) if not _is_number(tokens, i) and t not in _FILLER]
+    kinds = list(dict.fromkeys(KEYWORDS[w] for w in words if w in KEYWORDS))  # "pago pago": PAGO
     unknown = [w for w in words if w not in KEYWORDS]
     if unknown or len(kinds) > 1 or (not kinds and not numbers):
         return SmsCommand(Command.AYUDA, understood=not text.strip() or tokens == ["AYUDA"])

@@ -57,6 +57,10 @@ CASES = [
     (STRANGER_PHONE, f"{JUANA['dni']} {JUANA['dob']} ESTADO", ["corresponsabilidades"]),
     (ROSA_PHONE, "estado", ["2026-6 esta programado. Envie PAGO para la fecha"]),
     (SHARED_PHONE, "55500002 PAGO", ["tarjeta pendiente"]),  # phone of record: DNI alone
+    # typed as our own replies word it ("envie DNI PAGO"), or the command twice
+    (SHARED_PHONE, "DNI 55500002 PAGO", ["tarjeta pendiente"]),
+    (STRANGER_PHONE, f"dni: {ROSA['dni']} {ROSA['dob']}", ["Agencia BN Chulucanas"]),
+    (ROSA_PHONE, "pago pago", ["12/12 al 16/12/2026"]),
     (SHARED_PHONE, "55500001 estado", ["2026-6 esta programado", "Envie DNI PAGO para la fecha"]),
     # PAGO alone would not answer these phones: the reply says what does
     (STRANGER_PHONE, f"{ROSA['dni']} {ROSA['dob']} ESTADO",
