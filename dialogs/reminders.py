@@ -122,8 +122,14 @@ def initials(nombres: str, apellidos: str, *, full: bool = False) -> str:
     return gsm_safe(label) if raw.strip() else "-"
 
 
-def household_label(catalog: Catalog, lang: str, names: list[str]) -> str:
-    """Whom an SMS to a shared phone is for: "hogar de C.T.", "hogares de C.T. y L.T."."""
+def household_label(catalog: Catalog, lang: str, names: list[str], *, unsure: int = 0) -> str:
+    """Whom an SMS to a shared phone is for: "hogar de C.T.", "hogares de C.T. y L.T.".
+
+    `unsure`: this many households of the phone have the same initials, so they do not say
+    which; the label says so and how to find out (DNI PAGO), never more of a name.
+    """
+    if unsure and len(names) == 1:
+        return catalog.text(lang, "reminder_who_unsure", initials=names[0], count=unsure)
     if len(names) == 1:
         return catalog.text(lang, "reminder_who_one", initials=names[0])
     return catalog.text(lang, "reminder_who_many", initials=", ".join(names[:-1]), last=names[-1])

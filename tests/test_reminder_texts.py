@@ -69,3 +69,17 @@ def test_a_shortened_place_keeps_its_distinguishing_words(place: str, kept: str)
         # never a name cut to its generic words or to a dangling "C.C." / "San"
         assert not any(f" {end}." in text or f" {end} ya" in text
                        for end in ("ETV", "BN", "C.C.", "C.N.", "C.P.", "San", "Santa")), text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_text_naming_initials_two_households_share_fits_one_sms(lang: str) -> None:
+    who = household_label(CATALOG, lang, ["M.E.T.Q."], unsure=2)
+    assert "(hay 2: envie DNI PAGO)" in who
+    for place, modalidad in itertools.product([*PLACES, LONGEST_PLACE], ("agencia", "etv")):
+        op = Operation("2026-6", "P1", modalidad, place, dt.date(2026, 12, 28), dt.date(2027, 1, 2),
+                       dt.time(8, 0), dt.time(17, 30))
+        for text in (reminder_text(CATALOG, lang, op, PARAMS, who=who),
+                     reminder_text(CATALOG, lang, op, PARAMS, change=True, who=who),
+                     cancel_text(CATALOG, lang, op, PARAMS, who=who),
+                     notice_text(CATALOG, lang, "2026-6", PARAMS, who=who)):
+            assert sms_parts(text) == ("gsm7", 1), f"{len(text)}: {text}"

@@ -130,3 +130,19 @@ def test_two_households_without_payment_on_one_phone_get_one_notice(wave: Wave) 
     assert notice.startswith("Mi Juntos, hogares de C.T. y L.T.: este periodo (2026-6) no hay pago.")
     assert_unsolicited_is_private(notice)
     assert "salud" not in notice.lower()
+
+
+def test_households_whose_initials_are_the_same_are_told_so_and_how_to_tell(wave: Wave) -> None:
+    # Sisters CARMEN and CELIA TICONA: both "C.T."; at different operations "hogar de C.T."
+    # alone would not say whose, and one of them could travel to the other's pay point.
+    with wave.db.session() as s:
+        s.execute(update(Household).where(Household.hogar_id == LUZ).values(nombres="CELIA"))
+    wave.settle(LUZ, estado="programado", motivo=None, punto_id="P001", monto=200)
+    wave.plan(at("2026-12-01 10:00"))
+    wave.send(at("2026-12-09 09:30"))
+    wave.send(at("2026-12-11 09:30"))
+    texts = wave.texts_to(SHARED_PHONE)
+    assert len(texts) == 3
+    for sms in texts:
+        assert sms.startswith("Mi Juntos, hogar de C.T. (hay 2: envie DNI PAGO): "), sms
+        assert "CELIA" not in sms and "CARMEN" not in sms and "55500002" not in sms

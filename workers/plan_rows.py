@@ -128,6 +128,7 @@ class Want:
     settled: bool
     names: list[str] = field(default_factory=list)  # households the SMS names (shared phones)
     merged: bool = False  # carried by another household's SMS to the same phone
+    unsure: int = 0  # named alone by initials this many households on the phone share (2+)
 
 
 def phone_groups(s: Session, phones: Iterable[str | None]) -> dict[str, dict[str, str]]:
@@ -167,5 +168,9 @@ def merge(wants: list[Want], groups: dict[str, dict[str, str]]) -> None:
             chunk = members[start:start + MAX_NAMED]
             names = [labels.get(w.row["hogar_id"], "-") for w in chunk]
             lang = chunk[0].lang if len({w.lang for w in chunk}) == 1 else "es"
+            # Alone in its SMS with initials another household of the phone has too (sisters
+            # ROSA and RUTH C.H.): the SMS says so and how to tell (DNI PAGO from this phone).
+            same = list(labels.values()).count(names[0])
+            unsure = same if len(chunk) == 1 and same > 1 else 0
             for i, w in enumerate(chunk):
-                w.names, w.lang, w.merged = names, lang, i > 0
+                w.names, w.lang, w.merged, w.unsure = names, lang, i > 0, unsure

@@ -88,7 +88,7 @@ class Planner:
         """The text with its encoding and part count (computed once per language and subject)."""
         kind, op = want.spec
         periodo = want.row["periodo"]
-        who = household_label(self.catalog, want.lang, want.names) if want.names else None
+        who = household_label(self.catalog, want.lang, want.names, unsure=want.unsure) if want.names else None
         key = (want.lang, kind, periodo, op.subject if op else "", who)
         if key not in self.texts:
             if kind == "notice":
