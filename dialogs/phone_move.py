@@ -76,6 +76,7 @@ def undo(step: _Step) -> None:
     notice = gsm_safe(sms("sms_phone_undone", last3=ctx.phone[-3:], code=ctx.service_code,
                           helpline=ctx.helpline))
     step.effects.append(UndoPhoneChange(moved.hogar_id, ctx.phone, notice))
+    step.state.saved = None  # a dropped session kept for "2 Continuar" is not resumed by the undo
     step.verified(moved)
     step.query("verify", "ok_phone")
     step.go("moved_undone")

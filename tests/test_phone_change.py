@@ -111,6 +111,22 @@ def test_an_opted_out_old_phone_is_told_all_the_same(world: Stack) -> None:
     assert world.rows()[0].status in ("submitted", "delivered")
 
 
+def test_a_dropped_session_on_the_old_phone_does_not_hide_the_undo_offer(world: Stack) -> None:
+    mother = phone(world, ROSA_PHONE)
+    mother.dial()
+    assert "Agencia BN Chulucanas" in mother.send("1")  # and the call drops here
+    takeover(world)
+    first = mother.dial()
+    assert "pasaron al celular *** *** 555" in first and "1 Deshacer el cambio" in first, first
+    assert "Tiene una consulta sin terminar" in mother.send("2")  # Continuar: her dropped session
+    assert "Agencia BN Chulucanas" in mother.send("1")
+    assert household(world).phone == STRANGER_PHONE  # nothing undone
+    mother.dial()
+    assert "Cambio deshecho" in mother.send("1")
+    assert "Hola Rosa" in mother.send("0")  # back to the menu, not to the dropped screen
+    assert household(world).phone == ROSA_PHONE
+
+
 def test_the_old_phone_undoes_the_move_in_its_grace_period(world: Stack) -> None:
     with world.db.session() as s:  # reminders were off: the undo puts them back as they were
         s.execute(update(Household).where(Household.hogar_id == ROSA["hogar_id"])
