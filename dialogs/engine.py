@@ -133,17 +133,19 @@ class _Step:
 
     def choose(self, inp: str) -> None:
         """Input on a shared phone's chooser: a listed number, or a DNI typed instead."""
+        # With no household listed the screen only asks for a DNI: say what a DNI is.
+        notice = "invalid_option" if self.listed() else "dni_invalid"
         if inp in SCREENS["choose"].options:
             picked = self.listed()
             household = self.facts.household(picked[int(inp) - 1][0]) if int(inp) <= len(
                 picked) else None
             if household is None:
-                self.bad_input()
+                self.bad_input(notice)
             else:
                 self.verified(household)  # the phone of record verifies her for this household
                 self.query("verify", "ok_phone")
         elif len(inp) <= 2:
-            self.bad_input()  # "0", "9", "00": not an option and too short to be a DNI
+            self.bad_input(notice)  # "0", "9", "00": not an option and too short to be a DNI
         else:
             self.handle(inp)
 

@@ -157,3 +157,23 @@ def test_households_alike_by_initials_are_told_apart_or_left_to_the_dni(
     assert "Celular de 4 hogares" in phone.send("6")
     assert "Opcion no valida." in phone.send("3")
     assert "Hola Marta" in phone.send("66600002")  # this phone's household: no date needed
+
+
+def test_a_chooser_that_lists_nobody_answers_a_short_entry_with_the_dni_hint(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    phone_number = "+51933333333"  # sisters alike by every initial: the chooser lists neither
+    with seeded.session() as s:
+        for hid, dni, nombres in [("H00000021", "66600011", "MARIA ELENA"),
+                                  ("H00000022", "66600012", "MARIA EVA")]:
+            s.add(Household(hogar_id=hid, dni=dni, nombres=nombres, apellidos="TORRES QUISPE",
+                            fecha_nacimiento=dt.date(1990, 1, 1), phone=phone_number, idioma="es",
+                            ubigeo="210101", unidad_territorial="PUNO", estado="afiliado",
+                            reminders_enabled=True))
+    phone = Phone(client, phone_number, redis=redis)
+    chooser = phone.dial()
+    assert "Hogar" not in chooser and "Escriba el DNI" in chooser, chooser
+    for typed in ("1", "0"):  # no option was offered: a DNI has 8 numbers
+        shown = phone.send(typed)
+        assert "El DNI tiene 8 numeros" in shown and "Opcion no valida" not in shown, shown
+    assert "Hola Maria" in phone.send("66600012")
