@@ -159,8 +159,19 @@ def clean(raw: str) -> str:
     return re.sub(r"[\s.\-/]", "", raw.strip())
 
 
+def check_char_wrong(raw: str) -> bool:
+    """8 digits and a 9th character that is not the card's check digit or letter (RENIEC)."""
+    value = clean(raw).upper()
+    if len(value) != 9 or not value[:8].isdigit() or not (value[8].isascii() and value[8].isalnum()):
+        return False
+    c = sum(w * int(n) for w, n in zip((3, 2, 7, 6, 5, 4, 3, 2), value[:8], strict=True)) % 11
+    return value[8] not in ("65432110987"[c], "KJIHGFEDCBA"[c])
+
+
 def as_dni(raw: str) -> str | None:
-    value = clean(raw)
+    value = clean(raw).upper()
+    if len(value) == 9 and value[:8].isdigit() and not check_char_wrong(raw):
+        return value[:8] if value[8].isascii() and value[8].isalnum() else None
     return value if len(value) == 8 and value.isdigit() else None
 
 
@@ -486,7 +497,9 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             here = view.screen  # the DNI prompt, or a shared phone's chooser
             dni = as_dni(value)
             if dni is None:
-                return expect(here, "too_many", **{here: ("El DNI tiene 8 numeros",)})
+                hint = ("El ultimo caracter no coincide" if check_char_wrong(value)
+                        else "El DNI tiene 8 numeros")
+                return expect(here, "too_many", **{here: (hint,)})
             if not world.may_try(session.phone, dni):
                 return expect("dni_limit")
             if world.locked(dni):
