@@ -91,7 +91,7 @@ SCREEN_TEXT = {
     "dni_limit": "Este celular ya consulto varios DNI hoy",
     "not_verified": "No pudimos encontrar su hogar",
     "too_many": "Demasiadas opciones no validas",
-    "moved_away": "Los avisos de su hogar pasaron al celular",
+    "moved_away": "pasaron al celular",  # "de su hogar", or "del hogar de C.T." on a shared phone
 }
 # Household data: none of it may be on screen before verification.
 PRIVATE = ("Hola", "Pago 2026", "Monto", "Agencia", "salud", "Corresponsabilidades", "Avisos por",
