@@ -134,17 +134,19 @@ class _Step:
 
     def choose(self, inp: str) -> None:
         """Input on a shared phone's chooser: a listed number, or a DNI typed instead."""
+        # With no household listed the screen only asks for a DNI: say what a DNI is.
+        notice = "invalid_option" if self.listed() else "dni_invalid"
         if inp in SCREENS["choose"].options:
             picked = self.listed()
             household = self.facts.household(picked[int(inp) - 1][0]) if int(inp) <= len(
                 picked) else None
             if household is None:
-                self.bad_input()
+                self.bad_input(notice)
             else:
                 self.verified(household)  # the phone of record verifies her for this household
                 self.query("verify", "ok_phone")
         elif len(inp) <= 2:
-            self.bad_input()  # "0", "9", "00": not an option and too short to be a DNI
+            self.bad_input(notice)  # "0", "9", "00": not an option and too short to be a DNI
         else:
             self.handle(inp)
 
@@ -426,16 +428,19 @@ def start(
     caller never saw.
     """
     households = facts.households_by_phone(ctx.phone)
+    # --- phonechange: the former phone of record, in its grace period, is offered the undo before
+    # anything else, a dropped session's resume offer too (kept for "2 Continuar").
+    moved = phone_move.moved_away(households, ctx.phone)
+    if offers and moved is not None:
+        state = SessionState(screen="moved_away", lang=moved.idioma,
+                             saved=saved.to_dict() if saved is not None else None)
+        return _Step(state, ctx, facts, catalog).reply()
     if saved is not None and SCREENS.get(saved.screen, SCREENS["dni"]).resumable:
         by_phone = [h.hogar_id for h in households]
         if not (saved.screen == "main" and saved.hogar_id in by_phone):
             # Resuming the main menu is only worth offering if it saves a verification.
             state = SessionState(screen="resume", lang=saved.lang, saved=saved.to_dict())
             return _Step(state, ctx, facts, catalog).reply()
-    # --- phonechange: the former phone of record, in its grace period, is offered the undo first
-    moved = phone_move.moved_away(households, ctx.phone)
-    if offers and moved is not None:
-        return _Step(SessionState(screen="moved_away", lang=moved.idioma), ctx, facts, catalog).reply()
     return _fresh(ctx, facts, catalog, households)
 
 
@@ -490,7 +495,8 @@ def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Cat
     if state.screen == "resume_dob" and inp.strip() in (BACK, HOME):
         return _fresh(ctx, facts, catalog)  # "0 Empezar de nuevo"
     if state.screen == "moved_away" and inp.strip() == "2":  # phonechange: "Continuar"
-        return _fresh(ctx, facts, catalog)
+        dropped = SessionState.from_dict(state.saved) if state.saved else None
+        return start(ctx, facts, catalog, dropped, offers=False)  # its resume offer, if any
     step = _Step(state, ctx, facts, catalog)
     if SCREENS[state.screen].end:
         return step.reply()

@@ -33,6 +33,12 @@ class PayAnswer:
     over: bool = False  # `last`'s operation has ended
     missing_periodo: str | None = None  # a newer scheduled period with no settlement of hers
     tail: Tail = Tail.DIAL
+    # `last` says the household left the programme (or has no member it pays): no next payment
+    # will come, so none is promised (no "not published yet", no "we will tell you by SMS").
+    final: bool = False
+
+
+LEFT = ("DESAFILIADO", "SIN_MIEMBRO_OBJETIVO")  # reasons after which nothing more is paid
 
 
 def is_over(end: dt.date | None, today: dt.date | None) -> bool:
@@ -91,4 +97,6 @@ def pay_answer(
     if upcoming is not None and not over:
         return PayAnswer(upcoming=upcoming)
     missing = outlook.newest_periodo if newer(outlook.newest_periodo, last.periodo) else None
-    return PayAnswer(last=last, ended=ended, over=over, missing_periodo=missing, tail=tail(outlook))
+    final = last.estado == "sin_abono" and last.motivo in LEFT
+    return PayAnswer(last=last, ended=ended, over=over, missing_periodo=missing, tail=tail(outlook),
+                     final=final)

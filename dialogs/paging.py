@@ -26,12 +26,27 @@ def _wrap(line: str, width: int) -> list[str]:
     return out
 
 
+def _fill(page: str, line: str, budget: int) -> tuple[str, str]:
+    """`page` with as many of `line`'s first words as fit after it, and the rest of `line`."""
+    words = line.split(" ")
+    taken = 0
+    while taken < len(words) and len(page) + 1 + len(" ".join(words[: taken + 1])) <= budget:
+        taken += 1
+    if taken == 0:
+        return page, line
+    return page + "\n" + " ".join(words[:taken]), " ".join(words[taken:])
+
+
 def paginate(blocks: Sequence[str], budget: int) -> list[str]:
     """Pages of at most `budget` characters; each block starts on a new page."""
     pages: list[str] = []
     for block in blocks:
         page = ""
         for raw in block.split("\n"):
+            if page and len(raw) > budget:
+                # A line that is cut anyway starts in the room left on this page, or a page
+                # would show one word ("Alta") before it.
+                page, raw = _fill(page, raw, budget)
             for line in _wrap(raw, budget):
                 candidate = f"{page}\n{line}" if page else line
                 if len(candidate) <= budget:

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from dialogs import views
+from dialogs.choice import labelled
 from dialogs.effects import SetPhoneOfRecord, SetReminders, UndoPhoneChange
 from dialogs.facts import HouseholdFacts
 from dialogs.gsm import gsm_safe
+from dialogs.texts import Translate
 
 if TYPE_CHECKING:
     from dialogs.engine import _Step
@@ -31,13 +33,22 @@ def moved_away(households: Iterable[HouseholdFacts], phone: str) -> HouseholdFac
     return min(moved, key=lambda h: h.hogar_id) if moved else None
 
 
+def whose(step: _Step, phone: str | None, hogar_id: str, t: Translate) -> str | None:
+    """"hogar de R.Q.H." when `phone` serves several households, named as its chooser names them."""
+    households = step.facts.households_by_phone(phone) if phone else []
+    label = dict(labelled(households)).get(hogar_id) if len(households) > 1 else None
+    return t("reminder_who_one", initials=label) if label else None
+
+
 def render(step: _Step, screen_id: str) -> str:
     """The confirmation on the new phone, or the undo offer on the former one."""
     t, ctx = step.t, step.ctx
     if screen_id == "moved_away":
         moved = moved_away(step.facts.households_by_phone(ctx.phone), ctx.phone)
         on = moved.moved_away_on if moved else None
-        return t("moved_away", masked=views.mask_phone(moved.phone if moved else None),
+        who = whose(step, ctx.phone, moved.hogar_id, t) if moved else None  # a shared phone: whose
+        return t("moved_away_for" if who else "moved_away", who=who,
+                 masked=views.mask_phone(moved.phone if moved else None),
                  date=on.strftime("%d/%m") if on else "--/--")
     household = step.household()
     new = views.mask_phone(ctx.phone)
@@ -58,7 +69,9 @@ def confirm(step: _Step) -> None:
         step.go("remind_moved_done", push=False)
         return
     sms = step.catalog.translator(household.idioma)  # the household's language, not the caller's
-    notice = gsm_safe(sms("sms_phone_moved", last3=ctx.phone[-3:], hours=ctx.phone_grace_hours,
+    who = whose(step, household.phone, household.hogar_id, sms)  # a shared old phone: whose
+    notice = gsm_safe(sms("sms_phone_moved_for" if who else "sms_phone_moved", who=who,
+                          last3=ctx.phone[-3:], hours=ctx.phone_grace_hours,
                           code=ctx.service_code, helpline=ctx.helpline))
     step.effects.append(SetPhoneOfRecord(household.hogar_id, ctx.phone, ctx.phone_grace_hours, notice))
     step.effects.append(SetReminders(household.hogar_id, True))
@@ -73,9 +86,11 @@ def undo(step: _Step) -> None:
         step.go("dni", push=False)
         return
     sms = step.catalog.translator(moved.idioma)
-    notice = gsm_safe(sms("sms_phone_undone", last3=ctx.phone[-3:], code=ctx.service_code,
-                          helpline=ctx.helpline))
+    who = whose(step, moved.phone, moved.hogar_id, sms)  # a shared phone loses it: whose
+    notice = gsm_safe(sms("sms_phone_undone_for" if who else "sms_phone_undone", who=who,
+                          last3=ctx.phone[-3:], code=ctx.service_code, helpline=ctx.helpline))
     step.effects.append(UndoPhoneChange(moved.hogar_id, ctx.phone, notice))
+    step.state.saved = None  # a dropped session kept for "2 Continuar" is not resumed by the undo
     step.verified(moved)
     step.query("verify", "ok_phone")
     step.go("moved_undone")

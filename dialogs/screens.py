@@ -82,7 +82,7 @@ SCREENS: dict[str, Screen] = {
 # Actions an option may trigger, with every screen they can lead to.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "@resume": (*(s for s in SCREENS if SCREENS[s].resumable), "resume_dob", "locked"),
-    "@restart": ("dni", "main", "choose"),
+    "@restart": ("dni", "main", "choose", "resume"),  # resume: "2 Continuar" after the undo offer
     "@choose": ("main",),
     "@other_household": ("choose",),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),

@@ -228,7 +228,7 @@ def _status_text(t: Translate, a: PayAnswer, params: dict[str, str], ask: str = 
         category = t(f"category_{CATEGORY[code]}") if code else t("category_otro")
         key = "sms_last_no_pay" if a.over else "sms_no_pay"
         head = t(key, periodo=s.periodo, category=category, **params)
-        if not a.over:
+        if not a.over or a.final:
             return head
     else:
         key = {"cobrado": "sms_last_cobrado", "no_cobrado": "sms_last_no_cobrado"}.get(

@@ -91,8 +91,8 @@ def _after_text(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
     if s.estado == "sin_abono":
         key = "pay_last_sin_abono" if a.over else "pay_sin_abono"
         head = t(key, periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)
-        if not a.over:
-            return head  # this period's own answer: the reason is what matters now
+        if not a.over or a.final:
+            return head  # this period's own answer, or no payment to come: the reason is all
     else:
         which = s.periodo
         if s.fecha_inicio is not None:

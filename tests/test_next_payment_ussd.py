@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from models import Database
+from models import Database, Household, Settlement
 from tests.stale_support import ELSEWHERE, dni_and_dob, first_hop, phone_of, seed_stale
-from tests.support import Phone
+from tests.support import Phone, sms_reply
 
 TOLD_AS_NEXT = ("Pago 2026-5", "Lleve su DNI", "con tarjeta en")
 
@@ -113,3 +116,26 @@ class TestWithTheNextPeriodScheduled:
         screen = pay_screen(client, "over")
         assert "ya paso" in screen and "Su pago 2026-6 aun no figura en nuestros datos." in screen
         assert "Aun no hay fecha" not in screen and "Lleve su DNI" not in screen
+
+
+@pytest.mark.parametrize("motivo", ["DESAFILIADO", "SIN_MIEMBRO_OBJETIVO"])
+def test_a_household_that_left_is_not_promised_a_next_payment(
+    client: FlaskClient, db: Database, motivo: str
+) -> None:
+    left = "+51960000199"
+    with db.session() as s:
+        s.add(Household(hogar_id="H00000199", dni="60000199", nombres="GLORIA", apellidos="PRUEBA",
+                        fecha_nacimiento=dt.date(1970, 1, 1), phone=left, idioma="es",
+                        ubigeo="200601", unidad_territorial="PIURA", estado="desafiliado",
+                        reminders_enabled=True))
+        s.flush()
+        s.add(Settlement(periodo="2026-5", hogar_id="H00000199", estado="sin_abono", motivo=motivo,
+                         punto_id=None, monto=Decimal("0")))
+    screen = first_hop(client, left, "1")
+    if "98 Mas" in screen:
+        screen += first_hop(client, left, "1", "98")
+    assert "No hubo pago en el periodo 2026-5." in screen and "1880" in screen, screen
+    for promise in ("Aun no hay fecha", "aun no figura", "Le avisaremos", "Vuelva a marcar"):
+        assert promise not in screen, screen
+    reply = sms_reply(client, db, left, "PAGO")
+    assert "no hubo pago" in reply and "avisaremos" not in reply, reply

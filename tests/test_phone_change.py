@@ -17,7 +17,7 @@ from mijuntos.cli import main
 from models import Household, OptOut, OutboxMessage, PhoneChange
 from models.base import utcnow
 from tests.admin_support import log_in
-from tests.support import JUANA, ROSA, ROSA_PHONE, STRANGER_PHONE, Phone
+from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from tests.test_sms_sending import Stack, stack  # noqa: F401  (the fixture `world` runs on)
 
 ROSA_DIGITS, STRANGER_DIGITS = "987654321", "955555555"
@@ -109,6 +109,22 @@ def test_an_opted_out_old_phone_is_told_all_the_same(world: Stack) -> None:
     [sent] = world.fake.messages
     assert [r["number"] for r in sent["recipients"]] == [ROSA_PHONE]
     assert world.rows()[0].status in ("submitted", "delivered")
+
+
+def test_a_dropped_session_on_the_old_phone_does_not_hide_the_undo_offer(world: Stack) -> None:
+    mother = phone(world, ROSA_PHONE)
+    mother.dial()
+    assert "Agencia BN Chulucanas" in mother.send("1")  # and the call drops here
+    takeover(world)
+    first = mother.dial()
+    assert "pasaron al celular *** *** 555" in first and "1 Deshacer el cambio" in first, first
+    assert "Tiene una consulta sin terminar" in mother.send("2")  # Continuar: her dropped session
+    assert "Agencia BN Chulucanas" in mother.send("1")
+    assert household(world).phone == STRANGER_PHONE  # nothing undone
+    mother.dial()
+    assert "Cambio deshecho" in mother.send("1")
+    assert "Hola Rosa" in mother.send("0")  # back to the menu, not to the dropped screen
+    assert household(world).phone == ROSA_PHONE
 
 
 def test_the_old_phone_undoes_the_move_in_its_grace_period(world: Stack) -> None:
@@ -245,3 +261,31 @@ def test_staff_see_every_change_behind_the_login(world: Stack, monkeypatch: pyte
     assert out.exit_code == 0, out.output
     assert ROSA["hogar_id"] in out.output and "***321 -> ***555" in out.output
     assert "deshecho" in out.output and ROSA_DIGITS not in out.output
+
+
+def test_a_shared_phone_is_told_whose_messages_move_and_whose_come_back(world: Stack) -> None:
+    luz = {"dni": "55500002", "dob": "06051994", "hogar_id": "H00000004"}
+    takeover(world, hogar=luz)  # the shared phone of Carmen T. and Luz T. loses Luz's
+    world.work()
+    [told] = [m["message"] for m in world.fake.messages]
+    assert "los avisos del hogar de L.T. pasan al celular ***555" in told, told
+    assert "Luz" not in told and "LUZ" not in told and is_gsm7(told) and len(told) <= 160
+    shared = phone(world, SHARED_PHONE)
+    offer = shared.dial()
+    assert "Los avisos del hogar de L.T. pasaron al celular *** *** 555" in offer, offer
+    assert "Cambio deshecho" in shared.send("1")
+    # A relative's phone that serves two households takes Rosa's; her undo names it there.
+    relative = phone(world, SHARED_PHONE)
+    relative.dial()
+    relative.send(ROSA["dni"])
+    relative.send(ROSA["dob"])
+    relative.send("4")
+    relative.send("1")
+    assert "Listo" in relative.send("1")
+    mother = phone(world, ROSA_PHONE)
+    assert "Los avisos de su hogar pasaron" in mother.dial()  # her phone serves one household
+    mother.send("1")
+    world.work()
+    texts = {m["recipients"][0]["number"]: m["message"] for m in world.fake.messages}
+    assert "los avisos de su hogar pasan" in texts[ROSA_PHONE]
+    assert "los avisos del hogar de R.Q.H. vuelven al celular ***321" in texts[SHARED_PHONE]

@@ -94,7 +94,8 @@ def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
         text = t(key, periodo="2026-6", dates="del 28/12/2026 al 02/01/2027", open="08:00",
                  close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
                  minutes=30, code="*1880#", helpline="1880", end="02/01/2027",
-                 command="ESTADO", last3="123", hours=720)
+                 command="ESTADO", last3="123", hours=720,
+                 who="hogar de A.B.C.D.")
         assert sms_parts(text) == ("gsm7", 1), f"{lang}/{key}: {len(text)}: {text}"
 
 

@@ -160,3 +160,23 @@ def test_sisters_whose_initials_differ_only_by_an_accent_are_told_apart(
             household.nombres, household.apellidos, household.dni = nombres, "TICONA", dni
     chooser = Phone(client, SHARED_PHONE, redis=redis).dial()
     assert "1 Hogar A.R.T." in chooser and "2 Hogar A.M.T." in chooser, chooser
+
+
+def test_a_chooser_that_lists_nobody_answers_a_short_entry_with_the_dni_hint(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    phone_number = "+51933333333"  # sisters alike by every initial: the chooser lists neither
+    with seeded.session() as s:
+        for hid, dni, nombres in [("H00000021", "66600011", "MARIA ELENA"),
+                                  ("H00000022", "66600012", "MARIA EVA")]:
+            s.add(Household(hogar_id=hid, dni=dni, nombres=nombres, apellidos="TORRES QUISPE",
+                            fecha_nacimiento=dt.date(1990, 1, 1), phone=phone_number, idioma="es",
+                            ubigeo="210101", unidad_territorial="PUNO", estado="afiliado",
+                            reminders_enabled=True))
+    phone = Phone(client, phone_number, redis=redis)
+    chooser = phone.dial()
+    assert "Hogar" not in chooser and "Escriba el DNI" in chooser, chooser
+    for typed in ("1", "0"):  # no option was offered: a DNI has 8 numbers
+        shown = phone.send(typed)
+        assert "El DNI tiene 8 numeros" in shown and "Opcion no valida" not in shown, shown
+    assert "Hola Maria" in phone.send("66600012")

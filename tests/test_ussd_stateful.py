@@ -48,7 +48,6 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from sqlalchemy import select
 
 from dialogs.gsm import is_gsm7
-from dialogs.validate import check_chars
 from gateway.sessions import key_for
 from models import Base, Database, Household, OutboxMessage
 from tests.support import ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, TEST_TODAY, seed
@@ -92,7 +91,7 @@ SCREEN_TEXT = {
     "dni_limit": "Este celular ya consulto varios DNI hoy",
     "not_verified": "No pudimos encontrar su hogar",
     "too_many": "Demasiadas opciones no validas",
-    "moved_away": "Los avisos de su hogar pasaron al celular",
+    "moved_away": "pasaron al celular",  # "de su hogar", or "del hogar de C.T." on a shared phone
 }
 # Household data: none of it may be on screen before verification.
 PRIVATE = ("Hola", "Pago 2026", "Monto", "Agencia", "salud", "Corresponsabilidades", "Avisos por",
@@ -160,19 +159,21 @@ def clean(raw: str) -> str:
     return re.sub(r"[\s.\-/]", "", raw.strip())
 
 
+def check_char_wrong(raw: str) -> bool:
+    """8 digits and a 9th character that is not the card's check digit or letter (RENIEC)."""
+    value = clean(raw).upper()
+    if len(value) != 9 or not value[:8].isdigit() or not (value[8].isascii() and value[8].isalnum()):
+        return False
+    c = sum(w * int(n) for w, n in zip((3, 2, 7, 6, 5, 4, 3, 2), value[:8], strict=True)) % 11
+    return value[8] not in ("65432110987"[c], "KJIHGFEDCBA"[c])
+
+
 def as_dni(raw: str) -> str | None:
     """8 digits, or 8 digits and the right check character printed on the card."""
     value = clean(raw).upper()
-    if len(value) == 9 and value[:8].isdigit() and value[8] in check_chars(value[:8]):
-        return value[:8]
+    if len(value) == 9 and value[:8].isdigit() and value[8].isascii() and value[8].isalnum():
+        return None if check_char_wrong(raw) else value[:8]
     return value if len(value) == 8 and value.isdigit() else None
-
-
-def wrong_check_char(raw: str) -> bool:
-    """8 digits and one more letter or digit that is not the DNI's check character."""
-    value = clean(raw).upper()
-    return (len(value) == 9 and value[:8].isdigit() and value[8].isascii() and value[8].isalnum()
-            and value[8] not in check_chars(value[:8]))
 
 
 # A date typed with marks between its parts (5/3/1990, 05-03-1990, 5.3.1990, 05 03 1990).
@@ -509,8 +510,8 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             here = view.screen  # the DNI prompt, or a shared phone's chooser
             dni = as_dni(value)
             if dni is None:
-                wrong = wrong_check_char(value)
-                hint = "El ultimo caracter no coincide" if wrong else "El DNI tiene 8 numeros"
+                hint = ("El ultimo caracter no coincide" if check_char_wrong(value)
+                        else "El DNI tiene 8 numeros")
                 return expect(here, "too_many", **{here: (hint,)})
             if not world.may_try(session.phone, dni):
                 return expect("dni_limit")

@@ -476,3 +476,33 @@ def test_every_screen_appears_in_some_transcript() -> None:
     if not SEEN_SCREENS:
         pytest.skip("run with the whole module")
     assert set(SCREENS) - SEEN_SCREENS == set()
+
+
+def test_a_long_pay_point_pages_without_a_page_of_one_word(app: Flask, seeded: Database) -> None:
+    from decimal import Decimal
+
+    from models import PayPoint, Settlement
+
+    place = "Operativo ETV Comunidad Campesina San Juan Bautista de Pampamarca Alta"
+    address = ("Local comunal de la Comunidad Campesina San Juan Bautista, frente a la plaza "
+               "principal, distrito de Pampamarca, provincia de Canas")
+    with seeded.session() as s:
+        s.add(PayPoint(periodo="2026-7", punto_id="P009", modalidad="etv", lugar=place,
+                       direccion=address, fecha_inicio=dt.date(2027, 2, 10),
+                       fecha_fin=dt.date(2027, 2, 11), hora_inicio=dt.time(7, 0),
+                       hora_fin=dt.time(15, 0), ubigeo="200501"))
+        s.flush()
+        s.add(Settlement(periodo="2026-7", hogar_id=ROSA["hogar_id"], monto=Decimal("200"),
+                         estado="programado", motivo=None, punto_id="P009"))
+    phone = Phone(app.test_client(), ROSA_PHONE)
+    phone.dial()
+    pages = [phone.send("1")]
+    while "98 Mas" in pages[-1]:
+        pages.append(phone.send("98"))
+    bodies = [p.removeprefix("CON ").split("\n98 Mas")[0].split("\n0 Atras")[0] for p in pages]
+    assert all(len(p) - 4 <= 160 for p in pages), pages
+    assert " ".join(" ".join(bodies).split()) == " ".join(
+        f"Pago 2026-7 (operativo): del 10/02 al 11/02/2027, 07:00 a 15:00, en {place} "
+        f"Direccion: {address} Lleve su DNI.".split())  # nothing lost, nothing repeated
+    assert len(pages) == 3, pages  # not a page for "Alta" alone
+    assert all(len(b) > 100 for b in bodies[:-1]), bodies
