@@ -19,6 +19,10 @@ _FORCED_IDIOMA = ["es", "ay", "qu", ""]
 _FORCED_ESTADO = {3: "suspendido", 4: "desafiliado"}
 FORCED_COUNT = 8  # households 0..7 have hand-made profiles
 
+# Birth dates count back from a fixed day, not from today: the demo identities the README
+# quotes (DNI and date of birth) must be the same on every day it is run.
+BORN_BY = dt.date(2026, 1, 1)
+
 
 @dataclass(frozen=True)
 class Member:
@@ -97,7 +101,7 @@ class People:
             dni=f"{(_DNI_STEP * i + self.dni_offset) % _SPACE:08d}",
             nombres=f"{first} {second}".strip().upper(),
             apellidos=f"{rng.choice(surnames)} {rng.choice(surnames)}".upper(),
-            dob=self.today - dt.timedelta(days=age_days),
+            dob=BORN_BY - dt.timedelta(days=age_days),
             phone=f"+51{digits}" if has_phone else None,
             phone_spelled=_spell(rng, digits) if has_phone else "",
             idioma=self._idioma(i, district),

@@ -1,0 +1,71 @@
+"""Every phone and identity the README quotes works on a fresh demo, whatever day it is run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mijuntos.demo_data import write_demo_data
+from mijuntos.importer import import_dir
+from models import Database
+from tests.support import TEST_TODAY, Phone, sms_reply
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+DEMO_HOUSEHOLDS = 2000  # what `mijuntos up` (./scripts/demo) writes on first run
+OF_RECORD = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# a phone of record", README)
+OTHER = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# any other phone", README)
+SMS_IDENTITY = re.findall(r'mijuntos sms --from (\+51\d{9}) "(\d{8}) (\d{8})"', README)
+TYPED = re.findall(r"^> (\S+)$", README, flags=re.M)  # what the README's transcript types
+
+
+@pytest.fixture
+def client(app: Flask, db: Database, tmp_path: Path) -> FlaskClient:
+    write_demo_data(tmp_path / "demo", DEMO_HOUSEHOLDS, today=TEST_TODAY)
+    report = import_dir(db, tmp_path / "demo")
+    assert not report.errors, report.errors[:3]
+    return app.test_client()
+
+
+def test_the_readme_quotes_phones_and_an_identity() -> None:
+    assert OF_RECORD and OTHER and SMS_IDENTITY and len(TYPED) >= 3, "README examples moved?"
+
+
+def test_the_demo_identities_do_not_depend_on_the_day(tmp_path: Path) -> None:
+    # The README is read on other days than it was written: its DNI and date must still match.
+    write_demo_data(tmp_path / "a", 50, today=dt.date(2026, 12, 2))
+    write_demo_data(tmp_path / "b", 50, today=dt.date(2027, 3, 15))
+    padron = [(tmp_path / d / "padron.csv").read_text(encoding="utf-8") for d in ("a", "b")]
+    assert padron[0] == padron[1]
+
+
+def test_the_readme_phone_of_record_is_recognised(
+    client: FlaskClient, redis: redis_lib.Redis
+) -> None:
+    for number in OF_RECORD:
+        screen = Phone(client, number, redis=redis).dial()
+        assert screen.startswith("CON Hola ") and "1 Proximo pago" in screen, (number, screen)
+
+
+def test_the_readme_transcript_verifies_and_answers(
+    client: FlaskClient, redis: redis_lib.Redis
+) -> None:
+    phone = Phone(client, OTHER[0], redis=redis)
+    assert "Ingrese el DNI" in phone.dial()
+    dni, dob, choice = TYPED[:3]
+    assert "fecha de nacimiento" in phone.send(dni)
+    menu = phone.send(dob)
+    assert "Hola Lucia" in menu and "1 Proximo pago" in menu, menu
+    answer = phone.send(choice)
+    assert "No hay pago en el periodo" in answer and "controles de salud" in answer, answer
+
+
+def test_the_readme_sms_identity_verifies(client: FlaskClient, db: Database) -> None:
+    for number, dni, dob in SMS_IDENTITY:
+        reply = sms_reply(client, db, number, f"{dni} {dob}")
+        assert reply.startswith("Mi Juntos: en el periodo") and "no hay pago" in reply, reply
