@@ -678,6 +678,22 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         def move_phone(self, pick: int, value: str) -> None:
             self.send(self.pick(pick, "remind", "remind_move", "moved_away"), value)
 
+        def movable(self) -> list[Session]:
+            """Sessions at the main menu of a household whose phone of record is another."""
+            return [s for s in self.open_at("main")
+                    if s.view.verified and self.world.phone_of[s.view.verified] != s.phone]
+
+        # ... and option 4 from a verified session: "4", "1", "1" in a row (moved, or refused).
+        @precondition(lambda self: bool(self.movable()))
+        @rule(pick=PICK)
+        def move_household(self, pick: int) -> None:
+            found = self.movable()
+            session = found[-1 - pick % len(found)]
+            for value in ("4", "1", "1"):
+                if session.ended or session not in self.sessions:
+                    break
+                self.send(session, value)
+
         @precondition(lambda self: any(not s.resent for s in self.sessions))
         @rule(pick=PICK)
         def resend(self, pick: int) -> None:
