@@ -80,8 +80,9 @@ def confirm(step: _Step) -> None:
     step.go("remind_moved_told" if household.phone else "remind_moved_done", push=False)
 
 
+# --- retake: one move of a household at a time, and none soon after an undo.
 def held(step: _Step, household: HouseholdFacts) -> bool:
-    """--- retake: a move while another is in its grace period, or soon after an undo, waits.
+    """A move while another is in its grace period, or soon after an undo, waits (True).
 
     Else a relative re-takes the household each time the mother undoes, or moves it on to a
     third phone, whose undo offer the mother never gets. Her own phone, in its grace period,

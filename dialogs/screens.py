@@ -88,8 +88,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "@choose": ("main",),
     "@other_household": ("choose",),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
-    "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused",
-                     *("moved_undone", "dni")),  # retake: the former phone's confirm undoes
+    # retake: refused, or on the former phone in its grace period the undo (moved_undone, dni).
+    "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused", "moved_undone", "dni"),
     "@undo_move": ("moved_undone", "dni", "choose", "main"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),

@@ -143,6 +143,7 @@ class Session:
     last: str = ""
     view: View = field(default_factory=View)
     offer: View | None = None  # what "1 Continuar" restores, when the dial offered it
+    dropped: View | None = None  # on the undo offer: the dropped session "2 Continuar" offers
     ended: bool = False
     resent: bool = False  # its last hop was resent already
 
@@ -252,6 +253,11 @@ class World:
                 move[2] = False
         self.phone_of[hogar_id] = phone
         self.undone.add(hogar_id)
+
+    def offers(self, phone: str, saved: View | None) -> bool:
+        """A dropped session is offered back, unless it is only the menu the phone gets anyway."""
+        return saved is not None and not (
+            saved.screen == "main" and saved.verified in self.households_of(phone))
 
     def locked(self, dni: str) -> bool:
         return self.wrong[dni] >= self.max_attempts
@@ -462,6 +468,10 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 return expect("resume", "too_many")
             if screen == "moved_away":
                 if value == "2":
+                    if world.offers(session.phone, session.dropped):
+                        assert session.dropped is not None
+                        session.offer, session.view = replace(session.dropped), View("resume")
+                        return expect("resume")
                     session.view = world.fresh(session.phone)
                     return expect(session.view.screen)
                 if value != "1":
@@ -629,14 +639,14 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             session = Session(phone)
             world = self.world
             saved = world.resume.get(phone)
-            if saved is not None and not (
-                saved.screen == "main" and saved.verified in world.households_of(phone)
-            ):
+            if world.moved_away(phone) is not None:
+                # The undo offer comes first; "2 Continuar" then offers the dropped session.
+                session.view, session.dropped = View("moved_away"), saved
+                expected = expect("moved_away")
+            elif world.offers(phone, saved):
+                assert saved is not None
                 session.offer, session.view = replace(saved), View("resume")
                 expected = expect("resume")
-            elif world.moved_away(phone) is not None:
-                session.view = View("moved_away")
-                expected = expect("moved_away")
             else:
                 session.view = world.fresh(phone)
                 expected = expect(session.view.screen)
