@@ -115,7 +115,7 @@ class _Step:
         s.hogar_id, s.pending, s.dni_key, s.saved = household.hogar_id, None, None, None
         s.lang, s.ut = household.idioma, household.unidad_territorial
         s.name = household.first_name[:MAX_NAME]
-        s.back, s.dni_tries = [], 0
+        s.back, s.dni_tries, s.left = [], 0, None
         self.go("main", push=False)
         if resumed is not None and resumed.hogar_id == household.hogar_id:
             # The date asked again on resuming (feed): back where she left off.
@@ -136,7 +136,10 @@ class _Step:
         """Input on a shared phone's chooser: a listed number, or a DNI typed instead."""
         # With no household listed the screen only asks for a DNI: say what a DNI is.
         notice = "invalid_option" if self.listed() else "dni_invalid"
-        if inp in SCREENS["choose"].options:
+        left = self.facts.household(self.state.left) if self.state.left else None
+        if inp in (BACK, HOME) and left is not None:
+            self.verified(left)  # reached by "6 Otro hogar": back to the household she was in
+        elif inp in SCREENS["choose"].options:
             picked = self.listed()
             household = self.facts.household(picked[int(inp) - 1][0]) if int(inp) <= len(
                 picked) else None
@@ -205,6 +208,8 @@ class _Step:
         lines = [t("screen_choose", count=len(self.state.candidates))]
         lines += [t("choose_line", n=n, initials=label) for n, (_, label) in enumerate(listed, 1)]
         lines.append(t("choose_or_dni" if listed else "choose_dni"))
+        if self.state.left and len("\n".join([*lines, t("nav_full")])) <= SCREEN_BUDGET:
+            lines.append(t("nav_full"))  # reached by "6 Otro hogar": its way back, if it fits
         return "\n".join(lines)
 
     def render_remind(self) -> str:
@@ -277,7 +282,8 @@ class _Step:
         if screen.nav != "none" or screen.id == "dob":
             if inp == HOME:
                 s.back = []
-                self.go("main" if s.verified else "dni", push=False)
+                # A DNI typed on a shared phone's chooser: home is the chooser (retake).
+                self.go("main" if s.verified else "choose" if s.candidates else "dni", push=False)
                 return
             if inp == BACK:
                 if screen.paged and s.page > 0:
@@ -333,6 +339,7 @@ class _Step:
             if len(mine) < 2:
                 self.bad_input()  # not a shared phone (any more): the option is not shown
             else:
+                s.left = s.hogar_id  # "0"/"00" on the chooser go back to it
                 s.hogar_id, s.name, s.ut, s.candidates, s.back = None, "", None, mine, []
                 self.go("choose", push=False)
         elif action == "@remind_toggle":

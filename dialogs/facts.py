@@ -90,3 +90,8 @@ class Facts(Protocol):
     def schedule_exported_on(self) -> dt.date | None:
         """The Lima day the schedule data in use was exported; None when no import recorded it."""
         ...
+
+    def phone_move_hold(self, hogar_id: str, hours: int) -> str | None:
+        """Why a move of the household's phone must wait: "open" while a move of it is still in
+        its grace period, "undone" when one was undone less than `hours` ago; else None."""
+        ...

@@ -68,6 +68,8 @@ def confirm(step: _Step) -> None:
     if household.phone == ctx.phone:  # moved meanwhile, by another session of this phone
         step.go("remind_moved_done", push=False)
         return
+    if held(step, household):
+        return
     sms = step.catalog.translator(household.idioma)  # the household's language, not the caller's
     who = whose(step, household.phone, household.hogar_id, sms)  # a shared old phone: whose
     notice = gsm_safe(sms("sms_phone_moved_for" if who else "sms_phone_moved", who=who,
@@ -78,10 +80,32 @@ def confirm(step: _Step) -> None:
     step.go("remind_moved_told" if household.phone else "remind_moved_done", push=False)
 
 
-def undo(step: _Step) -> None:
-    """The former phone takes its household back; the phone that loses it is told."""
+# --- retake: one move of a household at a time, and none soon after an undo.
+def held(step: _Step, household: HouseholdFacts) -> bool:
+    """A move while another is in its grace period, or soon after an undo, waits (True).
+
+    Else a relative re-takes the household each time the mother undoes, or moves it on to a
+    third phone, whose undo offer the mother never gets. Her own phone, in its grace period,
+    takes the household back instead (the undo). Refused: a screen saying to call, and a record.
+    """
+    hold = step.facts.phone_move_hold(household.hogar_id, step.ctx.phone_grace_hours)
+    if hold is None:
+        return False
+    former = [h for h in step.mine() if h.hogar_id == household.hogar_id and h.moved_away_on]
+    if hold == "open" and former:
+        undo(step, former[0])
+        return True
+    step.query("phone_move", f"refused_{hold}")
+    step.go("move_refused", push=False)
+    return True
+
+
+def undo(step: _Step, moved: HouseholdFacts | None = None) -> None:
+    """The former phone takes its household back (`moved`, else the one it is offered); the
+    phone that loses it is told."""
     ctx = step.ctx
-    moved = moved_away(step.facts.households_by_phone(ctx.phone), ctx.phone)
+    if moved is None:
+        moved = moved_away(step.facts.households_by_phone(ctx.phone), ctx.phone)
     if moved is None:  # the grace period ended since the offer was shown
         step.go("dni", push=False)
         return

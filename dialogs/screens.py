@@ -76,6 +76,8 @@ SCREENS: dict[str, Screen] = {
         _screen("moved_away", {"1": "@undo_move", "2": "@restart"}, nav="none", verified=False,
                 resumable=False),
         _screen("moved_undone", resumable=False),
+        # --- retake: a move refused while another is in its grace period or after an undo.
+        _screen("move_refused", resumable=False),
     ]
 }
 
@@ -86,7 +88,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "@choose": ("main",),
     "@other_household": ("choose",),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
-    "@remind_move": ("remind_moved_done", "remind_moved_told"),
+    # retake: refused, or on the former phone in its grace period the undo (moved_undone, dni).
+    "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused", "moved_undone", "dni"),
     "@undo_move": ("moved_undone", "dni", "choose", "main"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),
@@ -95,7 +98,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 # Free-input screens and where their input can lead.
 INPUT_TARGETS: dict[str, tuple[str, ...]] = {
     "dni": ("dni", "choose", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
-    "dob": ("dob", "main", "locked", "too_many"),
+    "dob": ("dob", "main", "locked", "too_many", "choose"),  # 00: the chooser it came from
 }
 # Screens whose input leads elsewhere than their `accepts` kind's (looked up by screen id):
 # a right date restores the resumed screen; 0 starts over.

@@ -22,6 +22,7 @@ class SessionState:
     dni_tries: int = 0
     notice: str | None = None
     saved: dict[str, Any] | None = None  # the dropped session offered for resuming
+    left: str | None = None  # the household "6 Otro hogar" left: "0"/"00" on the chooser return
 
     @property
     def verified(self) -> bool:

@@ -58,6 +58,8 @@ def apply_effects(
     for effect in effects:
         match effect:
             case RecordQuery():
+                if effect.kind == phone_changes.REFUSED_KIND:
+                    phone_changes.log_refused(effect, channel)
                 queries.append(
                     {
                         "created_at": now,

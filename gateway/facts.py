@@ -135,6 +135,19 @@ _OUTLOOK = select(
     exists().where(OptOut.phone == bindparam("phone")).label("phone_opted_out"),
 )
 
+# --- retake: asked only on menu 4's "1 Confirmar" (gateway/facts.py: DbFacts.phone_move_hold),
+# two index lookups on the small change log by household.
+_MOVE_HOLD = select(
+    exists()
+    .where(PhoneChange.hogar_id == bindparam("hogar_id"), PhoneChange.undone_at.is_(None),
+           PhoneChange.grace_until > bindparam("now", type_=UTCDateTime()))
+    .label("open"),
+    exists()
+    .where(PhoneChange.hogar_id == bindparam("hogar_id"),
+           PhoneChange.undone_at > bindparam("since", type_=UTCDateTime()))
+    .label("undone"),
+)
+
 
 # The schedule data's export day, per database, for EXPORT_TTL seconds. Every payment screen
 # shows it when stale, and one more query on each of those hops would cost the hottest path a
@@ -233,3 +246,9 @@ class DbFacts:
 
     def schedule_exported_on(self) -> dt.date | None:
         return schedule_exported_on(self.connection())
+
+    def phone_move_hold(self, hogar_id: str, hours: int) -> str | None:
+        now = utcnow()
+        row = self._run(_MOVE_HOLD, hogar_id=hogar_id, now=now,
+                        since=now - dt.timedelta(hours=hours)).one()
+        return "open" if row.open else "undone" if row.undone else None

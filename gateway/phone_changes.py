@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dialogs.effects import SetPhoneOfRecord, UndoPhoneChange
+from dialogs.effects import RecordQuery, SetPhoneOfRecord, UndoPhoneChange
 from dialogs.gsm import sms_parts
 from gateway.privacy import mask_phone, phone_key
 from gateway.services import Services
@@ -100,6 +100,16 @@ def undo(session: Session, effect: UndoPhoneChange, now: dt.datetime, channel: s
     log.info("phone move undone hogar=%s back to=%s from=%s channel=%s change=%s",
              household.hogar_id, mask_phone(effect.phone), mask_phone(losing), channel, change.id)
     return queued
+
+
+# --- retake: the usage record of a move refused (dialogs/phone_move.py: held).
+REFUSED_KIND = "phone_move"
+
+
+def log_refused(effect: RecordQuery, channel: str) -> None:
+    """A log line for a refused move: the household and why, no phone."""
+    log.warning("phone move refused hogar=%s reason=%s channel=%s", effect.hogar_id,
+                effect.outcome.removeprefix("refused_"), channel)
 
 
 def queue_notices(services: Services, message_ids: Iterable[int]) -> None:

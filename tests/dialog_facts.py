@@ -43,6 +43,7 @@ class MemoryFacts:
     period_end: dt.date | None = None  # when the asked-about period's operations end
     opted_out: set[str] = field(default_factory=set)
     exported_on: dt.date | None = None
+    holds: dict[str, str] = field(default_factory=dict)  # a household's phone move hold
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
         return [h for h in self.households if h.phone == phone]
@@ -77,3 +78,6 @@ class MemoryFacts:
 
     def schedule_exported_on(self) -> dt.date | None:
         return self.exported_on
+
+    def phone_move_hold(self, hogar_id: str, hours: int) -> str | None:
+        return self.holds.get(hogar_id)

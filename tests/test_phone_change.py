@@ -5,6 +5,7 @@ from the old phone in its grace period, recorded with hashed phones and shown to
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from click.testing import CliRunner
@@ -14,11 +15,12 @@ from dialogs.gsm import is_gsm7
 from gateway.config import Settings
 from gateway.privacy import phone_key
 from mijuntos.cli import main
-from models import Household, OptOut, OutboxMessage, PhoneChange
+from models import Household, OptOut, OutboxMessage, PhoneChange, Query
 from models.base import utcnow
 from tests.admin_support import log_in
 from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from tests.test_sms_sending import Stack, stack  # noqa: F401  (the fixture `world` runs on)
+from workers.usage import drain_usage
 
 ROSA_DIGITS, STRANGER_DIGITS = "987654321", "955555555"
 
@@ -289,3 +291,69 @@ def test_a_shared_phone_is_told_whose_messages_move_and_whose_come_back(world: S
     texts = {m["recipients"][0]["number"]: m["message"] for m in world.fake.messages}
     assert "los avisos de su hogar pasan" in texts[ROSA_PHONE]
     assert "los avisos del hogar de R.Q.H. vuelven al celular ***321" in texts[SHARED_PHONE]
+
+
+# --- retake: no re-take right after an undo, no move on while another is in its grace period.
+OTHER_PHONE = "+51900000002"
+REFUSED = "Por seguridad, el celular de este hogar no puede cambiarse ahora. Llame gratis al 1880."
+
+
+def confirm_from(world: Stack, number: str) -> str:
+    """Another phone verifies as Rosa and confirms menu 4's move: the screen that follows."""
+    caller = phone(world, number)
+    assert "Ingrese el DNI" in caller.dial()
+    caller.send(ROSA["dni"])
+    assert "Hola Rosa" in caller.send(ROSA["dob"])
+    caller.send("4")
+    assert "1 Confirmar" in caller.send("1")
+    return caller.send("1")
+
+
+def usage(world: Stack) -> list[tuple[str, str, str | None]]:
+    drain_usage(world.db, world.redis)
+    with world.db.session() as s:
+        return [(q.kind, q.outcome, q.hogar_id) for q in s.scalars(select(Query).order_by(Query.id))]
+
+
+def test_a_move_right_after_an_undo_is_refused_recorded_and_allowed_again_later(
+    world: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    takeover(world)
+    mother = phone(world, ROSA_PHONE)
+    mother.dial()
+    assert "Cambio deshecho" in mother.send("1")
+    with caplog.at_level(logging.INFO, logger="mijuntos"):
+        refused = confirm_from(world, STRANGER_PHONE)  # the relative at once again
+    assert refused.startswith("CON " + REFUSED) and "00 Menu" in refused, refused
+    assert household(world).phone == ROSA_PHONE and len(changes(world)) == 1
+    assert ("phone_move", "refused_undone", ROSA["hogar_id"]) in usage(world)
+    [line] = [r.getMessage() for r in caplog.records if "phone move refused" in r.getMessage()]
+    assert "reason=undone" in line and STRANGER_DIGITS not in line and ROSA_DIGITS not in line
+    assert "Hola Rosa" in mother.dial()  # no offer: nothing was moved
+    with world.db.session() as s:  # the cooling-off period (the grace length) is over
+        s.execute(update(PhoneChange).values(undone_at=utcnow() - dt.timedelta(hours=73)))
+    assert "Listo" in confirm_from(world, STRANGER_PHONE)
+    assert household(world).phone == STRANGER_PHONE
+
+
+def test_a_move_on_while_another_is_in_its_grace_period_is_refused(world: Stack) -> None:
+    takeover(world)
+    refused = confirm_from(world, OTHER_PHONE)  # a second relative, or the first moving it on
+    assert REFUSED in refused, refused
+    assert household(world).phone == STRANGER_PHONE and len(changes(world)) == 1
+    assert ("phone_move", "refused_open", ROSA["hogar_id"]) in usage(world)
+    mother = phone(world, ROSA_PHONE)  # her undo offer still names the first move
+    assert "pasaron al celular *** *** 555" in mother.dial()
+
+
+def test_the_former_phone_confirming_a_move_back_undoes_the_move(world: Stack) -> None:
+    takeover(world)
+    mother = phone(world, ROSA_PHONE)
+    mother.dial()
+    assert "Hola Rosa" in mother.send("2")  # Continuar, past the undo offer
+    mother.send("4")
+    assert "1 Confirmar" in mother.send("1")
+    assert "Cambio deshecho" in mother.send("1")
+    assert household(world).phone == ROSA_PHONE
+    [change] = changes(world)
+    assert change.undone_at is not None and change.undone_by == "ussd"

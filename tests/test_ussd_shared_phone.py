@@ -180,3 +180,34 @@ def test_a_chooser_that_lists_nobody_answers_a_short_entry_with_the_dni_hint(
         shown = phone.send(typed)
         assert "El DNI tiene 8 numeros" in shown and "Opcion no valida" not in shown, shown
     assert "Hola Maria" in phone.send("66600012")
+
+
+# --- retake: the ways back from the chooser reached by "6 Otro hogar", and from its date prompt.
+def test_the_chooser_reached_from_a_menu_goes_back_to_it_by_0_or_00(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    phone = Phone(client, SHARED_PHONE, redis=redis)
+    first = phone.dial()
+    assert "00 Menu" not in first  # a first chooser has no menu behind it
+    assert "Opcion no valida." in phone.send("0")
+    assert "Hola Luz" in phone.send("2")
+    for key in ("0", "00"):
+        chooser = phone.send("6")
+        assert chooser.startswith("CON ") and chooser.endswith("\n0 Atras 00 Menu"), chooser
+        assert len(chooser) - 4 <= 160 and not [w for w in PRIVATE if w in chooser], chooser
+        back = phone.send(key)
+        assert "Hola Luz" in back and "Opcion no valida" not in back, (key, back)
+    assert records(seeded, redis) == [("verify", "ok_phone", LUZ)]  # going back verifies nothing new
+
+
+def test_00_on_the_date_asked_for_a_dni_typed_on_the_chooser_returns_to_the_chooser(
+    client: FlaskClient, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    phone = Phone(client, SHARED_PHONE, redis=redis)
+    phone.dial()
+    assert "fecha de nacimiento" in phone.send(JUANA["dni"])  # not one of this phone's households
+    chooser = phone.send("00")
+    assert "1 Hogar C.T." in chooser and "Ingrese el DNI" not in chooser, chooser
+    assert "fecha de nacimiento" in phone.send(JUANA["dni"])
+    assert "1 Hogar C.T." in phone.send("0")  # "0" went back there already
+    assert "Hola Luz" in phone.send("2")

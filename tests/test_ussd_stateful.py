@@ -22,7 +22,12 @@ ordinary runs. A model of the rules, kept apart from the app's code, predicts ea
 - a resent hop (same sessionId and text) gets the same reply and changes nothing;
 - option 4 from another phone moves the household only once confirmed; its former phone is
   still recognised for it (the grace period outlasts a walk) and, dialing, is first offered to
-  undo the move, which gives it the household back.
+  undo the move, which gives it the household back;
+- a household is moved once at a time: while a move of it may still be undone, another is
+  refused (its former phone confirming one takes it back instead), and once a move of it was
+  undone, every move of it is refused (the cooling-off period, too, outlasts a walk);
+- a shared phone's chooser reached by "6" goes back to the household she was in by "0" or "00",
+  and "00" on the date asked for a DNI typed on a chooser goes back to the chooser.
 
 Every hop is checked against the prediction: the screen the app stored and the household it
 considers verified, the texts that matter (attempts left, locked, limit), CON/END within 182
@@ -92,6 +97,7 @@ SCREEN_TEXT = {
     "not_verified": "No pudimos encontrar su hogar",
     "too_many": "Demasiadas opciones no validas",
     "moved_away": "pasaron al celular",  # "de su hogar", or "del hogar de C.T." on a shared phone
+    "move_refused": "Por seguridad, el celular de este hogar no puede cambiarse ahora.",
 }
 # Household data: none of it may be on screen before verification.
 PRIVATE = ("Hola", "Pago 2026", "Monto", "Agencia", "salud", "Corresponsabilidades", "Avisos por",
@@ -126,6 +132,7 @@ class View:
     dni_tries: int = 0  # unknown DNIs typed in this session
     origin: str = "dni"  # where the DNI awaiting its date was typed: "0" goes back there
     restore: View | None = None  # on the date asked on resuming: the session it gives back
+    left: str | None = None  # on a chooser reached by "6": the household "0"/"00" go back to
 
 
 @dataclass
@@ -136,6 +143,7 @@ class Session:
     last: str = ""
     view: View = field(default_factory=View)
     offer: View | None = None  # what "1 Continuar" restores, when the dial offered it
+    dropped: View | None = None  # on the undo offer: the dropped session "2 Continuar" offers
     ended: bool = False
     resent: bool = False  # its last hop was resent already
 
@@ -214,6 +222,11 @@ class World:
         self.tried: dict[str, set[str]] = {}  # distinct DNIs each phone asked about today
         self.resume: dict[str, View] = {}  # each phone's dropped session, offered to resume
         self.moves: list[list[str | bool]] = []  # [household, former phone, still undoable]
+        self.undone: set[str] = set()  # households a move of was undone: none moves again
+
+    def moving(self, hogar_id: str) -> bool:
+        """A move of the household may still be undone."""
+        return any(open_ and hid == hogar_id for hid, old, open_ in self.moves)
 
     def former_of(self, phone: str) -> set[str]:
         """Households `phone` was the phone of record of until a move it may still undo."""
@@ -239,6 +252,12 @@ class World:
             if move[0] == hogar_id:
                 move[2] = False
         self.phone_of[hogar_id] = phone
+        self.undone.add(hogar_id)
+
+    def offers(self, phone: str, saved: View | None) -> bool:
+        """A dropped session is offered back, unless it is only the menu the phone gets anyway."""
+        return saved is not None and not (
+            saved.screen == "main" and saved.verified in self.households_of(phone))
 
     def locked(self, dni: str) -> bool:
         return self.wrong[dni] >= self.max_attempts
@@ -449,6 +468,10 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 return expect("resume", "too_many")
             if screen == "moved_away":
                 if value == "2":
+                    if world.offers(session.phone, session.dropped):
+                        assert session.dropped is not None
+                        session.offer, session.view = replace(session.dropped), View("resume")
+                        return expect("resume")
                     session.view = world.fresh(session.phone)
                     return expect(session.view.screen)
                 if value != "1":
@@ -466,6 +489,10 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             if screen == "choose":
                 listed = world.listed(view, session.phone)
                 numbers = [str(n) for n in range(1, len(listed) + 1)]
+                if value in ("0", "00") and view.left is not None:
+                    self.verify(view, world.houses[view.left])  # back to the menu she left
+                    STATS["went back from the chooser"] += 1
+                    return expect("main")
                 if value in numbers:
                     self.verify(view, world.houses[listed[numbers.index(value)]])
                     STATS["verified by choosing"] += 1
@@ -480,7 +507,7 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 mine = world.households_of(session.phone)
                 if len(mine) < 2:
                     return expect("main", "too_many")
-                session.view = View("choose", candidates=tuple(mine))
+                session.view = View("choose", candidates=tuple(mine), left=view.verified)
                 STATS["chose another household"] += 1
                 return expect("choose")
             if screen == "main":
@@ -497,6 +524,17 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             if screen == "remind_move" and value == "1":
                 if world.phone_of[view.verified] == session.phone:
                     return expect("remind_moved_done")  # moved meanwhile by another session
+                if world.moving(view.verified):
+                    if view.verified in world.former_of(session.phone):
+                        world.undo(view.verified, session.phone)  # her own phone takes it back
+                        self.verify(view, world.houses[view.verified])
+                        STATS["moves undone by moving back"] += 1
+                        return expect("moved_undone")
+                    STATS["moves refused in a grace period"] += 1
+                    return expect("move_refused")
+                if view.verified in world.undone:
+                    STATS["moves refused after an undo"] += 1
+                    return expect("move_refused")
                 STATS["phones moved"] += 1
                 old = world.move(view.verified, session.phone)  # this phone is now of record
                 return expect("remind_moved_told" if old else "remind_moved_done")
@@ -538,8 +576,8 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
                 session.view = world.fresh(session.phone)  # "0 Empezar de nuevo"
                 return expect(session.view.screen)
             if value in ("0", "00"):
-                # Back to where the DNI was typed; home is the DNI prompt.
-                return expect(view.origin if value == "0" else "dni")
+                # Back to where the DNI was typed; home is the DNI prompt, or the chooser.
+                return expect(view.origin if value == "0" or view.origin == "choose" else "dni")
             born = as_date(value)
             if born is None:
                 return expect(here, "too_many", **{here: ("Escriba 8 numeros",)})
@@ -565,6 +603,7 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         @staticmethod
         def verify(view: View, house: House) -> None:
             view.verified, view.pending, view.candidates, view.dni_tries = house.hogar_id, None, (), 0
+            view.left = None
 
         def send(self, session: Session, value: str) -> None:
             if not session.inputs and value == "":
@@ -600,14 +639,14 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
             session = Session(phone)
             world = self.world
             saved = world.resume.get(phone)
-            if saved is not None and not (
-                saved.screen == "main" and saved.verified in world.households_of(phone)
-            ):
+            if world.moved_away(phone) is not None:
+                # The undo offer comes first; "2 Continuar" then offers the dropped session.
+                session.view, session.dropped = View("moved_away"), saved
+                expected = expect("moved_away")
+            elif world.offers(phone, saved):
+                assert saved is not None
                 session.offer, session.view = replace(saved), View("resume")
                 expected = expect("resume")
-            elif world.moved_away(phone) is not None:
-                session.view = View("moved_away")
-                expected = expect("moved_away")
             else:
                 session.view = world.fresh(phone)
                 expected = expect(session.view.screen)
@@ -648,6 +687,22 @@ def make_machine(app: Flask, redis: redis_lib.Redis, db: Database) -> type[RuleB
         @rule(pick=PICK, value=st.sampled_from(["1", "1", "2"]))
         def move_phone(self, pick: int, value: str) -> None:
             self.send(self.pick(pick, "remind", "remind_move", "moved_away"), value)
+
+        def movable(self) -> list[Session]:
+            """Sessions at the main menu of a household whose phone of record is another."""
+            return [s for s in self.open_at("main")
+                    if s.view.verified and self.world.phone_of[s.view.verified] != s.phone]
+
+        # ... and option 4 from a verified session: "4", "1", "1" in a row (moved, or refused).
+        @precondition(lambda self: bool(self.movable()))
+        @rule(pick=PICK)
+        def move_household(self, pick: int) -> None:
+            found = self.movable()
+            session = found[-1 - pick % len(found)]
+            for value in ("4", "1", "1"):
+                if session.ended or session not in self.sessions:
+                    break
+                self.send(session, value)
 
         @precondition(lambda self: any(not s.resent for s in self.sessions))
         @rule(pick=PICK)

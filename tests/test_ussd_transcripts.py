@@ -469,6 +469,13 @@ def test_moving_the_phone_of_record_is_confirmed_and_the_former_phone_may_undo_i
         ("0", ["Hola Rosa"]),
     ])
     run(phone_for(ROSA_PHONE), [(DIAL, ["Hola Rosa"]), ("4", ["ACTIVOS en este celular"])])
+    run(phone_for(STRANGER_PHONE), [  # retake: the relative at once again, refused
+        (DIAL, ["Tiene una consulta sin terminar"]), ("2", ["Ingrese el DNI"]),
+        (ROSA["dni"], ["fecha de nacimiento"]), (ROSA["dob"], ["Hola Rosa"]),
+        ("4", ["van al celular *** *** 321"]), ("1", ["1 Confirmar"]),
+        ("1", ["Por seguridad, el celular de este hogar no puede cambiarse ahora. Llame gratis al 1880.",
+               "0 Atras 00 Menu"]),
+    ])
 
 
 def test_every_screen_appears_in_some_transcript() -> None:
