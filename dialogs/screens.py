@@ -78,6 +78,7 @@ SCREENS: dict[str, Screen] = {
         _screen("moved_undone", resumable=False),
         # --- retake: a move refused while another is in its grace period or after an undo.
         _screen("move_refused", resumable=False),
+        _screen("move_simulated", resumable=False),
     ]
 }
 
@@ -89,7 +90,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "@other_household": ("choose",),
     "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
     # retake: refused, or on the former phone in its grace period the undo (moved_undone, dni).
-    "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused", "moved_undone", "dni"),
+    "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused", "moved_undone", "dni",
+                     "move_simulated"),
     "@undo_move": ("moved_undone", "dni", "choose", "main"),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),

@@ -478,6 +478,29 @@ def test_moving_the_phone_of_record_is_confirmed_and_the_former_phone_may_undo_i
     ])
 
 
+def test_the_simulator_never_moves_a_real_households_phone(
+    app: Flask, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    """Staff train on the simulator (behind the login in production): a confirmed move there
+    must not take a mother's reminders, nor text her phone."""
+    from models import OutboxMessage
+
+    phone = Phone(app.test_client(), STRANGER_PHONE, redis=redis, path="/simulator/hop")
+    run(phone, [
+        (DIAL, ["Ingrese el DNI"]),
+        (ROSA["dni"], ["fecha de nacimiento"]),
+        (ROSA["dob"], ["Hola Rosa"]),
+        ("4", ["1 Recibir"]),
+        ("1", ["1 Confirmar"]),
+        ("1", ["En el simulador el celular no se cambia y no se envia ningun SMS.",
+               "0 Atras 00 Menu"]),
+        ("00", ["Hola Rosa"]),
+    ])
+    with seeded.session() as s:
+        assert s.get(Household, ROSA["hogar_id"]).phone == ROSA_PHONE  # type: ignore[union-attr]
+        assert s.scalars(select(OutboxMessage.id)).all() == []
+
+
 def test_every_screen_appears_in_some_transcript() -> None:
     """Runs last in this module: the transcripts above must have shown every screen."""
     if not SEEN_SCREENS:
