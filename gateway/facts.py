@@ -184,6 +184,7 @@ class DbFacts:
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, tuple[int, list[SettlementFacts]]] = {}
         self._outlooks: dict[tuple[str, str, str | None], Outlook] = {}
+        self._by_phone: dict[str, list[HouseholdFacts]] = {}
 
     def _run(self, stmt: Executable, **params: Any) -> Result[Any]:
         # Plain SELECTs of columns on a Core connection, without the ORM's per-statement work
@@ -191,6 +192,10 @@ class DbFacts:
         return self.connection().execute(stmt, params)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
+        # Memoised too: a hop asks it from start(), each input's step and, on SMS, the
+        # verification, and each ask was a round trip.
+        if phone in self._by_phone:
+            return self._by_phone[phone]
         rows = self._run(_BY_PHONE, phone=phone, key=phone_key(self.guard.secret, phone), now=utcnow())
         found: dict[str, HouseholdFacts] = {}
         for h in map(_household, rows.all()):
@@ -198,7 +203,8 @@ class DbFacts:
             if h.hogar_id not in found or h.moved_away_on is None:
                 found[h.hogar_id] = h
         self._households.update(found)
-        return list(found.values())
+        self._by_phone[phone] = list(found.values())
+        return self._by_phone[phone]
 
     def household_by_dni(self, dni: str) -> HouseholdFacts | None:
         row = self._run(_BY_DNI, dni=dni).first()
