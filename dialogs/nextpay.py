@@ -80,6 +80,24 @@ def tail(outlook: Outlook) -> Tail:
     return Tail.DIAL
 
 
+def last_told(s: SettlementFacts, over: bool) -> str:
+    """How the last payment is told, the same on every channel: `no_pay` (this period's, not
+    over), `no_pay_over`, `cobrado`, `no_cobrado`, or `unconfirmed` (over, not shown collected)."""
+    if s.estado == "sin_abono":
+        return "no_pay_over" if over else "no_pay"
+    return s.estado if s.estado in ("cobrado", "no_cobrado") else "unconfirmed"
+
+
+def then(a: PayAnswer) -> str | None:
+    """What follows the last payment: `missing` (a newer period is published without hers),
+    `unknown`, or None when the head is the whole answer (a no-payment period not over yet,
+    or a household that left the programme)."""
+    s = a.last
+    if s is not None and s.estado == "sin_abono" and (not a.over or a.final):
+        return None
+    return "missing" if a.missing_periodo else "unknown"
+
+
 def pay_answer(
     facts: Facts, hogar_id: str, phone: str, today: dt.date | None, history: list[SettlementFacts]
 ) -> PayAnswer:

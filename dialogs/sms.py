@@ -19,7 +19,7 @@ from dialogs.effects import (
 from dialogs.engine import HISTORY, Context
 from dialogs.facts import Facts, HouseholdFacts
 from dialogs.gsm import fit_place, gsm_safe
-from dialogs.nextpay import PayAnswer, pay_answer
+from dialogs.nextpay import PayAnswer, last_told, pay_answer, then
 from dialogs.texts import Catalog, Translate
 from dialogs.validate import dni_key, parse_dni, parse_dob, possible_dob, split_identity, wrong_check_char
 from dialogs.views import REASONS, fmt_date, fmt_dates, fmt_time
@@ -217,25 +217,26 @@ def _payment_text(t: Translate, a: PayAnswer, params: dict[str, str], ask: str =
     return _status_text(t, a, params, ask)
 
 
+# How the last payment is told in an SMS reply, by `nextpay.last_told`.
+_LAST_KEYS = {"no_pay": "sms_no_pay", "no_pay_over": "sms_last_no_pay",
+              "cobrado": "sms_last_cobrado", "no_cobrado": "sms_last_no_cobrado",
+              "unconfirmed": "sms_last_unconfirmed"}
+
+
 def _status_text(t: Translate, a: PayAnswer, params: dict[str, str], ask: str = "") -> str:
     if a.upcoming is not None:
         return t(f"sms_status_programado{ask}", periodo=a.upcoming.periodo, **params)
-    s = a.last
+    s, tail = a.last, t(f"sms_tail_{a.tail}", **params)
     if s is None:
-        return t("sms_pay_none", **params) + " " + t(f"sms_tail_{a.tail}", **params)
+        return t("sms_pay_none", **params) + " " + tail
+    key = _LAST_KEYS[last_told(s, a.over)]
     if s.estado == "sin_abono":
         code = s.motivo if s.motivo in REASONS else None
         category = t(f"category_{CATEGORY[code]}") if code else t("category_otro")
-        key = "sms_last_no_pay" if a.over else "sms_no_pay"
         head = t(key, periodo=s.periodo, category=category, **params)
-        if not a.over or a.final:
-            return head
     else:
-        key = {"cobrado": "sms_last_cobrado", "no_cobrado": "sms_last_no_cobrado"}.get(
-            s.estado, "sms_last_unconfirmed")
         head = t(key, periodo=s.periodo, end=fmt_date(a.ended), **params)
-    if a.missing_periodo:
-        following = t("sms_next_missing", periodo=a.missing_periodo)
-    else:
-        following = t("sms_next_unknown")
-    return f"{head} {following} " + t(f"sms_tail_{a.tail}", **params)
+    follows = then(a)
+    if follows is None:
+        return head
+    return f"{head} {t(f'sms_next_{follows}', periodo=a.missing_periodo)} {tail}"

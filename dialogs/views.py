@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from dialogs.facts import CoRespFacts, SettlementFacts
-from dialogs.nextpay import PayAnswer, is_over
+from dialogs.nextpay import PayAnswer, is_over, last_told, then
 from dialogs.texts import Translate
 
 REASONS = (
@@ -83,29 +83,30 @@ def pay_blocks(t: Translate, a: PayAnswer, helpline: str, code: str) -> list[str
     return [_after_text(t, a, helpline, code)]
 
 
+# How the last payment is told on a screen, by `nextpay.last_told`.
+_LAST_KEYS = {"no_pay": "pay_sin_abono", "no_pay_over": "pay_last_sin_abono",
+              "cobrado": "pay_last_cobrado", "no_cobrado": "pay_last_no_cobrado",
+              "unconfirmed": "pay_last_unconfirmed"}
+
+
 def _after_text(t: Translate, a: PayAnswer, helpline: str, code: str) -> str:
     """No payment ahead: the last one (collected or not), then how the next date will come."""
-    s = a.last
+    s, tail = a.last, t(f"pay_tail_{a.tail}", code=code)
     if s is None:
-        return t("pay_none") + "\n" + t(f"pay_tail_{a.tail}", code=code)
+        return t("pay_none") + "\n" + tail
+    key = _LAST_KEYS[last_told(s, a.over)]
     if s.estado == "sin_abono":
-        key = "pay_last_sin_abono" if a.over else "pay_sin_abono"
         head = t(key, periodo=s.periodo) + "\n" + reason_lines(t, s.motivo, helpline)
-        if not a.over or a.final:
-            return head  # this period's own answer, or no payment to come: the reason is all
     else:
         which = s.periodo
         if s.fecha_inicio is not None:
             which = t("pay_last_dates", periodo=s.periodo,
                       dates=fmt_dates(t, s.fecha_inicio, s.fecha_fin))
-        key = {"cobrado": "pay_last_cobrado", "no_cobrado": "pay_last_no_cobrado"}.get(
-            s.estado, "pay_last_unconfirmed")
         head = t(key, which=which, helpline=helpline)
-    if a.missing_periodo:
-        following = t("pay_next_missing", periodo=a.missing_periodo)
-    else:
-        following = t("pay_next_unknown")
-    return f"{head}\n{following}\n" + t(f"pay_tail_{a.tail}", code=code)
+    follows = then(a)
+    if follows is None:
+        return head  # this period's own answer, or no payment to come: the reason is all
+    return f"{head}\n{t(f'pay_next_{follows}', periodo=a.missing_periodo)}\n{tail}"
 
 
 def state_label(t: Translate, s: SettlementFacts, today: dt.date | None) -> str:
