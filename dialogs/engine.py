@@ -20,7 +20,7 @@ from dialogs.effects import (
 from dialogs.facts import Facts, HouseholdFacts
 from dialogs.freshness import is_stale
 from dialogs.gsm import gsm_safe
-from dialogs.nextpay import next_payment, pay_answer
+from dialogs.nextpay import pay_answer
 from dialogs.paging import paginate
 from dialogs.screens import CHOICE_MAX_BAD, SCREENS, Screen
 from dialogs.state import SessionState
@@ -317,10 +317,12 @@ class _Step:
         self.go(target)
         if target in ("pay", "status", "coresp"):
             kind = {"pay": "next_payment", "status": "status", "coresp": "co_responsibilities"}
-            history = self.facts.settlements(self.state.hogar_id or "", HISTORY)
-            # Option 1 records the settlement it shows: the next one, else the newest.
-            ahead = next_payment(history, self.ctx.today) if target == "pay" else None
-            shown = ahead or (history[0] if history else None)
+            hid = self.state.hogar_id or ""
+            history = self.facts.settlements(hid, HISTORY)
+            shown = history[0] if history else None
+            if target == "pay":  # the settlement option 1 shows, by the rule that renders it
+                found = pay_answer(self.facts, hid, self.ctx.phone, self.ctx.today, history)
+                shown = found.upcoming or found.last
             self.query(kind[target], shown.estado if shown else "no_data",
                        shown.periodo if shown else None)
 
