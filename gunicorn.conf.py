@@ -64,7 +64,7 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
 
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
-            from gateway.logs import JsonFormatter
+            from core.logs import JsonFormatter
 
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:

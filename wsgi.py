@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gateway import create_app
+from gateway.app import create_app
 
 app = create_app()

@@ -30,7 +30,7 @@ from support import (  # noqa: E402
     start_redis,
 )
 
-from gateway.config import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 
 def dispatch_process(settings: Settings, seconds: float, out: Any) -> None:
@@ -43,7 +43,7 @@ def dispatch_process(settings: Settings, seconds: float, out: Any) -> None:
 
 
 def plan(settings: Settings) -> int:
-    from gateway.i18n import load_catalog
+    from core.catalogs import load_catalog
     from models import Database
     from workers.planner import plan_reminders
 

@@ -36,12 +36,12 @@ from support import (  # noqa: E402
     start_redis,
 )
 
-from gateway.config import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 
 def plan_process(settings: Settings, out: Any) -> None:
     """Child: plan the wave now; report time, rows and peak RSS."""
-    from gateway.i18n import load_catalog
+    from core.catalogs import load_catalog
     from models import Database
     from models.base import utcnow
     from workers.planner import plan_reminders

@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from support import median, say  # noqa: E402
 from ussd_data import CACHE, demo_sqlite, sample_identities  # noqa: E402
 
-from gateway import create_app  # noqa: E402
-from gateway.embedded import EmbeddedRedis  # noqa: E402
-from gateway.privacy import phone_key  # noqa: E402
-from gateway.sessions import SessionStore, StoredSession, key_for  # noqa: E402
+from core.embedded import EmbeddedRedis  # noqa: E402
+from core.keys import key_for  # noqa: E402
+from core.privacy import phone_key  # noqa: E402
+from gateway.app import create_app  # noqa: E402
+from gateway.sessions import SessionStore, StoredSession
 
 SECRET = "bench-session-memory-secret"
 # Live sessions, cut after a few hops: "D" and "B" are a DNI caller's DNI and date of birth.

@@ -17,8 +17,8 @@ from typing import Any
 import requests
 from sqlalchemy import delete, func, select, text
 
-from gateway.config import Settings
-from gateway.embedded import EmbeddedRedis
+from core.embedded import EmbeddedRedis
+from core.settings import Settings
 from models import Database, Household, OutboxMessage, PayPoint, ReminderControl, Settlement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def _csv_is_current(directory: Path, households: int) -> bool:
 
 def demo_csv(households: int) -> Path:
     """A demo CSV set of `households` households, written once per size and day it stays valid."""
-    from mijuntos.demo_data import write_demo_data
+    from mijuntos_dev.demo_data import write_demo_data
 
     directory = CACHE / f"csv-h{households}"
     if not _csv_is_current(directory, households):
@@ -213,7 +213,7 @@ class FakeProcess:
     @classmethod
     def start(cls) -> FakeProcess:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mijuntos.fake_at", "--port", "0", "--count-only"],
+            [sys.executable, "-m", "mijuntos_dev.fake_at", "--port", "0", "--count-only"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

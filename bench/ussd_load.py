@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from support import median, say  # noqa: E402
 from ussd_data import BIN, CACHE, ROOT, export_identities, national_pg  # noqa: E402
 
-from gateway.embedded import EmbeddedRedis  # noqa: E402
+from core.embedded import EmbeddedRedis  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "ussd_load.lua"
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from support import median, say  # noqa: E402
 from ussd_data import CACHE, national_pg, sample_identities, stranger_phones  # noqa: E402
 
-from gateway import create_app  # noqa: E402
-from gateway.embedded import EmbeddedRedis  # noqa: E402
+from core.embedded import EmbeddedRedis  # noqa: E402
+from gateway.app import create_app  # noqa: E402
 
 # The flows of bench/ussd_load.lua ("D" and "B": the DNI caller's DNI and birth date).
 RECORD_FLOWS = (["1", "0", "2", "00", "0"], ["2", "98", "0", "3", "0", "0"], ["1", "00", "0"])

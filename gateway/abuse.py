@@ -7,9 +7,9 @@ from limits import RateLimitItemPerDay
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from gateway.privacy import phone_key
-from gateway.sessions import Pipeline, key_for
-from workers.ratelimit import limits_url
+from core.connections import limits_url
+from core.keys import Pipeline, key_for
+from core.privacy import phone_key
 
 DAY = 24 * 3600
 

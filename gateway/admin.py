@@ -29,8 +29,8 @@ from models.base import LIMA
 from models.reports import usage_report
 from models.wave import STAGES as WAVE_STAGES
 from models.wave import broadcast_stages, latest_period, periods, wave_stages
-from workers import broadcast as broadcasts
-from workers.usage import drain_before_counting
+from workers import api as broadcasts
+from workers.api import drain_before_counting
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("mijuntos.admin")
@@ -303,5 +303,3 @@ def broadcast_status(bid: str) -> Any:
     return render("broadcast_result.html", b=draft, again=bool(request.args.get("again")),
                   job_status=job_status)
 
-
-from gateway import admin_phone_changes  # noqa: E402,F401  (its page is on this blueprint)

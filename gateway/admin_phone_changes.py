@@ -6,11 +6,12 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 
-from gateway.admin import _services, bp, login_required, render
+from gateway.admin import _services, login_required, render
 from models.phone_change import describe, recent_changes
 
+bp = Blueprint("admin_phone_changes", __name__, url_prefix="/admin")
 _HOGAR = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 

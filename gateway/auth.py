@@ -9,37 +9,10 @@ import logging
 
 from flask import Flask, Response, request
 
-from gateway.config import Settings
+from core.settings import Settings
 
 log = logging.getLogger("mijuntos.auth")
 CALLBACK_PREFIXES = ("/ussd", "/sms/")
-
-
-class ConfigError(Exception):
-    """The settings are unsafe for where the service runs."""
-
-
-def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
-    """In production refuse to start without a callback secret, a real Redis and PostgreSQL.
-
-    Every process checks (web, worker, scheduler, `mijuntos up`); one that sends SMS also needs
-    the provider account, or it would fall back to no provider at all.
-    """
-    if settings.env != "production":
-        return
-    problems = []
-    if not settings.callback_secret:
-        problems.append("CALLBACK_SECRET: must be set")
-    if not settings.redis_url:
-        problems.append("REDIS_URL: must point at a Redis server (no embedded Redis)")
-    if settings.database_url.startswith("sqlite"):
-        problems.append("DATABASE_URL: must not be SQLite")
-    if settings.secret_key_is_default:
-        problems.append("SECRET_KEY: must be set")
-    if sends_sms and not settings.at_api_key:
-        problems.append("AT_API_KEY: must be set (no stand-in provider in production)")
-    if problems:
-        raise ConfigError("production settings: " + "; ".join(problems))
 
 
 class CallbackGuard:
@@ -85,13 +58,3 @@ def install(app: Flask, guard: CallbackGuard) -> None:
             return Response("bad request: form fields expected (application/x-www-form-urlencoded)",
                             status=415, mimetype="text/plain")
         return None
-
-
-def check_production_or_exit(settings: Settings, *, sends_sms: bool = False) -> None:
-    """`check_production` for a command: its problems as a clear error and exit status 1."""
-    try:
-        check_production(settings, sends_sms=sends_sms)
-    except ConfigError as exc:
-        import click
-
-        raise click.ClickException(str(exc)) from exc

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from core import usage_stream as usage
+from core.keys import Pipeline
 from dialogs.effects import (
     DniTried,
     DobCleared,
@@ -21,11 +23,12 @@ from dialogs.effects import (
     SetReminders,
     UndoPhoneChange,
 )
-from gateway import phone_changes, usage
+from gateway import phone_changes
 from gateway.abuse import DniGuard
-from gateway.sessions import Pipeline, SessionStore
-from models import Household, OptOut, OutboxMessage, OutboxStatus, Query, SkipReason
+from gateway.sessions import SessionStore
+from models import Household, OptOut, Query, SkipReason
 from models.base import utcnow
+from models.outbox import withdraw_pending
 
 # Effects that change the programme's rows; the others live in Redis (and usage records may).
 DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord, UndoPhoneChange)
@@ -145,24 +148,3 @@ def record_optout(session: Session, phone: str, source: str, now: dt.datetime) -
         update(Household).where(Household.phone == phone).values(reminders_enabled=False, updated_at=now)
     )
     withdraw_pending(session, SkipReason.OPTED_OUT, now, phone=phone)
-
-
-def withdraw_pending(
-    session: Session, reason: SkipReason, now: dt.datetime, *, phone: str | None = None,
-    hogar_ids: Iterable[str] = (), who: ColumnElement[bool] | None = None,
-) -> int:
-    """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent: those to
-    `phone`, of `hogar_ids`, or matching `who`; how many. Called in the same transaction as the
-    opt-out or switch-off that calls for it (the next planning run would be minutes late). The
-    planner revives a reminder when the household switches them on again.
-    """
-    if who is None:
-        ids = tuple(hogar_ids)
-        who = OutboxMessage.recipient == phone if phone is not None else OutboxMessage.hogar_id.in_(ids)
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None), who)
-        .values(status=OutboxStatus.SKIPPED, failure_reason=reason, final_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

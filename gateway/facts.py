@@ -25,10 +25,10 @@ from sqlalchemy import (
     union_all,
 )
 
+from core.privacy import phone_key
 from dialogs.choice import initials
 from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
-from gateway.privacy import phone_key
 from gateway.sessions import SessionStore
 from models import CoResponsibility, Household, OptOut, PayPoint, PhoneChange, Settlement
 from models.base import LIMA, UTCDateTime, utcnow

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
-import uuid
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from dialogs.effects import DobFailed, Effect, RecordQuery
-from gateway.logs import REQUEST_ID
-from gateway.usage import STREAM as USAGE_STREAM
+from core.logs import REQUEST_ID
+from core.usage_stream import STREAM as USAGE_STREAM
+from gateway.metrics import PROCESS_METRICS, observe, request_id
 from models import OutboxMessage, schedule_freshness
 from models.base import utcnow
 
@@ -33,76 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mijuntos.ops")
 bp = Blueprint("ops", __name__)
-
-# Counted where they happen, in the process that serves the request. Under gunicorn every worker
-# writes its own file in PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py makes one) and /metrics sums
-# them; without that directory a scrape would see one worker's counts. Labels stay few: no
-# phone, DNI or household.
-REQUESTS = Counter("mijuntos_http_requests", "HTTP requests by route and status", ["route", "status"])
-LATENCY = Histogram("mijuntos_http_request_seconds", "Request latency by route", ["route"],
-                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
-HOPS = Counter("mijuntos_ussd_hops", "USSD hops by screen answered, CON/END and outcome "
-               "(answered, failed: a polite END after an error, refused: 403, invalid: 4xx)",
-               ["screen", "kind", "outcome"])
-LOOKUPS = Counter("mijuntos_lookups", "Lookups and verifications by channel, kind and outcome",
-                  ["channel", "kind", "outcome"])
-LOCKOUTS = Counter("mijuntos_dob_lockouts", "DNIs locked by a wrong date of birth reaching "
-                   "DOB_MAX_ATTEMPTS", ["channel"])
-DNI_LIMIT = Counter("mijuntos_dni_limit_refusals", "Phones refused a new DNI over "
-                    "MAX_DNIS_PER_PHONE_PER_DAY", ["channel"])
-PROCESS_METRICS = (REQUESTS, LATENCY, HOPS, LOOKUPS, LOCKOUTS, DNI_LIMIT)
-USSD_ROUTE = "/ussd"
-
-
-def request_id(given: str | None) -> str:
-    """The caller's X-Request-Id (cut to 64 characters), or a new one."""
-    return (given or "")[:64] or uuid.uuid4().hex[:16]
-
-
-@functools.lru_cache(maxsize=1024)
-def _child(metric: Counter | Histogram, *labels: str) -> Any:
-    # Resolving a metric's labels on every request was ~2 % of a USSD hop's CPU.
-    return metric.labels(*labels)
-
-
-def observe(route: str, status: int, started: float, screen: str | None = None,
-            reply: str | None = None) -> None:
-    """Count a request and its latency; a USSD hop by screen, CON/END and outcome.
-
-    The USSD endpoint passes the screen and the reply of a hop it answered (screen "failed" when
-    the answer is the polite END of an internal error), neither for a refused or malformed one.
-    """
-    _child(REQUESTS, route, str(status)).inc()
-    _child(LATENCY, route).observe(time.perf_counter() - started)
-    if route == USSD_ROUTE:
-        _child(HOPS, *_hop_labels(status, screen, reply)).inc()
-
-
-def _hop_labels(status: int, screen: str | None, reply: str | None) -> tuple[str, str, str]:
-    if status == 200 and screen == "failed":
-        return "-", "END", "failed"
-    if status == 200 and screen is not None:
-        return screen, (reply or "")[:3] or "-", "answered"
-    return "-", "-", "refused" if status == 403 else "invalid"
-
-
-def count_effects(effects: Iterable[Effect], channel: str) -> None:
-    """Count a hop's or an SMS's lookups, new DNI locks and DNI-limit refusals.
-
-    Called once its effects are durable. A lock is the wrong date that reaches the limit: the
-    dialog records it as a `locked` verification right after its `DobFailed`; a `locked` alone
-    is a refusal of a DNI already locked (a lookup, not a new lock).
-    """
-    previous: Effect | None = None
-    for effect in effects:
-        if isinstance(effect, RecordQuery):
-            _child(LOOKUPS, channel, effect.kind, effect.outcome[:24]).inc()
-            if effect.kind == "verify" and effect.outcome == "locked" and isinstance(previous, DobFailed):
-                _child(LOCKOUTS, channel).inc()
-            elif effect.kind == "verify" and effect.outcome == "dni_limit":
-                _child(DNI_LIMIT, channel).inc()
-        previous = effect
-
 
 class StateCollector:
     """Read at scrape time: outbox, provider errors, schedule data's age, queue, usage backlog.

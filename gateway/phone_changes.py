@@ -15,13 +15,13 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.privacy import mask_phone, phone_key
 from dialogs.effects import RecordQuery, SetPhoneOfRecord, UndoPhoneChange
 from dialogs.gsm import sms_parts
-from gateway.privacy import mask_phone, phone_key
 from gateway.services import Services
 from models import Household, OutboxMessage, PhoneChange, Purpose
 from models.phone_change import SUPERSEDED
-from workers.context import enqueue_send
+from workers.api import enqueue_send
 
 log = logging.getLogger("mijuntos.phone")
 

@@ -1,27 +1,23 @@
-"""The service's parts, built once per process from the settings."""
+"""The web process's parts, built once per process from the settings."""
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from rq import Queue
 
+from core.catalogs import load_catalog
+from core.connections import redis_client, redis_url
+from core.embedded import EmbeddedRedis
+from core.settings import DEV_SECRET, Settings
 from dialogs.texts import Catalog
 from gateway.abuse import DniGuard
-from gateway.config import DEV_SECRET, Settings
-from gateway.embedded import EmbeddedRedis
-from gateway.i18n import load_catalog
 from gateway.sessions import SessionStore
 from models import Database
-
-SMS_QUEUE = "sms"
+from workers.api import sms_queue
 
 log = logging.getLogger("mijuntos")
 
@@ -42,29 +38,6 @@ class Services:
         self.db.dispose()
 
 
-def embedded_redis_url(var_dir: Path) -> tuple[str, EmbeddedRedis]:
-    """Start (or reuse) the embedded redis-server under var/redis; one per directory."""
-    directory = var_dir / "redis"
-    directory.mkdir(parents=True, exist_ok=True)
-    server = EmbeddedRedis(directory)
-    with open(directory / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # gunicorn workers may all try at once
-        url = server.start()
-    return url, server
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client that gives up quickly: a caller must get an answer even when Redis is down."""
-    # No retries: a retry with backoff would spend the caller's few seconds waiting.
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-    )
-
-
 @functools.cache
 def _warn_dev_secret() -> None:
     """Once a process (a worker's jobs build their services again every minute)."""
@@ -73,11 +46,7 @@ def _warn_dev_secret() -> None:
 
 def build_services(settings: Settings) -> Services:
     """Every part the web process needs."""
-    embedded = None
-    url = settings.redis_url
-    if not url:
-        url, embedded = embedded_redis_url(settings.var_dir)
-        log.info("no REDIS_URL: using the embedded redis-server at %s", url)
+    url, embedded = redis_url(settings)
     if settings.secret_key == DEV_SECRET:
         _warn_dev_secret()
     client = redis_client(url)
@@ -94,7 +63,7 @@ def build_services(settings: Settings) -> Services:
         redis=client,
         store=store,
         catalog=load_catalog(),
-        queue=Queue(SMS_QUEUE, connection=client),
+        queue=sms_queue(client),
         guard=DniGuard(client, url, settings.secret_key, settings.max_dnis_per_phone_per_day),
         embedded=embedded,
     )

@@ -9,15 +9,8 @@ from typing import Any
 
 import redis
 
+from core.keys import Pipeline, key_for
 from dialogs.state import SessionState
-
-PREFIX = "mijuntos"
-
-
-def key_for(kind: str, ident: str) -> str:
-    """Every Redis key of the service is made here."""
-    return f"{PREFIX}:{kind}:{ident}"
-
 
 _STATE_DEFAULTS = dict(vars(SessionState()))
 
@@ -60,8 +53,6 @@ class StoredSession:
         """True when the hop's phone is the one that started this session."""
         return bool(self.phone) and hmac.compare_digest(self.phone, phone_key)
 
-
-Pipeline = Any  # redis.client.Pipeline; kept loose so callers may pass any pipeline
 
 
 class SessionStore:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 
+from gateway.admin import csrf_token
 from gateway.hops import CallbackError, parse_ussd_hop
 from gateway.services import Services
+from gateway.ussd import answer
 from models.query import Channel
 
 bp = Blueprint("simulator", __name__)
@@ -22,8 +24,6 @@ def page() -> Response | str:
     if not _allowed():
         return redirect(url_for("admin.login", next="/simulator"))  # type: ignore[return-value]
     services: Services = current_app.extensions["mijuntos"]
-    from gateway.admin import csrf_token
-
     return render_template("simulator.html", code=services.settings.service_code,
                            phone=request.args.get("phone", "+51987654321"), csrf=csrf_token())
 
@@ -33,8 +33,6 @@ def hop() -> Response:
     """One hop, answered by the same code as POST /ussd (no callback key needed in the page)."""
     if not _allowed():
         return Response("forbidden", 403, mimetype="text/plain")
-    from gateway.ussd import answer
-
     services: Services = current_app.extensions["mijuntos"]
     try:
         parsed = parse_ussd_hop(request.form)

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 from sqlalchemy.exc import DBAPIError
 
+from core.logs import REQUEST_ID
+from core.privacy import mask_phone, phone_key, text_digest
 from dialogs import Context, Reply, feed, start
 from dialogs.effects import Effect
 from dialogs.screens import SCREENS
@@ -22,10 +24,8 @@ from gateway.effects import apply_effects, needs_database
 from gateway.facts import DbFacts
 from gateway.hops import UssdHop, parse_ussd_event, parse_ussd_hop
 from gateway.http import parse_or_400, plain
-from gateway.logs import REQUEST_ID
-from gateway.ops import count_effects, observe, request_id
+from gateway.metrics import count_effects, observe, request_id
 from gateway.phone_changes import queue_notices
-from gateway.privacy import mask_phone, phone_key, text_digest
 from gateway.services import Services
 from gateway.sessions import StoredSession
 

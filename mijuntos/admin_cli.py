@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from gateway.config import Settings
+from core.settings import Settings
 from models import AdminUser, Database
 
 

@@ -1,11 +1,29 @@
-"""The `mijuntos` command."""
+"""The `mijuntos` command: the programme's operations on top of every other part.
+
+Development tools (the stand-in provider, demo data, a phone at the terminal, `mijuntos up`)
+join it from the separate `mijuntos-dev` distribution (devtools/) through the
+`mijuntos.commands` entry points; a production install has none of them.
+"""
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import click
 
-from gateway.config import Settings
+from core.catalogs import load_catalog
+from core.settings import Settings
+from dialogs.texts import LANGUAGES
+from mijuntos.admin_cli import admin
+from mijuntos.data_commands import import_command
+from mijuntos.phone_changes_cli import phone_changes_command
+from mijuntos.reminders_cli import reminders
+from mijuntos.report_cli import report_command
+from mijuntos.scheduler import scheduler_command
+from mijuntos.worker import worker_command
 from models import Database
+
+COMMAND_GROUP = "mijuntos.commands"
 
 
 @click.group()
@@ -30,9 +48,6 @@ def db_upgrade(revision: str) -> None:
 @main.command("catalogs")
 def catalogs() -> None:
     """How complete each language's texts are; untranslated ones show in Spanish."""
-    from dialogs.texts import LANGUAGES
-    from gateway.i18n import load_catalog
-
     catalog = load_catalog()
     total = len(catalog.keys)
     for lang in LANGUAGES:
@@ -42,34 +57,11 @@ def catalogs() -> None:
             click.echo(f"  missing {key}: {catalog.text('es', key)!r}")
 
 
-def _register() -> None:
-    from mijuntos.admin_cli import admin
-    from mijuntos.data_commands import demo_data_command, import_command
-    from mijuntos.dial import dial_command
-    from mijuntos.fake_at import fake_at_command
-    from mijuntos.phone_changes_cli import phone_changes_command
-    from mijuntos.reminders_cli import reminders
-    from mijuntos.report_cli import report_command
-    from mijuntos.scheduler import scheduler_command
-    from mijuntos.serve import up_command
-    from mijuntos.sms_cli import sms_command
-    from mijuntos.worker import worker_command
-
-    main.add_command(import_command)
-    main.add_command(demo_data_command)
-    main.add_command(dial_command)
-    main.add_command(fake_at_command)
-    main.add_command(phone_changes_command)
-    main.add_command(up_command)
-    main.add_command(reminders)
-    main.add_command(report_command)
-    main.add_command(admin)
-    main.add_command(scheduler_command)
-    main.add_command(sms_command)
-    main.add_command(worker_command)
-
-
-_register()
+for command in (import_command, phone_changes_command, reminders, report_command, admin,
+                scheduler_command, worker_command):
+    main.add_command(command)
+for point in entry_points(group=COMMAND_GROUP):  # the development tools, when installed
+    main.add_command(point.load(), point.name)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`mijuntos import` and `mijuntos demo-data`."""
+"""`mijuntos import`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.config import Settings
-from mijuntos.demo_data import write_demo_data
+from core.catalogs import load_catalog
+from core.settings import Settings
 from mijuntos.importer import ImportHeaderError, import_dir
 from models import Database
+from workers.planner import plan_reminders
 
 SHOWN_ERRORS = 50
 EXIT_REJECTED_ROWS = 1
@@ -36,9 +37,6 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         db.upgrade()
         report = import_dir(db, directory, batch_size=batch_size, progress=progress)
         if plan and any((directory / name).is_file() for name in ("cronograma.csv", "abonos.csv")):
-            from gateway.i18n import load_catalog
-            from workers.planner import plan_reminders
-
             click.echo(plan_reminders(db, load_catalog(), settings, progress=progress).line())
     except ImportHeaderError as exc:
         click.echo(f"rejected: {exc}", err=True)
@@ -58,15 +56,3 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         click.echo(f"... {report.error_count - SHOWN_ERRORS} more")
     if not report.ok:
         raise click.exceptions.Exit(EXIT_REJECTED_ROWS)
-
-
-@click.command("demo-data")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--households", default=200, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=7, show_default=True)
-@click.option("--periods", default=4, show_default=True, type=click.IntRange(min=2))
-def demo_data_command(directory: Path, households: int, seed: int, periods: int) -> None:
-    """Write a synthetic data set in the CSV contract format to DIRECTORY."""
-    summary = write_demo_data(directory, households, seed=seed, periods=periods)
-    for line in summary.lines():
-        click.echo(line)

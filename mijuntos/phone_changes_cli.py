@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from gateway.config import Settings
+from core.settings import Settings
 from models import Database
 from models.phone_change import describe, recent_changes
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 import click
 from sqlalchemy import ColumnElement, func, select
 
-from gateway.config import Settings
-from gateway.i18n import load_catalog
-from gateway.services import embedded_redis_url
+from core.catalogs import load_catalog
+from core.settings import Settings
 from models import OutboxMessage
 from workers.context import WorkerContext, configure
+from workers.dispatch import Dispatcher, is_paused, set_paused
+from workers.planner import plan_reminders, withdraw_opted_out
 
 
 def _context() -> WorkerContext:
     settings = Settings.from_env()
-    url = settings.redis_url
-    if not url:
-        url, _ = embedded_redis_url(settings.var_dir.resolve())
-    return configure(settings, url)
+    return configure(settings)
 
 
 @click.group("reminders")
@@ -29,8 +27,6 @@ def reminders() -> None:
 @click.option("--progress/--no-progress", default=True)
 def plan(progress: bool) -> None:
     """Plan reminders and notices for the active periods now (the scheduler does it too)."""
-    from workers.planner import plan_reminders, withdraw_opted_out
-
     ctx = _context()
     ctx.db.upgrade()
     report = plan_reminders(ctx.db, load_catalog(), ctx.settings, progress=progress)
@@ -42,8 +38,6 @@ def plan(progress: bool) -> None:
 @click.option("--budget", default=300.0, show_default=True, help="seconds to keep sending")
 def send(budget: float) -> None:
     """Send what is due now, in this process (the scheduler's dispatch job does it too)."""
-    from workers.dispatch import Dispatcher
-
     click.echo(Dispatcher(_context()).run(budget_seconds=budget).line())
 
 
@@ -51,8 +45,6 @@ def send(budget: float) -> None:
 @click.option("--periodo", default=None, help="only this period")
 def status(periodo: str | None) -> None:
     """Counts by state, by kind and by Unidad Territorial; and whether sending is paused."""
-    from workers.dispatch import is_paused
-
     ctx = _context()
     where: list[ColumnElement[bool]] = [OutboxMessage.kind.is_not(None)]
     if periodo:
@@ -87,8 +79,6 @@ def status(periodo: str | None) -> None:
 @reminders.command("pause")
 def pause() -> None:
     """Hold every reminder and notice until `resume` (replies to users still go out)."""
-    from workers.dispatch import set_paused
-
     set_paused(_context().db, True)
     click.echo("reminders paused")
 
@@ -96,7 +86,5 @@ def pause() -> None:
 @reminders.command("resume")
 def resume() -> None:
     """Let reminders and notices go out again."""
-    from workers.dispatch import set_paused
-
     set_paused(_context().db, False)
     click.echo("reminders resumed")

@@ -8,10 +8,12 @@ import sys
 
 import click
 
-from gateway.config import Settings
+from core.connections import redis_client, redis_url
+from core.settings import Settings
 from models import Database, Freshness, schedule_freshness
 from models.base import LIMA
 from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
+from workers.usage import drain_before_counting
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -44,12 +46,7 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: b
 
 def _move_usage_records(settings: Settings, db: Database) -> None:
     """Lookups wait in Redis for up to a minute (gateway/usage.py): count them too."""
-    from gateway.services import embedded_redis_url, redis_client
-    from workers.usage import drain_before_counting
-
-    url = settings.redis_url
-    if not url:
-        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    url, _ = redis_url(settings)
     client = redis_client(url)
     if not drain_before_counting(db, client):
         click.echo("warning: Redis did not answer; lookups of the last minute may be missing",

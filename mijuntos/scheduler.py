@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import click
+import redis
 from rq.cron import CronScheduler
 
-from gateway.auth import check_production_or_exit
-from gateway.config import Settings
-from gateway.logs import configure_logging
-from gateway.services import SMS_QUEUE, embedded_redis_url
-from workers.jobs import dispatch_job, plan_job, purge_job, replay_job, requeue_job
+from core.connections import redis_url
+from core.logs import configure_logging
+from core.settings import Settings
+from gateway.replay import replay_job
+from mijuntos.startup import check_production_or_exit
+from workers.jobs import dispatch_job, plan_job, purge_job, requeue_job
+from workers.queues import SMS_QUEUE
 from workers.usage import usage_job
 
 
@@ -33,12 +36,8 @@ def build_scheduler(connection: object, plan_every: int, dispatch_every: int) ->
 @click.option("--dispatch-every", default=30, show_default=True, help="seconds between dispatches")
 def scheduler_command(plan_every: int, dispatch_every: int) -> None:
     """Run rq's cron scheduler for reminders (the Procfile's `scheduler` process)."""
-    import redis
-
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     check_production_or_exit(settings)
-    url = settings.redis_url
-    if not url:
-        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    url, _ = redis_url(settings)
     build_scheduler(redis.Redis.from_url(url), plan_every, dispatch_every).start()

@@ -6,11 +6,12 @@ import click
 import redis
 from rq import Worker
 
-from gateway.auth import check_production_or_exit
-from gateway.config import Settings
-from gateway.logs import configure_logging
-from gateway.services import embedded_redis_url
-from workers.context import configure, sms_queue
+from core.connections import redis_url
+from core.logs import configure_logging
+from core.settings import Settings
+from mijuntos.startup import check_production_or_exit
+from workers.context import configure
+from workers.queues import sms_queue
 
 
 @click.command("worker")
@@ -20,9 +21,7 @@ def worker_command(burst: bool) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     check_production_or_exit(settings, sends_sms=True)
-    url = settings.redis_url
-    if not url:
-        url, _ = embedded_redis_url(settings.var_dir.resolve())
+    url, _ = redis_url(settings)
     configure(settings, url)
     # The worker's own connection blocks on the queue: no short socket timeout here.
     connection = redis.Redis.from_url(url)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, Index, Integer, String, Text, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 
@@ -150,3 +151,24 @@ class ParkedCallback(Base):
     kind: Mapped[str] = mapped_column(String(16))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def withdraw_pending(
+    session: Session, reason: SkipReason, now: dt.datetime, *, phone: str | None = None,
+    hogar_ids: Iterable[str] = (), who: ColumnElement[bool] | None = None,
+) -> int:
+    """Reminders, notices and broadcasts not taken by a dispatcher yet are not sent: those to
+    `phone`, of `hogar_ids`, or matching `who`; how many. Called in the same transaction as the
+    opt-out or switch-off that calls for it (the next planning run would be minutes late). The
+    planner revives a reminder when the household switches them on again.
+    """
+    if who is None:
+        ids = tuple(hogar_ids)
+        who = OutboxMessage.recipient == phone if phone is not None else OutboxMessage.hogar_id.in_(ids)
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None), who)
+        .values(status=OutboxStatus.SKIPPED, failure_reason=reason, final_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

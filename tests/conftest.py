@@ -18,14 +18,14 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import text
 
-from gateway.embedded import EmbeddedRedis
+from core.embedded import EmbeddedRedis
 from models import Base, Database
 from tests.support import TEST_TODAY
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from gateway.config import Settings
+    from core.settings import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
 POSTGRES_REQUIRED = os.environ.get("TEST_POSTGRES_REQUIRED", "") == "1"
@@ -101,7 +101,7 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture
 def settings(db: Database, redis_url: str, tmp_path: Path) -> Settings:
-    from gateway.config import Settings
+    from core.settings import Settings
 
     return Settings(
         var_dir=tmp_path / "var",
@@ -114,7 +114,7 @@ def settings(db: Database, redis_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, redis: redis_lib.Redis) -> Iterator[Flask]:
-    from gateway import create_app
+    from gateway.app import create_app
 
     application = create_app(settings)
     application.testing = True

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 import redis as redis_lib
+from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
 from sqlalchemy import select, update
 
-from gateway.config import Settings
-from gateway.i18n import load_catalog
-from mijuntos.fake_at import FakeAT
+from core.catalogs import load_catalog
+from core.settings import Settings
 from models import Database, OutboxMessage, Settlement
 from models.base import LIMA
 from workers.context import WorkerContext, configure, current

@@ -86,7 +86,7 @@ def test_health_readiness_and_metrics(app: Flask, seeded) -> None:
 
 
 def test_readiness_fails_when_the_database_is_down(settings, redis) -> None:
-    from gateway import create_app
+    from gateway.app import create_app
 
     down = create_app(settings.with_(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"))
     response = down.test_client().get("/readyz")

@@ -9,11 +9,11 @@ import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
+from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
 from sqlalchemy import select
 
-from gateway.config import Settings
-from mijuntos.fake_at import FakeAT
+from core.settings import Settings
 from models import Database, Household, OptOut, OutboxMessage
 from tests.admin_support import csrf_of, log_in
 from tests.support import ROSA_PHONE, SHARED_PHONE

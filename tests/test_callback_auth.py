@@ -7,9 +7,8 @@ import logging
 
 import pytest
 
-from gateway import create_app
-from gateway.auth import ConfigError
-from gateway.config import Settings
+from core.settings import ConfigError, Settings
+from gateway.app import create_app
 from models import Database, OutboxMessage
 from tests.support import ROSA_PHONE
 

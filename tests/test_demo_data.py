@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from mijuntos_dev.demo_data import period_labels, write_demo_data
+from mijuntos_dev.demo_people import BORN_BY
 from sqlalchemy import func, select
 
 from mijuntos.cli import main
-from mijuntos.demo_data import period_labels, write_demo_data
-from mijuntos.demo_people import BORN_BY
 from mijuntos.importer import import_dir
 from models import (
     CoResponsibility,

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from mijuntos_dev.dial import screen_box
 from werkzeug.serving import make_server
 
 from mijuntos.cli import main
-from mijuntos.dial import screen_box
 from models import Database
 from tests.support import JUANA, STRANGER_PHONE
 

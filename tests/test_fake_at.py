@@ -18,11 +18,10 @@ import pytest
 import requests
 from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
+from mijuntos_dev.fake_at import FakeAT, message_line
+from mijuntos_dev.fake_at_state import sms_parts
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-
-from mijuntos.fake_at import FakeAT, message_line
-from mijuntos.fake_at_state import sms_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONES = ["+51987654321", "+51912345678", "+51900000406"]
@@ -283,7 +282,7 @@ def test_the_cli_command_serves_and_prints_masked_numbers(tmp_path: Path) -> Non
     port = free_port()
     log = tmp_path / "cli.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mijuntos.fake_at", "--port", str(port), "--log", str(log)],
+        [sys.executable, "-m", "mijuntos_dev.fake_at", "--port", str(port), "--log", str(log)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -326,7 +325,7 @@ def test_a_count_only_fake_keeps_counters_not_messages() -> None:
 def test_the_cli_count_only_mode_prints_nothing_per_request() -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mijuntos.fake_at", "--port", str(port), "--count-only"],
+        [sys.executable, "-m", "mijuntos_dev.fake_at", "--port", str(port), "--count-only"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from gateway.config import Settings
+from core.settings import Settings
 from mijuntos.cli import main
 from mijuntos.importer import ImportHeaderError, import_dir
 from models import Database, DataExport, Household
@@ -230,7 +230,7 @@ def test_no_recorded_export_shows_no_date_line(app: Flask, seeded: Database) -> 
 
 
 def test_the_limit_is_the_setting(settings: Settings, redis: Any, seeded: Database) -> None:
-    from gateway import create_app
+    from gateway.app import create_app
 
     record(seeded, days_before_today(30))
     lenient = create_app(settings.with_(data_max_age_days=45))
@@ -299,7 +299,7 @@ def metric(text: str, name: str) -> float:
 
 def test_metrics_expose_the_age_and_readyz_stays_ready(settings: Settings, redis: Any,
                                                         seeded: Database) -> None:
-    from gateway import create_app
+    from gateway.app import create_app
 
     # The real clock here: the gauge's age is measured to the scrape's instant.
     app = create_app(settings.with_(today=None))
@@ -339,11 +339,11 @@ def test_report_prints_the_age_and_the_csv_carries_it(seeded: Database, redis_ur
 
 
 def test_the_line_leads_the_first_page_in_every_language() -> None:
+    from core.catalogs import load_catalog
     from dialogs import Context
     from dialogs.engine import _Step
     from dialogs.state import SessionState
     from dialogs.texts import LANGUAGES
-    from gateway.i18n import load_catalog
     from tests.dialog_facts import MemoryFacts, settlement
 
     catalog = load_catalog()

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from gateway.logs import ScrubbingFormatter, scrub
+from core.logs import ScrubbingFormatter, scrub
 from models import Database
 from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone
 

@@ -131,7 +131,7 @@ def test_a_hop_that_is_not_a_form_or_too_big_gets_a_4xx(app: Flask, seeded: Data
 def test_a_hop_keeps_the_aggregator_request_id_on_its_log_line(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from gateway.logs import RequestIdFilter
+    from core.logs import RequestIdFilter
 
     caplog.handler.addFilter(RequestIdFilter())
     caplog.set_level("DEBUG", logger="mijuntos.ussd")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from core.catalogs import LOCALES_DIR, load_catalog
 from dialogs import Catalog, Context
 from dialogs.engine import SCREEN_MAX, _Step
 from dialogs.facts import CoRespFacts
@@ -18,7 +19,6 @@ from dialogs.screens import SCREENS, MenuError, _screen, check_menu
 from dialogs.state import SessionState
 from dialogs.texts import LANGUAGES
 from dialogs.views import REASONS, STATES
-from gateway.i18n import LOCALES_DIR, load_catalog
 from tests.dialog_facts import MemoryFacts, household, settlement
 
 CATALOG = load_catalog()

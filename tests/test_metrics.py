@@ -84,7 +84,7 @@ def test_lookups_and_new_locks_are_counted_by_channel(app: Flask, seeded: Databa
 
 
 def test_dni_limit_refusals_are_counted(settings, redis, seeded: Database) -> None:
-    from gateway import create_app
+    from gateway.app import create_app
 
     app = create_app(settings.with_(max_dnis_per_phone_per_day=1))
     try:
@@ -128,7 +128,7 @@ def test_hops_are_counted_by_screen_and_outcome(app: Flask, seeded: Database,
 
 
 def test_a_refused_hop_is_counted(settings, redis, seeded: Database) -> None:
-    from gateway import create_app
+    from gateway.app import create_app
 
     app = create_app(settings.with_(callback_secret="s3cret"))
     try:

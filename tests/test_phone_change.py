@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from core.privacy import phone_key
+from core.settings import Settings
 from dialogs.gsm import is_gsm7
-from gateway.config import Settings
-from gateway.privacy import phone_key
 from mijuntos.cli import main
 from models import Household, OptOut, OutboxMessage, PhoneChange, Query
 from models.base import utcnow

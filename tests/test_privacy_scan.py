@@ -8,13 +8,13 @@ import logging
 
 import redis as redis_lib
 from flask import Flask
+from mijuntos_dev.fake_at import FakeAT
 from sqlalchemy import select
 
-from gateway import create_app
-from gateway.backlog import REDIS_KEY
-from gateway.config import Settings
-from gateway.logs import ScrubbingFormatter
-from mijuntos.fake_at import FakeAT
+from core.backlog import REDIS_KEY
+from core.logs import ScrubbingFormatter
+from core.settings import Settings
+from gateway.app import create_app
 from models import Base, Database, OutboxMessage
 from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from workers.retention import PURGED, purge
@@ -56,8 +56,8 @@ def send_and_report(app: Flask, settings: Settings, redis: redis_lib.Redis, redi
     wave planned and dispatched, and every message's delivery report posted back."""
     from rq import Queue, SimpleWorker
 
-    from gateway.i18n import load_catalog
-    from gateway.sms import replay_parked
+    from core.catalogs import load_catalog
+    from gateway.inbound import replay_parked
     from workers.context import configure
     from workers.dispatch import Dispatcher
     from workers.planner import plan_reminders

@@ -10,8 +10,8 @@ import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
+from mijuntos_dev.demo_data import write_demo_data
 
-from mijuntos.demo_data import write_demo_data
 from mijuntos.importer import import_dir
 from models import Database
 from tests.support import TEST_TODAY, Phone, sms_reply

@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
+from core.catalogs import load_catalog
 from dialogs.gsm import sms_parts
 from dialogs.reminders import Operation, cancel_text, household_label, initials, notice_text, reminder_text
 from dialogs.texts import LANGUAGES
-from gateway.i18n import load_catalog
 from tests.test_sms_texts import LONGEST_PLACE, PLACES
 
 CATALOG = load_catalog()

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import pytest
 import redis as redis_lib
 from flask import Flask
+from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
 from sqlalchemy import select, update
 
-from gateway.config import Settings
-from gateway.i18n import load_catalog
-from mijuntos.fake_at import FakeAT
+from core.catalogs import load_catalog
+from core.settings import Settings
 from models import Database, Household, OptOut, OutboxMessage, PayPoint, Settlement
 from tests.reminder_support import at
 from tests.support import ROSA, ROSA_PHONE, SHARED_PHONE, Phone

@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import redis as redis_lib
+from mijuntos_dev.fake_at import FakeAT
 from rq import Queue
 from sqlalchemy import select
 
-from gateway.config import Settings
-from mijuntos.fake_at import FakeAT
+from core.settings import Settings
 from models import Database, OutboxMessage
 
 ROWS = 60

@@ -6,9 +6,9 @@ import pytest
 import redis as redis_lib
 from flask import Flask
 
+from core.delivery_reports import apply_kept
 from models import Database, OutboxMessage
 from workers.context import configure
-from workers.delivery import apply_early_report
 
 
 def outbox_row(db: Database, message_id: str | None = "ATXid_1") -> int:
@@ -74,7 +74,8 @@ def test_a_report_before_the_send_is_recorded_is_kept_then_applied(
         row = s.get(OutboxMessage, row_id)
         assert row is not None
         row.provider_message_id = "ATXid_early"  # what the send job records
-    apply_early_report(configure(settings), "ATXid_early")
+    ctx = configure(settings)
+    apply_kept(ctx.db, ctx.redis, "ATXid_early")
     assert state(db, row_id)[0] == "delivered"
     assert redis.exists("mijuntos:dlr:ATXid_early") == 0
 
@@ -85,7 +86,7 @@ def test_a_report_kept_just_after_the_sender_looked_is_not_stranded(
     """The interleaving, step by step: the webhook finds no row; the sender records the id and
     finds no kept report; only then does the webhook keep its report. The webhook's own second
     look applies it, so the message does not stay `submitted` for ever."""
-    from workers.delivery import DeliveryReport, apply_kept, apply_report, keep_early_report
+    from core.delivery_reports import DeliveryReport, apply_kept, apply_report, keep_early_report
 
     row_id = outbox_row(db, message_id=None)
     late = DeliveryReport("ATXid_race", "Success", "71610")
@@ -95,7 +96,8 @@ def test_a_report_kept_just_after_the_sender_looked_is_not_stranded(
         row = s.get(OutboxMessage, row_id)
         assert row is not None
         row.provider_message_id = "ATXid_race"
-    apply_early_report(configure(settings), "ATXid_race")
+    ctx = configure(settings)
+    apply_kept(ctx.db, ctx.redis, "ATXid_race")
     keep_early_report(redis, late)  # 3. the webhook keeps it
     assert apply_kept(db, redis, "ATXid_race") == 1  # 4. and looks again
     assert state(db, row_id)[0] == "delivered"

@@ -6,10 +6,10 @@ import redis as redis_lib
 from rq import Queue
 from sqlalchemy import select
 
-from gateway import create_app
-from gateway.backlog import REDIS_KEY
-from gateway.config import Settings
-from gateway.sms import replay_parked
+from core.backlog import REDIS_KEY
+from core.settings import Settings
+from gateway.app import create_app
+from gateway.inbound import replay_parked
 from models import Database, OutboxMessage, ParkedCallback
 from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE
 from workers.context import configure
@@ -88,7 +88,7 @@ def test_a_callback_that_can_never_replay_is_set_aside_not_blocking(
     import datetime as dt
     import json
 
-    from gateway.backlog import REJECTED_KEY
+    from core.backlog import REJECTED_KEY
     from models.base import utcnow
     from workers.retention import purge
 

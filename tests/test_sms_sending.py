@@ -9,16 +9,17 @@ from dataclasses import dataclass
 import pytest
 import redis as redis_lib
 from flask import Flask
+from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from gateway import create_app
-from gateway.config import Settings
-from mijuntos.fake_at import FakeAT
+from core.settings import Settings
+from gateway.app import create_app
 from models import Database, OptOut, OutboxMessage
 from tests.support import ROSA_PHONE
-from workers.context import configure, enqueue_send
+from workers.api import enqueue_send
+from workers.context import configure
 
 
 @dataclass

@@ -7,13 +7,13 @@ import itertools
 
 import pytest
 
+from core.catalogs import load_catalog
 from dialogs import Catalog, Context
 from dialogs.gsm import septets, sms_parts
 from dialogs.reminders import Operation, reminder_text
 from dialogs.sms import SmsCommand, answer, parse_command
 from dialogs.texts import LANGUAGES
 from dialogs.views import REASONS, STATES
-from gateway.i18n import load_catalog
 from tests.dialog_facts import MemoryFacts, household, settlement
 
 CATALOG = load_catalog()

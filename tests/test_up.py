@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from mijuntos_dev.dial import Handset
 from sqlalchemy import select
 
-from gateway.embedded import EmbeddedRedis
+from core.embedded import EmbeddedRedis
 from mijuntos.cli import main
-from mijuntos.dial import Handset
 from models import Database, OutboxMessage, Purpose
 
 

@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, select, update
 
-from gateway import usage
+from core import usage_stream as usage
 from models import Database, Query, UsageCursor
 from workers.usage import backlog, drain_usage
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gateway import create_app
-from gateway.config import Settings
-from gateway.embedded import EmbeddedRedis
+from core.embedded import EmbeddedRedis
+from core.settings import Settings
+from gateway.app import create_app
 from models import Database
 from tests.support import ROSA_PHONE, Phone, seed
 

@@ -52,8 +52,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from sqlalchemy import select
 
+from core.keys import key_for
 from dialogs.gsm import is_gsm7
-from gateway.sessions import key_for
 from models import Base, Database, Household, OutboxMessage
 from tests.support import ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, TEST_TODAY, seed
 

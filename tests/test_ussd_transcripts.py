@@ -11,9 +11,9 @@ import redis as redis_lib
 from flask import Flask
 from sqlalchemy import select
 
+from core.usage_stream import STREAM as USAGE_STREAM
+from core.usage_stream import as_text
 from dialogs.screens import SCREENS
-from gateway.usage import STREAM as USAGE_STREAM
-from gateway.usage import as_text
 from models import Database, Household, Query
 from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
 from workers.usage import drain_usage

@@ -24,11 +24,13 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.keys import key_for
 from dialogs.gsm import sms_parts
-from gateway.sessions import key_for
 from models import Database, Household, OptOut, OutboxMessage, Settlement
 from models.base import utcnow
+from workers.context import current
 from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox
+from workers.queues import sms_queue
 
 log = logging.getLogger("mijuntos.broadcast")
 
@@ -236,8 +238,6 @@ def create_broadcast(bid: str, households: int = 0, phones: int = 0, after: str 
     One job makes `PAGES_PER_JOB` pages (a few seconds), then queues the next from where it
     stopped: replies to people waiting share the `sms` queue and get their turn in between.
     """
-    from workers.context import current, sms_queue
-
     ctx = current()
     draft = load(ctx.redis, bid)
     if draft is None or not draft.confirmed_by:

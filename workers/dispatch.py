@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import case, exists, or_, select, update
 
-from gateway.sessions import key_for
+from core.delivery_reports import apply_kept
+from core.keys import key_for
 from models import Database, OptOut, OutboxMessage, OutboxStatus, ReminderControl, SkipReason
 from models.base import utcnow
 from workers.context import WorkerContext
-from workers.delivery import apply_early_report
 from workers.ratelimit import SendRateLimit
 from workers.schedule import clock_for
 from workers.sender import ProviderError, RecipientResult
@@ -279,5 +279,5 @@ class Dispatcher:
             pipe.exists(key_for("dlr", mid))
         for mid, waiting in zip(message_ids, pipe.execute(), strict=True):
             if waiting:
-                apply_early_report(self.ctx, mid)
+                apply_kept(self.ctx.db, self.ctx.redis, mid)
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
 from rq import get_current_job
 from sqlalchemy import select, update
 
-from gateway.privacy import mask_phone
+from core.catalogs import load_catalog
+from core.delivery_reports import apply_kept
+from core.privacy import mask_phone
 from models import FINAL, IMMEDIATE, OptOut, OutboxMessage, OutboxStatus, SkipReason
 from models.base import utcnow
 from workers.context import current
-from workers.delivery import apply_early_report
+from workers.dispatch import Dispatcher
+from workers.planner import plan_reminders, withdraw_opted_out
+from workers.queues import enqueue_send, sms_queue
+from workers.retention import purge
 from workers.sender import ProviderError, RecipientResult
-
-if TYPE_CHECKING:
-    from gateway.services import Services
 
 log = logging.getLogger("mijuntos.sms")
 
@@ -79,7 +81,7 @@ def _record(message_id: int, result: RecipientResult) -> str:
                         result.status_code, result.status)
     if result.accepted:
         if result.message_id:
-            apply_early_report(ctx, result.message_id)
+            apply_kept(ctx.db, ctx.redis, result.message_id)
         return OutboxStatus.SUBMITTED
     if not result.transient:
         return OutboxStatus.FAILED
@@ -112,8 +114,6 @@ def _retry_or_fail(message_id: int, error: str, *, maybe_sent: bool = False) -> 
 
 def plan_job() -> str:
     """Cron: plan reminders and notices for the active periods (idempotent)."""
-    from gateway.i18n import load_catalog
-    from workers.planner import plan_reminders, withdraw_opted_out
 
     ctx = current()
     report = plan_reminders(ctx.db, load_catalog(), ctx.settings)
@@ -123,45 +123,20 @@ def plan_job() -> str:
 
 def dispatch_job() -> str:
     """Cron: send the reminders and notices that are due, within the send window."""
-    from workers.dispatch import Dispatcher
 
     return Dispatcher(current()).run().line()
 
 
 def purge_job() -> str:
     """Cron: purge texts and numbers of messages past the retention period."""
-    from workers.retention import purge
 
     ctx = current()
     return f"purged {purge(ctx.db, ctx.settings.retention_days)} messages"
 
 
-_services: Services | None = None
-
-
-def _web_services() -> Services:
-    """The web side's parts, built once per worker process (for replaying callbacks)."""
-    global _services
-    if _services is None:
-        from gateway.services import build_services
-
-        _services = build_services(current().settings.with_(redis_url=current().redis_url))
-    return _services
-
-
-def replay_job() -> str:
-    """Cron: replay callbacks parked while the database or Redis was down."""
-    from gateway.sms import replay_parked
-
-    return f"replayed {replay_parked(_web_services())} parked callbacks"
-
-
 def requeue_job(older_than: int = 60) -> str:
     """Cron: queue replies (and phone-change notices) stored while Redis was down, and recover
     those cut off mid-send."""
-    import datetime as dt
-
-    from workers.context import enqueue_send, sms_queue
 
     ctx = current()
     cutoff = utcnow() - dt.timedelta(seconds=older_than)

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from tqdm import tqdm
 
+from core.settings import Settings
 from dialogs.gsm import sms_parts
 from dialogs.reminders import Clock, Operation, cancel_text, household_label, notice_text, reminder_text
 from dialogs.texts import Catalog
-from gateway.config import Settings
 from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Settlement, SkipReason
 from models.base import utcnow
+from models.outbox import withdraw_pending
 from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox, insert_new
 from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, phone_groups
 from workers.plan_source import active_periods, ineligible, pages, settlements
@@ -268,8 +269,6 @@ def plan_reminders(
 
 def withdraw_opted_out(db: Database) -> int:
     """Pending reminders to phones that opted out since planning: skipped now, not at send time."""
-    from gateway.effects import withdraw_pending
-
     with db.session() as s:
         return withdraw_pending(s, SkipReason.OPTED_OUT, utcnow(),
                                 who=OutboxMessage.recipient.in_(select(OptOut.phone)))

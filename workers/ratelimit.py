@@ -8,12 +8,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-
-def limits_url(redis_url: str) -> str:
-    """The `limits` storage URL for a redis-py URL (unix sockets are spelled differently)."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
+from core.connections import limits_url
 
 
 class SendRateLimit:

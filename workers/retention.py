@@ -7,8 +7,8 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from gateway import backlog
-from gateway.privacy import mask_phone
+from core import backlog
+from core.privacy import mask_phone
 from models import Database, InboundSms, OutboxMessage, OutboxStatus, ParkedCallback
 from models.base import utcnow
 

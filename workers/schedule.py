@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.settings import Settings
 from dialogs.reminders import Clock
-from gateway.config import Settings
 
 
 def clock_for(settings: Settings) -> Clock:

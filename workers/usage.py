@@ -16,9 +16,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.usage import STREAM, as_text, decode
+from core.usage_stream import STREAM, as_text, decode
 from models import Database, Query, UsageCursor
 from models.base import utcnow
+from workers.context import current
 
 log = logging.getLogger("mijuntos.usage")
 CURSOR = "usage"
@@ -122,7 +123,5 @@ def backlog(client: redis.Redis) -> int:
 
 def usage_job() -> int:
     """The scheduler's job: drain with the worker's database and Redis."""
-    from workers.context import current
-
     ctx = current()
     return drain_usage(ctx.db, ctx.redis)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.sessions import key_for
+from core.keys import key_for
 from models import FINAL, OutboxMessage, OutboxStatus
 from models.base import utcnow
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import redis
 
     from models import Database
-    from workers.context import WorkerContext
 
 log = logging.getLogger("mijuntos.sms")
 
@@ -85,8 +84,3 @@ def apply_kept(db: Database, client: redis.Redis, message_id: str) -> int:
             apply_report(session, DeliveryReport(**json.loads(item)))
     client.ltrim(key, len(raw), -1)
     return len(raw)
-
-
-def apply_early_report(ctx: WorkerContext, message_id: str) -> None:
-    """Apply reports that arrived before the send recorded `message_id`."""
-    apply_kept(ctx.db, ctx.redis, message_id)

@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from gateway.sessions import key_for
+from core.keys import key_for
 from models import Database, ParkedCallback
 from models.base import utcnow
 

@@ -162,3 +162,30 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)
+
+
+class ConfigError(Exception):
+    """The settings are unsafe for where the service runs."""
+
+
+def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
+    """In production refuse to start without a callback secret, a real Redis and PostgreSQL.
+
+    Every process checks (web, worker, scheduler, `mijuntos up`); one that sends SMS also needs
+    the provider account, or it would fall back to no provider at all.
+    """
+    if settings.env != "production":
+        return
+    problems = []
+    if not settings.callback_secret:
+        problems.append("CALLBACK_SECRET: must be set")
+    if not settings.redis_url:
+        problems.append("REDIS_URL: must point at a Redis server (no embedded Redis)")
+    if settings.database_url.startswith("sqlite"):
+        problems.append("DATABASE_URL: must not be SQLite")
+    if settings.secret_key_is_default:
+        problems.append("SECRET_KEY: must be set")
+    if sends_sms and not settings.at_api_key:
+        problems.append("AT_API_KEY: must be set (no stand-in provider in production)")
+    if problems:
+        raise ConfigError("production settings: " + "; ".join(problems))

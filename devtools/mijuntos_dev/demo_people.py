@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from mijuntos.demo_geo import CHILD_NAMES, SECOND_NAMES, SURNAMES, TITULAR_NAMES, District
+from mijuntos_dev.demo_geo import CHILD_NAMES, SECOND_NAMES, SURNAMES, TITULAR_NAMES, District
 
 # Affine maps i -> (a*i + b) mod 10**8 are bijections when a is coprime with 10, which gives
 # unique DNIs and phones without remembering the ones already handed out.

@@ -11,9 +11,11 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from gateway.auth import check_production_or_exit
-from gateway.config import Settings
-from gateway.services import embedded_redis_url
+from core.connections import redis_url
+from core.settings import Settings
+from mijuntos.importer import import_dir
+from mijuntos.startup import check_production_or_exit
+from mijuntos_dev.demo_data import write_demo_data
 from models import Database, Household
 
 
@@ -24,9 +26,6 @@ def _has_households(db: Database) -> bool:
 
 def prepare_demo(settings: Settings, households: int) -> list[str]:
     """Migrate, and on first run write and import demo data; lines to show the user."""
-    from mijuntos.demo_data import write_demo_data
-    from mijuntos.importer import import_dir
-
     db = Database(settings.database_url)
     db.upgrade()
     demo_dir = settings.var_dir / "demo"
@@ -90,12 +89,11 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         samples: list[str] = []
     else:
         samples = prepare_demo(settings, households)
-    server = None
-    if not settings.redis_url:
-        url, server = embedded_redis_url(settings.var_dir.resolve())
+    url, server = redis_url(settings)
+    if server is not None:
         env["REDIS_URL"] = url
         click.echo(f"embedded Redis at {url}")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout: gunicorn.conf.py, wsgi.py
     children: list[subprocess.Popen[bytes]] = []
     base = f"http://{host}:{port}"
     key = f"?key={settings.callback_secret}" if settings.callback_secret else ""
@@ -127,7 +125,7 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
         click.echo(f"  demo {line}")
     click.echo("Ctrl-C stops everything.\n")
     command = [
-        sys.executable, "-m", "gunicorn", "gateway:create_app()",
+        sys.executable, "-m", "gunicorn", "gateway.app:create_app()",
         "--workers", str(workers), "--bind", f"{host}:{port}",
         "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
     ]

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from mijuntos.fake_at_state import network_code
+from mijuntos_dev.fake_at_state import network_code
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mijuntos.csv_rows import FILES
-from mijuntos.demo_geo import COMMUNITIES, STREETS, District, interleaved_districts
-from mijuntos.demo_people import FORCED_COUNT, People, Person
+from mijuntos_dev.demo_geo import COMMUNITIES, STREETS, District, interleaved_districts
+from mijuntos_dev.demo_people import FORCED_COUNT, People, Person
 
 HOUSEHOLDS_PER_POINT = 211  # 760,000 households -> about 3,600 pay points, as nationally
 # The latest period's motivo of the first households (None: programado); demo_people gives

@@ -20,9 +20,9 @@ import click
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from gateway.privacy import mask_phone
-from mijuntos.fake_at_dlr import Callbacks, dlr_form
-from mijuntos.fake_at_state import Faults, Ledger, SendRequest
+from core.privacy import mask_phone
+from mijuntos_dev.fake_at_dlr import Callbacks, dlr_form
+from mijuntos_dev.fake_at_state import Faults, Ledger, SendRequest
 
 FAILURES = ("Failed", "Rejected")
 Step = str | tuple[str, str]

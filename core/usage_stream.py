@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.sessions import Pipeline, key_for
+from core.keys import Pipeline, key_for
 from models import Query
 
 STREAM = key_for("usage", "records")

@@ -1,0 +1,72 @@
+"""The Flask app: the service's web process, built from its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.logs import configure_logging
+from core.settings import Settings, check_production
+from gateway.admin import bp as admin_bp
+from gateway.admin_phone_changes import bp as admin_phone_changes_bp
+from gateway.auth import CALLBACK_PREFIXES, CallbackGuard
+from gateway.auth import install as install_auth
+from gateway.ops import install as install_ops
+from gateway.services import build_services
+from gateway.simulator import bp as simulator_bp
+from gateway.sms import bp as sms_bp
+from gateway.ussd import UssdEndpoint
+from gateway.ussd import bp as ussd_bp
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions for the pages people use (staff pages, the simulator), not callbacks.
+
+    Flask opens the session on every request, building a signing serializer each time: 3 % of a
+    USSD hop's CPU for a cookie no aggregator sends. Callbacks get an empty session that is never
+    saved (writing to it is an error).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(CALLBACK_PREFIXES):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """The Flask app; settings from the environment unless given."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_(**config)
+    configure_logging(settings.log_level, settings.log_format)
+    check_production(settings)
+    app = Flask(__name__)
+    app.secret_key = settings.secret_key
+    # The staff login's cookie: not readable by scripts, not sent on cross-site posts, and only
+    # over HTTPS in production (TLS ends at the balancer or at gunicorn, docs/DEPLOY.md).
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.env == "production")
+    app.session_interface = PageSessions()
+    guard = CallbackGuard(settings)
+    install_auth(app, guard)
+    services = build_services(settings)
+    app.extensions["mijuntos"] = services
+    install_ops(app, services)
+
+    app.register_blueprint(ussd_bp)
+    app.register_blueprint(sms_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_phone_changes_bp)
+    app.register_blueprint(simulator_bp)
+    app.wsgi_app = UssdEndpoint(app.wsgi_app, services, guard)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies  # outermost: every route, /ussd included, sees the client
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    return app
