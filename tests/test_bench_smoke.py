@@ -36,3 +36,8 @@ def test_the_rate_benchmark_reports_median_and_mean(tmp_path: Path) -> None:
     out = run_bench("reminders_rate.py", tmp_path, "--seconds", "3", "--rate", "20")
     assert re.search(r"3 whole seconds measured", out), out
     assert re.search(r"median [\d.]+/s \([+-][\d.]+% from 20\), mean [\d.]+/s", out), out
+
+
+def test_the_cli_start_benchmark_times_help_and_sees_no_flask(tmp_path: Path) -> None:
+    out = run_bench("cli_start.py", tmp_path, "--runs", "2")
+    assert "over 2 runs; Flask loaded: False, SQLAlchemy loaded: False" in out
