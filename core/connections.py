@@ -34,7 +34,7 @@ def redis_url(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
     """The Redis to use: REDIS_URL, else the embedded server (started if none answers).
 
     The embedded server is returned when this process started or reused it; production refuses
-    to start without REDIS_URL (`Settings.check_production`).
+    to start without REDIS_URL (`core.settings.check_production`).
     """
     if settings.redis_url:
         return settings.redis_url, None

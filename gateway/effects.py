@@ -51,7 +51,7 @@ def apply_effects(
 ) -> list[int]:
     """Stage every effect: rows on `session`, Redis commands on `pipeline` (caller commits).
 
-    With `stage_usage`, usage records go on `pipeline` too (gateway/usage.py) and `session` may be
+    With `stage_usage`, usage records go on `pipeline` too (core/usage_stream.py) and `session` may be
     None when `needs_database(effects)` is false. Returns the outbox rows made, for the caller to
     queue once committed (`phone_changes.queue_notices`).
     """

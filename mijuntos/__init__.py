@@ -1,1 +1,1 @@
-"""Mi Juntos command line: database, import, demo data, the terminal phone and the local runner."""
+"""Mi Juntos command line: database, import, reminders, reports, staff accounts, worker and scheduler."""

@@ -45,7 +45,7 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: b
 
 
 def _move_usage_records(settings: Settings, db: Database) -> None:
-    """Lookups wait in Redis for up to a minute (gateway/usage.py): count them too."""
+    """Lookups wait in Redis for up to a minute (core/usage_stream.py): count them too."""
     url, _ = redis_url(settings)
     client = redis_client(url)
     if not drain_before_counting(db, client):

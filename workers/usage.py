@@ -1,4 +1,4 @@
-"""Moving the usage records staged on Redis (gateway/usage.py) into the `query` table.
+"""Moving the usage records staged on Redis (core/usage_stream.py) into the `query` table.
 
 Exactly once, whatever dies when: each batch's rows and the stream id of its last record are
 written in one transaction, and the cursor moves only if nobody moved it meanwhile (a
