@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, send_from_directory
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,6 +37,12 @@ class PageSessions(SecureCookieSessionInterface):
         if request.path.startswith(CALLBACK_PREFIXES):
             return self.null_session_class()
         return super().open_session(app, request)
+
+
+def _favicon() -> Response:
+    """The tab's icon, where browsers ask for it (and the pages point to it)."""
+    return send_from_directory(Path(__file__).parent / "static", "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=7 * 24 * 3600)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -74,6 +81,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_phone_changes_bp)
     app.register_blueprint(simulator_bp)
     exempt_callbacks(app, csrf)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.wsgi_app = UssdEndpoint(app.wsgi_app, services, guard)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         hops = settings.trusted_proxies  # outermost: every route, /ussd included, sees the client
