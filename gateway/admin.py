@@ -18,7 +18,6 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
-from werkzeug.wrappers import Response
 
 from core.keys import key_for
 from dialogs.gsm import is_gsm7
@@ -350,20 +349,38 @@ def _confirm(services: Services, draft: broadcasts.Draft, context: dict[str, Any
     return redirect(url_for("admin.broadcast_status", bid=bid))
 
 
-@bp.get("/broadcast/<bid>")
-@login_required
-def broadcast_status(bid: str) -> Any:
+FINAL_JOB_STATES = frozenset({"failed", "stopped", "canceled"})  # rq gives up: nothing more will happen
+
+
+def _progress(bid: str) -> dict[str, Any]:
+    """A confirmed broadcast, its job's state, and whether the page may stop following it."""
     services = _services()
     draft = broadcasts.load(services.redis, bid)
     if draft is None or not draft.confirmed_by:
         abort(404)
-    job_status = ""
+    job_state = ""
     try:
         job = Job.fetch(draft.job or broadcasts.job_id(bid), connection=services.redis)
         status = job.get_status()
-        job_status = JOB_STATES.get(status.value if status else "", "")
+        job_state = status.value if status else ""
     except NoSuchJobError:
         pass
-    return render("broadcast_result.html", b=draft, again=bool(request.args.get("again")),
-                  job_status=job_status)
+    # Done, or given up: a failed try whose retry is scheduled is still on its way.
+    final = draft.state == "done" or job_state in FINAL_JOB_STATES or (
+        draft.state == "failed" and not job_state)
+    return {"b": draft, "job_status": JOB_STATES.get(job_state, ""), "final": final}
 
+
+@bp.get("/broadcast/<bid>")
+@login_required
+def broadcast_status(bid: str) -> Any:
+    return render("broadcast_result.html", again=bool(request.args.get("again")), **_progress(bid))
+
+
+@bp.get("/broadcast/<bid>/progreso")
+@login_required
+def broadcast_progress(bid: str) -> Any:
+    """The status page's changing part, which its script fetches until `final`."""
+    progress = _progress(bid)
+    return {"state": progress["b"].state, "final": progress["final"],
+            "html": render_template("broadcast_progress.html", **progress)}
