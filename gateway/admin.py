@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, generate_csrf
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
-from werkzeug.wrappers import Response
 
+from core.keys import key_for
 from dialogs.gsm import is_gsm7
 from gateway import broadcast_text
 from gateway.charts import bars
@@ -37,6 +38,7 @@ log = logging.getLogger("mijuntos.admin")
 # Staff-facing messages (the staff pages are in Spanish, like the programme's own tools).
 ERRORS = {
     "stale": "El formulario vencio; intente de nuevo.",
+    "stale_page": "La pagina vencio: recarguela e intente de nuevo.",
     "login": "Usuario o clave incorrectos.",
     "throttled": "Demasiados intentos fallidos. Por seguridad, espere unos minutos y vuelva a intentar.",
     "unavailable": "No se puede ingresar en este momento; intente de nuevo en unos minutos.",
@@ -56,25 +58,79 @@ JOB_STATES = {"queued": "en cola", "started": "en curso", "finished": "terminada
 KIND_NAMES = {"reminder": "recordatorios", "notice": "avisos sin pago", "change": "avisos de cambio"}
 
 
+# A working day: a login in the morning lasts until the evening, however busy the day, and the
+# next day starts with a login (app.py sets Flask's PERMANENT_SESSION_LIFETIME from it).
+SESSION_LIFETIME = dt.timedelta(hours=10)
+
+
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return str(session["csrf"])
+    """The token a page's forms and scripts send back (Flask-WTF's CSRFProtect checks every POST)."""
+    return generate_csrf()  # type: ignore[no-any-return]
 
 
-def _check_csrf() -> bool:
-    sent, kept = request.form.get("csrf", ""), session.get("csrf", "") or "x"
-    return hmac.compare_digest(sent.encode(), kept.encode())
+def _session_key(sid: str) -> str:
+    return key_for("staff-session", sid)
+
+
+def _start_session(name: str) -> None:
+    """Log `name` in: a fresh cookie whose id Redis keeps for the session's lifetime only."""
+    sid, before = secrets.token_urlsafe(18), session.get("sid")
+    lifetime = current_app.permanent_session_lifetime
+    client = _services().redis
+    client.set(_session_key(sid), name, ex=max(int(lifetime.total_seconds()), 1))
+    if isinstance(before, str):  # a login over a login: the session it replaces ends
+        client.delete(_session_key(before))
+    session.clear()
+    session.permanent = True
+    session.update(user=name, sid=sid, at=int(time.time()))
+    g.staff = name
+
+
+def _end_session() -> None:
+    """Log out for good: the session's id leaves Redis, so a copy of the cookie is worth nothing."""
+    sid = session.get("sid")
+    session.clear()
+    g.staff = None
+    if isinstance(sid, str):
+        try:
+            _services().redis.delete(_session_key(sid))
+        except RedisError:  # rare: the request itself was let in by a Redis lookup
+            log.exception("logout: the session's id could not be removed; it lapses with its lifetime")
+
+
+@bp.app_template_global()
+def staff_user() -> str | None:
+    """The staff member logged in on this request, or None.
+
+    A signed cookie is not enough: its session must still be in Redis (logout removes it) and
+    younger than the lifetime, counted from the login, not from the last page seen.
+    """
+    if "staff" in g:
+        return g.staff  # type: ignore[no-any-return]
+    name, sid, since = session.get("user"), session.get("sid"), session.get("at")
+    user = None
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if (isinstance(name, str) and isinstance(sid, str) and isinstance(since, int)
+            and time.time() - since < lifetime):
+        try:
+            kept = _services().redis.get(_session_key(sid))
+        except RedisError:
+            log.warning("staff session not checked: Redis did not answer")
+            kept = None
+        user = name if kept is not None and kept.decode() == name else None  # type: ignore[union-attr]
+    if user is None and name is not None:  # logged out, expired or forged: the browser drops it too
+        for key in ("user", "sid", "at"):  # not the CSRF token, which a page may be using already
+            session.pop(key, None)
+    g.staff = user
+    return user
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not session.get("user"):
+        if not staff_user():
             back = request.full_path if request.method == "GET" and request.query_string else request.path
             return redirect(url_for("admin.login", next=back))
-        if request.method == "POST" and not _check_csrf():
-            return Response("forbidden: stale form, reload the page", 403, mimetype="text/plain")
         return view(*args, **kwargs)
 
     return wrapped
@@ -110,23 +166,30 @@ def safe_next(target: str) -> str | None:
     return target if not (parts.scheme or parts.netloc) else None
 
 
+@bp.errorhandler(CSRFError)
+def stale_form(exc: CSRFError) -> Any:
+    """A staff POST without this session's token (a forged form, or a page from before a logout)."""
+    log.warning("staff form refused on %s: %s", request.path, exc.description)
+    if request.endpoint == "admin.login":
+        return render("login.html", error=ERRORS["stale"]), 400
+    back = url_for("admin.dashboard") if request.endpoint == "admin.logout" else request.path
+    return render("stale.html", error=ERRORS["stale"], back=back), 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error, status = None, 200
-    if request.method == "POST":
+    if request.method == "POST":  # CSRFProtect has checked the form's token
         name, address = request.form.get("username", ""), request.remote_addr or "-"
-        if not _check_csrf():
-            error = ERRORS["stale"]
-        else:
-            try:
-                error, status = _try_login(name, request.form.get("password", ""), address)
-            except Exception:  # Redis down: no throttle, so no login (a staff login can reach every phone)
-                log.exception("login refused: the failed-login counter is unavailable")
-                error, status = ERRORS["unavailable"], 503
+        try:
+            error, status = _try_login(name, request.form.get("password", ""), address)
             if error is None:
-                session.clear()
-                session["user"] = name
-                return redirect(safe_next(request.args.get("next", "")) or url_for("admin.dashboard"))
+                _start_session(name)
+        except Exception:  # Redis down: no throttle, so no login (a staff login can reach every phone)
+            log.exception("login refused: the failed-login counter or the session store is unavailable")
+            error, status = ERRORS["unavailable"], 503
+        if error is None:
+            return redirect(safe_next(request.args.get("next", "")) or url_for("admin.dashboard"))
     return render("login.html", error=error), status
 
 
@@ -149,7 +212,7 @@ def _try_login(name: str, password: str, address: str) -> tuple[str | None, int]
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    session.clear()
+    _end_session()
     return redirect(url_for("admin.login"))
 
 
@@ -244,7 +307,7 @@ def broadcast() -> Any:
         broadcasts.count(s, draft)
     if not draft.households:
         return render("broadcast.html", error=ERRORS["nobody"], **context)
-    draft.user = str(session.get("user", ""))
+    draft.user = staff_user() or ""
     try:
         broadcasts.save_draft(services.redis, draft)
     except RedisError:
@@ -269,7 +332,7 @@ def _confirm(services: Services, draft: broadcasts.Draft, context: dict[str, Any
         return render("broadcast.html", error=ERRORS["expired"], **context)
     if not kept.same_form(draft):
         return render("broadcast.html", error=ERRORS["changed"], **context)
-    user = str(session.get("user", ""))
+    user = staff_user() or ""
     claimed = broadcasts.claim(services.redis, bid, user)
     if claimed == 0:  # the same preview confirmed before (a double click, F5, the back button)
         return redirect(url_for("admin.broadcast_status", bid=bid, again=1))
@@ -286,20 +349,38 @@ def _confirm(services: Services, draft: broadcasts.Draft, context: dict[str, Any
     return redirect(url_for("admin.broadcast_status", bid=bid))
 
 
-@bp.get("/broadcast/<bid>")
-@login_required
-def broadcast_status(bid: str) -> Any:
+FINAL_JOB_STATES = frozenset({"failed", "stopped", "canceled"})  # rq gives up: nothing more will happen
+
+
+def _progress(bid: str) -> dict[str, Any]:
+    """A confirmed broadcast, its job's state, and whether the page may stop following it."""
     services = _services()
     draft = broadcasts.load(services.redis, bid)
     if draft is None or not draft.confirmed_by:
         abort(404)
-    job_status = ""
+    job_state = ""
     try:
         job = Job.fetch(draft.job or broadcasts.job_id(bid), connection=services.redis)
         status = job.get_status()
-        job_status = JOB_STATES.get(status.value if status else "", "")
+        job_state = status.value if status else ""
     except NoSuchJobError:
         pass
-    return render("broadcast_result.html", b=draft, again=bool(request.args.get("again")),
-                  job_status=job_status)
+    # Done, or given up: a failed try whose retry is scheduled is still on its way.
+    final = draft.state == "done" or job_state in FINAL_JOB_STATES or (
+        draft.state == "failed" and not job_state)
+    return {"b": draft, "job_status": JOB_STATES.get(job_state, ""), "final": final}
 
+
+@bp.get("/broadcast/<bid>")
+@login_required
+def broadcast_status(bid: str) -> Any:
+    return render("broadcast_result.html", again=bool(request.args.get("again")), **_progress(bid))
+
+
+@bp.get("/broadcast/<bid>/progreso")
+@login_required
+def broadcast_progress(bid: str) -> Any:
+    """The status page's changing part, which its script fetches until `final`."""
+    progress = _progress(bid)
+    return {"state": progress["b"].state, "final": progress["final"],
+            "html": render_template("broadcast_progress.html", **progress)}

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, send_from_directory
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.logs import configure_logging
 from core.settings import Settings, check_production
+from gateway.admin import SESSION_LIFETIME
 from gateway.admin import bp as admin_bp
 from gateway.admin_phone_changes import bp as admin_phone_changes_bp
-from gateway.auth import CALLBACK_PREFIXES, CallbackGuard
+from gateway.auth import CALLBACK_PREFIXES, CallbackGuard, exempt_callbacks
 from gateway.auth import install as install_auth
 from gateway.ops import install as install_ops
 from gateway.services import build_services
@@ -36,6 +39,12 @@ class PageSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def _favicon() -> Response:
+    """The tab's icon, where browsers ask for it (and the pages point to it)."""
+    return send_from_directory(Path(__file__).parent / "static", "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=7 * 24 * 3600)
+
+
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     """The Flask app; settings from the environment unless given."""
     if isinstance(config, Settings):
@@ -49,10 +58,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.secret_key = settings.secret_key
     # The staff login's cookie: not readable by scripts, not sent on cross-site posts, and only
-    # over HTTPS in production (TLS ends at the balancer or at gunicorn, docs/DEPLOY.md).
+    # over HTTPS in production (TLS ends at the balancer or at gunicorn, docs/DEPLOY.md). It lasts
+    # a working day from the login (gateway/admin.py checks that, and that no logout ended it).
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=settings.env == "production")
+                      SESSION_COOKIE_SECURE=settings.env == "production",
+                      PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME, SESSION_REFRESH_EACH_REQUEST=False)
     app.session_interface = PageSessions()
+    # Every POST of a page (staff forms, the simulator's hops) carries its session's token: the
+    # forms in a field named "csrf", scripts in an X-CSRFToken header. Callbacks are exempt below.
+    app.config.update(WTF_CSRF_FIELD_NAME="csrf",
+                      WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()))
+    csrf = CSRFProtect(app)
     guard = CallbackGuard(settings)
     install_auth(app, guard)
     services = build_services(settings)
@@ -64,6 +80,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_phone_changes_bp)
     app.register_blueprint(simulator_bp)
+    exempt_callbacks(app, csrf)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.wsgi_app = UssdEndpoint(app.wsgi_app, services, guard)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         hops = settings.trusted_proxies  # outermost: every route, /ussd included, sees the client

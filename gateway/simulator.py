@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
-from gateway.admin import csrf_token
+from gateway.admin import ERRORS, csrf_token, staff_user
 from gateway.hops import CallbackError, parse_ussd_hop
 from gateway.services import Services
 from gateway.ussd import answer
@@ -16,7 +17,7 @@ bp = Blueprint("simulator", __name__)
 def _allowed() -> bool:
     """Open for demos and training; behind the staff login in production."""
     services: Services = current_app.extensions["mijuntos"]
-    return services.settings.env != "production" or bool(session.get("user"))
+    return services.settings.env != "production" or bool(staff_user())
 
 
 @bp.get("/simulator")
@@ -28,9 +29,17 @@ def page() -> Response | str:
                            phone=request.args.get("phone", "+51987654321"), csrf=csrf_token())
 
 
+@bp.errorhandler(CSRFError)
+def stale_page(exc: CSRFError) -> Response:
+    """A hop without the page's token (X-CSRFToken): an END screen that says to reload."""
+    current_app.logger.warning("simulator hop refused: %s", exc.description)
+    return Response("END " + ERRORS["stale_page"], 400, mimetype="text/plain")
+
+
 @bp.post("/simulator/hop")
 def hop() -> Response:
-    """One hop, answered by the same code as POST /ussd (no callback key needed in the page)."""
+    """One hop, answered by the same code as POST /ussd (no callback key needed in the page; its
+    CSRF token, checked by CSRFProtect, is)."""
     if not _allowed():
         return Response("forbidden", 403, mimetype="text/plain")
     services: Services = current_app.extensions["mijuntos"]

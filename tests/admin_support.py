@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis as redis_lib
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from mijuntos.cli import main
 from models import Database
@@ -36,3 +40,14 @@ def log_in(app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> FlaskCl
     ok = client.post("/admin/login", data={"csrf": csrf, "username": "ana", "password": PASSWORD})
     assert ok.status_code == 302
     return client
+
+
+def run_jobs(redis: redis_lib.Redis) -> None:
+    """One burst of an `sms` worker in this process, the retries that wait made due now."""
+    queue = Queue("sms", connection=redis)
+    registry = ScheduledJobRegistry(queue=queue)
+    for job_id in registry.get_job_ids():
+        job = Job.fetch(job_id, connection=redis)
+        registry.remove(job)
+        queue.enqueue_job(job)
+    SimpleWorker([queue], connection=redis).work(burst=True)

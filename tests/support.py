@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -118,6 +119,13 @@ def sms_reply(client: FlaskClient, db: Database, phone: str, text: str) -> str:
     return row.text
 
 
+def simulator_token(client: FlaskClient) -> str:
+    """The CSRF token the simulator's page gives its script (sent back as X-CSRFToken)."""
+    found = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/simulator").get_data(as_text=True))
+    assert found
+    return found[1]
+
+
 @dataclass
 class Phone:
     """A handset dialing the service through POST /ussd, as Africa's Talking would."""
@@ -150,8 +158,10 @@ class Phone:
         return "*".join(self.inputs)
 
     def _hop(self) -> str:
+        page = self.path.startswith("/simulator")  # the simulator's script sends its page's token
         response = self.client.post(
             self.path,
+            headers={"X-CSRFToken": simulator_token(self.client)} if page else {},
             data={
                 "sessionId": self.session_id,
                 "serviceCode": self.service_code,

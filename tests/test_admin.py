@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from mijuntos.cli import main
 from models import Database, OutboxMessage
 from tests.admin_support import PASSWORD, create_user, csrf_of, log_in
-from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone
+from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone, simulator_token
 
 
 @pytest.fixture
@@ -62,11 +62,12 @@ def test_report_cli_and_csv(app: Flask, seeded: Database, monkeypatch) -> None:
 def test_simulator_drives_the_dialog(app: Flask, seeded) -> None:
     client = app.test_client()
     assert 'id="screen"' in client.get("/simulator").get_data(as_text=True)
+    token = {"X-CSRFToken": simulator_token(client)}
     first = client.post("/simulator/hop", data={"sessionId": "sim1", "phoneNumber": ROSA_PHONE,
-                                                 "text": ""}).get_data(as_text=True)
+                                                 "text": ""}, headers=token).get_data(as_text=True)
     assert first.startswith("CON Hola Rosa")
     second = client.post("/simulator/hop", data={"sessionId": "sim1", "phoneNumber": ROSA_PHONE,
-                                                  "text": "1"}).get_data(as_text=True)
+                                                  "text": "1"}, headers=token).get_data(as_text=True)
     assert "Agencia BN Chulucanas" in second
 
 

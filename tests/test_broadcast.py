@@ -91,7 +91,7 @@ def test_a_preview_is_confirmed_once_and_the_rows_are_made_by_a_job(
     staff.post("/admin/broadcast", data=confirm)
     run_worker(redis)
     assert len(outbox(seeded)) == 1  # the second confirm created nothing
-    assert staff.post("/admin/broadcast", data={**form, "csrf": "forged"}).status_code == 403
+    assert staff.post("/admin/broadcast", data={**form, "csrf": "forged"}).status_code == 400
 
 
 def test_a_confirm_needs_a_live_preview(staff: FlaskClient, seeded: Database, redis: redis_lib.Redis) -> None:

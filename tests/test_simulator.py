@@ -7,16 +7,17 @@ from flask import Flask
 from sqlalchemy import select
 
 from models import Database, Query
-from tests.support import ROSA_PHONE, Phone
+from tests.support import ROSA_PHONE, Phone, simulator_token
 from workers.usage import drain_usage
 
 
 def test_simulator_lookups_are_recorded_apart_from_real_ussd(app: Flask, seeded: Database,
                                                             redis: redis_lib.Redis) -> None:
     client = app.test_client()
+    token = {"X-CSRFToken": simulator_token(client)}
     for text in ("", "1"):
         reply = client.post("/simulator/hop", data={"sessionId": "sim9", "phoneNumber": ROSA_PHONE,
-                                                    "text": text}).get_data(as_text=True)
+                                                    "text": text}, headers=token).get_data(as_text=True)
     assert "Agencia BN Chulucanas" in reply
     phone = Phone(client, ROSA_PHONE)
     assert "1 Continuar" in phone.dial()  # the same phone, within minutes: resume offered

@@ -2,12 +2,14 @@
 (function () {
   var screen = document.getElementById("screen"), answer = document.getElementById("answer");
   var state = { session: null, inputs: [], open: false };
+  var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   function hop() {
     var form = new URLSearchParams();
     form.set("sessionId", state.session);
     form.set("phoneNumber", document.getElementById("msisdn").value);
     form.set("text", state.inputs.join("*"));
-    return fetch("simulator/hop", { method: "POST", body: form, credentials: "same-origin" })
+    return fetch("simulator/hop", { method: "POST", body: form, credentials: "same-origin",
+                                    headers: { "X-CSRFToken": token } })
       .then(function (r) { return r.text(); })
       .then(function (body) {
         state.open = body.indexOf("CON ") === 0;
