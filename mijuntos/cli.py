@@ -20,13 +20,14 @@ from mijuntos.phone_changes_cli import phone_changes_command
 from mijuntos.reminders_cli import reminders
 from mijuntos.report_cli import report_command
 from mijuntos.scheduler import scheduler_command
+from mijuntos.startup import SettingsGroup
 from mijuntos.worker import worker_command
 from models import Database
 
 COMMAND_GROUP = "mijuntos.commands"
 
 
-@click.group()
+@click.group(cls=SettingsGroup)
 def main() -> None:
     """Mi Juntos by USSD and SMS."""
 
