@@ -3,58 +3,180 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import SettingsError
 from models.base import LIMA
 
 DEV_SECRET = "dev-only-secret-change-me"
+ENVIRONMENTS = ("development", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+DATABASE_BACKENDS = ("sqlite", "postgresql")  # models/db.py, and the per-dialect SQL (models/clock.py)
+REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url reads
+_HH_MM = r"(?:[01]\d|2[0-3]):[0-5]\d"
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}: must be an integer, got {raw!r}") from exc
+def mask_url(raw: str) -> str:
+    """A URL fit for a message: what stands before the host (user, password) and any password
+    parameter replaced by `***`."""
+    head, at, tail = raw.rpartition("@")
+    if at:
+        scheme, sep, _ = head.partition("://")
+        raw = f"{scheme}{sep}***@{tail}" if sep else f"***@{tail}"
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", raw)
 
 
-def _days(env: dict[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value < 0:
-        raise ValueError(f"{name}: must be 0 or more days, got {value}")
-    return value
+class _Reader:
+    """Reads variables from an environment and collects what is wrong with each."""
 
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
 
-def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return tuple(int(part) for part in raw.split(","))
-    except ValueError as exc:
-        raise ValueError(f"{name}: must be integers separated by commas, got {raw!r}") from exc
+    def raw(self, name: str) -> str:
+        return self.env.get(name, "").strip()
 
+    def wrong(self, name: str, expected: str, shown: str) -> None:
+        self.problems.append(f"{name}: {expected}, got {shown!r}")
 
-def _grace_hours(env: dict[str, str]) -> int:
-    # Long enough for a mother to notice the SMS and dial; short enough that a lost phone does
-    # not keep a household's access for weeks.
-    hours = _int(env, "PHONE_CHANGE_GRACE_HOURS", 72)
-    if not 1 <= hours <= 30 * 24:
-        raise ValueError(f"PHONE_CHANGE_GRACE_HOURS: must be between 1 and 720 hours, got {hours}")
-    return hours
+    def choice(self, name: str, default: str, accepted: tuple[str, ...], *, upper: bool = False) -> str:
+        raw = self.raw(name)
+        value = (raw.upper() if upper else raw.lower()) or default
+        if value not in accepted:
+            self.wrong(name, "must be one of " + ", ".join(accepted), raw)
+            return default
+        return value
 
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None,
+                unit: str = "") -> int:
+        raw = self.raw(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.wrong(name, "must be an integer", raw)
+            return default
+        if maximum is not None and not minimum <= value <= maximum:
+            self.wrong(name, f"must be between {minimum} and {maximum}{unit}", raw)
+        elif value < minimum:
+            self.wrong(name, f"must be {minimum} or more{unit}", raw)
+        return value
 
-def _window(raw: str) -> tuple[str, str]:
-    start, sep, end = raw.strip().partition("-")
-    if not sep or len(start.strip()) != 5 or len(end.strip()) != 5:
-        raise ValueError(f"SMS_SEND_WINDOW: must look like 08:00-20:00, got {raw!r}")
-    return start.strip(), end.strip()
+    def integers(self, name: str, default: tuple[int, ...], *, unit: str,
+                 distinct: bool = False) -> tuple[int, ...]:
+        """Whole numbers of 0 or more separated by commas; empty: the default."""
+        raw = self.raw(name)
+        if not raw:
+            return default
+        try:
+            values = tuple(int(part) for part in raw.split(","))
+        except ValueError:
+            values = ()
+        if not values or any(v < 0 for v in values):
+            self.wrong(name, f"must be {unit} (whole numbers of 0 or more) separated by commas", raw)
+            return default
+        if distinct and len(set(values)) != len(values):
+            self.wrong(name, f"must not name the same number of {unit} twice", raw)
+        return values
+
+    def hour(self, name: str, default: str) -> str:
+        raw = self.raw(name)
+        if raw and not re.fullmatch(_HH_MM, raw):
+            self.wrong(name, "must be a time of day as HH:MM (00:00 to 23:59, Lima)", raw)
+            return default
+        return raw or default
+
+    def window(self, name: str, default: tuple[str, str]) -> tuple[str, str]:
+        raw = self.raw(name)
+        if not raw:
+            return default
+        found = re.fullmatch(rf"({_HH_MM})\s*-\s*({_HH_MM}|24:00)", raw)
+        if not found:
+            self.wrong(name, "must look like 08:00-20:00 (HH:MM-HH:MM, Lima; the end may be 24:00)", raw)
+            return default
+        start, end = found.group(1), found.group(2)
+        if start >= end:  # "HH:MM" strings sort as times do; Clock.in_window needs start < end
+            self.wrong(name, "must start before it ends on the same day (a window across midnight "
+                       "is not supported; 00:00-24:00 is the whole day)", raw)
+            return default
+        return start, end
+
+    def database_url(self, name: str, default: str) -> str:
+        raw = self.raw(name)
+        if not raw:
+            return default
+        expected = ("must be an SQLAlchemy URL for SQLite or PostgreSQL "
+                    "(sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST:5432/DB)")
+        try:
+            url = make_url(raw)
+            backend = url.get_backend_name()
+            dialect = url.get_dialect() if backend in DATABASE_BACKENDS else None
+        except (ArgumentError, ValueError):
+            self.wrong(name, expected, mask_url(raw))
+            return raw
+        if dialect is None:
+            self.wrong(name, expected, mask_url(raw))
+            return raw
+        try:
+            dialect.import_dbapi()
+        except ImportError:
+            self.wrong(name, f"{expected}: the driver {url.get_driver_name()!r} is not installed",
+                       mask_url(raw))
+            return raw
+        if dialect.is_async:
+            self.wrong(name, f"{expected}: {url.get_driver_name()!r} is an asyncio driver",
+                       mask_url(raw))
+        return raw
+
+    def redis_url(self, name: str) -> str:
+        raw = self.raw(name)
+        if not raw:
+            return raw
+        parts = urlsplit(raw)
+        if parts.scheme not in REDIS_SCHEMES or not (parts.path if parts.scheme == "unix" else parts.netloc):
+            self.wrong(name, "must be a redis://HOST:PORT/DB, rediss:// (TLS) or unix://PATH URL",
+                       mask_url(raw))
+        return raw
+
+    def http_url(self, name: str) -> str:
+        raw = self.raw(name)
+        if not raw:
+            return raw
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.wrong(name, "must be an http:// or https:// URL with a host", mask_url(raw))
+        return raw
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        given = tuple(n.strip() for n in self.env.get(name, "").split(",") if n.strip())
+        bad = []
+        for network in given:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                bad.append(network)
+        if bad:
+            self.wrong(name, "must be networks (CIDRs such as 196.201.214.0/24) separated by commas",
+                       ",".join(bad))
+        return given
+
+    def pattern(self, name: str, default: str, regex: str, expected: str) -> str:
+        raw = self.raw(name)
+        if raw and not re.fullmatch(regex, raw):
+            self.wrong(name, expected, raw)
+        return raw or default
 
 
 @dataclass(frozen=True)
@@ -64,7 +186,7 @@ class Settings:
     var_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str = ""
-    secret_key: str = DEV_SECRET
+    secret_key: str = field(default=DEV_SECRET, repr=False)  # secrets stay out of reprs
     service_code: str = "*1880#"
     helpline: str = "1880"
     dob_max_attempts: int = 3
@@ -75,13 +197,13 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"  # LOG_FORMAT=json for JSON lines
     env: str = "development"  # MIJUNTOS_ENV; "production" refuses unsafe settings
-    callback_secret: str = ""  # required in each callback URL as ?key=... when set
+    callback_secret: str = field(default="", repr=False)  # required in each callback URL as ?key=... when set
     callback_networks: tuple[str, ...] = ()  # CIDRs callbacks may come from; empty: any
     # Proxies in front of the service (a load balancer) whose X-Forwarded-For/-Proto to trust:
     # without it a network list sees the balancer's address, never the aggregator's.
     trusted_proxies: int = 0
     at_username: str = "sandbox"
-    at_api_key: str = ""
+    at_api_key: str = field(default="", repr=False)
     at_sender_id: str | None = None
     at_base_url: str = ""  # empty: the SDK's own host; the stand-in server's URL in demos and tests
     sms_max_retries: int = 5
@@ -107,47 +229,65 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Settings from environment variables (see docs/CONFIG in the README)."""
-        env = dict(os.environ if environ is None else environ)
-        var_dir = Path(env.get("MIJUNTOS_VAR_DIR", "var"))
-        return cls(
+        """Settings from environment variables (the README's "Configuration").
+
+        Every variable is checked here, at start: a wrong one raises one `SettingsError` that
+        names each wrong variable, what it accepts and what it got (never a secret's value; a
+        URL's password is masked), rather than failing later inside a request or a job.
+        """
+        env = _Reader(dict(os.environ if environ is None else environ))
+        var_dir = Path(env.raw("MIJUNTOS_VAR_DIR") or "var")
+        if var_dir.exists() and not var_dir.is_dir():
+            env.wrong("MIJUNTOS_VAR_DIR", "must be a directory (or not exist yet)", str(var_dir))
+        settings = cls(
             var_dir=var_dir,
-            database_url=env.get("DATABASE_URL", "").strip()
-            or f"sqlite:///{(var_dir / 'mijuntos.db').resolve()}",
-            redis_url=env.get("REDIS_URL", "").strip(),
-            secret_key=env.get("SECRET_KEY", "").strip() or DEV_SECRET,
-            service_code=env.get("USSD_SERVICE_CODE", "").strip() or "*1880#",
-            helpline=env.get("HELPLINE", "").strip() or "1880",
-            dob_max_attempts=_int(env, "DOB_MAX_ATTEMPTS", 3),
-            dob_lock_seconds=_int(env, "DOB_LOCK_MINUTES", 30) * 60,
-            max_dnis_per_phone_per_day=_int(env, "MAX_DNIS_PER_PHONE_PER_DAY", 3),
-            session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
-            resume_window_seconds=_int(env, "USSD_RESUME_MINUTES", 10) * 60,
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
-            log_format=env.get("LOG_FORMAT", "").strip().lower() or "text",
-            env=env.get("MIJUNTOS_ENV", "").strip() or "development",
-            callback_secret=env.get("CALLBACK_SECRET", "").strip(),
-            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
-            callback_networks=tuple(
-                n.strip() for n in env.get("CALLBACK_ALLOWED_NETWORKS", "").split(",") if n.strip()
-            ),
-            at_username=env.get("AT_USERNAME", "").strip() or "sandbox",
-            at_api_key=env.get("AT_API_KEY", "").strip(),
-            at_sender_id=env.get("AT_SENDER_ID", "").strip() or None,
-            at_base_url=env.get("AT_BASE_URL", "").strip(),
-            sms_max_retries=_int(env, "SMS_MAX_RETRIES", 5),
-            sms_retry_intervals=_ints(env, "SMS_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
-            sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 0),
-            sms_batch_size=_int(env, "SMS_BATCH_SIZE", 500),
-            sms_claim_size=_int(env, "SMS_CLAIM_SIZE", 2000),
-            reminder_offsets=_ints(env, "REMINDER_OFFSETS_DAYS", (3, 1)),
-            send_window=_window(env.get("SMS_SEND_WINDOW", "08:00-20:00")),
-            send_start=env.get("REMINDER_SEND_AT", "").strip() or "09:00",
-            claim_stale_seconds=_int(env, "SMS_CLAIM_STALE_SECONDS", 120),
-            retention_days=_int(env, "SMS_RETENTION_DAYS", 90),
-            data_max_age_days=_days(env, "DATA_MAX_AGE_DAYS", 21),
-            phone_change_grace_hours=_grace_hours(env),
+            database_url=env.database_url("DATABASE_URL", f"sqlite:///{(var_dir / 'mijuntos.db').resolve()}"),
+            redis_url=env.redis_url("REDIS_URL"),
+            secret_key=env.raw("SECRET_KEY") or DEV_SECRET,
+            service_code=env.pattern("USSD_SERVICE_CODE", "*1880#", r"\*\d+(?:\*\d+)*#",
+                                     "must be a USSD code such as *1880# or *384*12#"),
+            helpline=env.pattern("HELPLINE", "1880", r"\+?\d[\d -]*",
+                                 "must be a phone number (digits, spaces, dashes, a leading +)"),
+            dob_max_attempts=env.integer("DOB_MAX_ATTEMPTS", 3, 1),
+            dob_lock_seconds=env.integer("DOB_LOCK_MINUTES", 30, 1, unit=" minutes") * 60,
+            max_dnis_per_phone_per_day=env.integer("MAX_DNIS_PER_PHONE_PER_DAY", 3, 1),
+            session_ttl_seconds=env.integer("USSD_SESSION_TTL_SECONDS", 300, 1, unit=" seconds"),
+            resume_window_seconds=env.integer("USSD_RESUME_MINUTES", 10, 1, unit=" minutes") * 60,
+            log_level=env.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
+            env=env.choice("MIJUNTOS_ENV", "development", ENVIRONMENTS),
+            callback_secret=env.raw("CALLBACK_SECRET"),
+            trusted_proxies=env.integer("TRUSTED_PROXIES", 0, 0),
+            callback_networks=env.networks("CALLBACK_ALLOWED_NETWORKS"),
+            at_username=env.raw("AT_USERNAME") or "sandbox",
+            at_api_key=env.raw("AT_API_KEY"),
+            at_sender_id=env.raw("AT_SENDER_ID") or None,
+            at_base_url=env.http_url("AT_BASE_URL"),
+            # rq's Retry refuses fewer than one retry and negative intervals (workers/queues.py).
+            sms_max_retries=env.integer("SMS_MAX_RETRIES", 5, 1),
+            sms_retry_intervals=env.integers("SMS_RETRY_INTERVALS", (10, 30, 60, 300, 900),
+                                             unit="seconds"),
+            sms_rate_limit=env.integer("SMS_RATE_LIMIT", 0, 0),
+            sms_batch_size=env.integer("SMS_BATCH_SIZE", 500, 1),
+            sms_claim_size=env.integer("SMS_CLAIM_SIZE", 2000, 1),
+            # Negative offsets would plan reminders after the operation opened; a repeated one,
+            # two rows under one dedupe key.
+            reminder_offsets=env.integers("REMINDER_OFFSETS_DAYS", (3, 1), unit="days", distinct=True),
+            send_window=env.window("SMS_SEND_WINDOW", ("08:00", "20:00")),
+            send_start=env.hour("REMINDER_SEND_AT", "09:00"),
+            # 0 would take back every claim at once. How far above 1 to keep it is in
+            # docs/DEPLOY.md (a fault-injection test uses 1 s on purpose, with slow calls).
+            claim_stale_seconds=env.integer("SMS_CLAIM_STALE_SECONDS", 120, 1, unit=" seconds"),
+            retention_days=env.integer("SMS_RETENTION_DAYS", 90, 1, unit=" days"),
+            data_max_age_days=env.integer("DATA_MAX_AGE_DAYS", 21, 0, unit=" days"),
+            # Long enough for a mother to notice the SMS and dial; short enough that a lost
+            # phone does not keep a household's access for weeks.
+            phone_change_grace_hours=env.integer("PHONE_CHANGE_GRACE_HOURS", 72, 1, 30 * 24,
+                                                 unit=" hours"),
         )
+        if env.problems:
+            raise SettingsError(env.problems)
+        return settings
 
     def local_today(self) -> dt.date:
         """Today's date in the programme's time zone: what "not over yet" is judged against."""
@@ -160,12 +300,13 @@ class Settings:
         return self.secret_key == DEV_SECRET
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some settings changed (tests, CLI flags)."""
+        """A copy with some settings changed (tests, CLI flags): not checked as from_env checks
+        the environment (a test may want a window of 00:00-24:00 or an odd value on purpose)."""
         return replace(self, **changes)
 
 
-class ConfigError(Exception):
-    """The settings are unsafe for where the service runs."""
+class ConfigError(SettingsError):
+    """The settings are valid but unsafe for where the service runs (production)."""
 
 
 def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
@@ -188,4 +329,4 @@ def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
     if sends_sms and not settings.at_api_key:
         problems.append("AT_API_KEY: must be set (no stand-in provider in production)")
     if problems:
-        raise ConfigError("production settings: " + "; ".join(problems))
+        raise ConfigError(problems, "production settings")

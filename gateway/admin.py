@@ -26,7 +26,7 @@ from gateway.charts import bars
 from gateway.login_guard import LoginGuard
 from gateway.services import Services
 from models import AdminUser, Household, schedule_freshness
-from models.base import LIMA
+from models.clock import lima_days
 from models.reports import usage_report
 from models.wave import STAGES as WAVE_STAGES
 from models.wave import broadcast_stages, latest_period, periods, wave_stages
@@ -232,9 +232,9 @@ def _stage_bars(title: str, stages: dict[str, dict[str, int]], names: dict[str, 
 @bp.get("/")
 @login_required
 def dashboard() -> Any:
-    today = dt.datetime.now(LIMA).date()
-    start, end = _day("from", today - dt.timedelta(days=13)), _day("to", today)
     services = _services()
+    today = services.settings.local_today()  # the Lima day, or the one pinned in the settings
+    start, end = _day("from", today - dt.timedelta(days=13)), _day("to", today)
     # The last minute's lookups too; a backlog beyond two batches (a stopped scheduler) is left
     # to the scheduler's job, so the page stays quick.
     drain_before_counting(services.db, services.redis, max_batches=2)
@@ -246,8 +246,7 @@ def dashboard() -> Any:
         periodo = request.args.get("periodo", "")
         periodo = periodo if periodo in known else (latest_period(s) or "")
         wave = wave_stages(s, periodo)
-        since = dt.datetime.combine(start, dt.time(), LIMA)
-        sent = broadcast_stages(s, since, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), LIMA))
+        sent = broadcast_stages(s, *lima_days(start, end))
     per_day = bars("Consultas por dia y canal", [
         (day, [c.get("ussd", 0), c.get("sms", 0)]) for day, c in sorted(r.per_day.items())
     ], ["USSD", "SMS"])

@@ -31,7 +31,8 @@ from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
 from models import CoResponsibility, Household, OptOut, PayPoint, PhoneChange, Settlement
-from models.base import LIMA, UTCDateTime, utcnow
+from models.base import UTCDateTime, utcnow
+from models.clock import lima_date
 from models.export import LATEST_SCHEDULE_EXPORT
 
 _HOUSEHOLD_COLUMNS = (
@@ -63,7 +64,7 @@ def _household(row: object) -> HouseholdFacts:
         phone=r["phone"],
         reminders_enabled=bool(r["reminders_enabled"]),
         initials=initials(nombres, r["apellidos"] or ""),
-        moved_away_on=moved_at.astimezone(LIMA).date() if moved_at else None,
+        moved_away_on=lima_date(moved_at) if moved_at else None,
     )
 
 
@@ -166,7 +167,7 @@ def schedule_exported_on(conn: Connection) -> dt.date | None:
     if cached is not None and now - cached[0] < EXPORT_TTL:
         return cached[1]
     row = conn.execute(LATEST_SCHEDULE_EXPORT).first()
-    day = row[0].astimezone(LIMA).date() if row else None
+    day = lima_date(row[0]) if row else None
     with _exported_lock:
         _exported[engine] = (now, day)
     return day

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import click
+
+from core.errors import SettingsError
 
 COMMAND_GROUP = "mijuntos.commands"
 DEV_HELP = "A development tool (mijuntos-dev): `mijuntos %s --help` tells more."
@@ -44,7 +47,18 @@ def _load(target: str) -> click.Command:
 
 
 class Commands(click.Group):
-    """A group whose commands are imported only when one of them runs (or shows its help)."""
+    """A group whose commands are imported only when one of them runs (or shows its help).
+
+    A `SettingsError` raised by any command beneath it (a variable `Settings.from_env` refuses,
+    or production settings `check_production` refuses) becomes click's error, `Error: settings:
+    NAME: ...` on stderr and exit status 1, not a traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
 
     def _dev_tools(self) -> dict[str, EntryPoint]:
         return {point.name: point for point in entry_points(group=COMMAND_GROUP)}

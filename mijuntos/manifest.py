@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mijuntos.import_report import ExportStamp
 from models import ExportSource
-from models.base import LIMA
+from models.clock import LIMA, lima_day_start
 
 NAME = "manifest.csv"
 COLUMN = "exportado_el"
@@ -80,7 +80,7 @@ def read_manifest(path: Path, now: dt.datetime) -> dt.datetime:
 def _parse(value: str) -> dt.datetime | None:
     try:
         if _DATE.fullmatch(value):
-            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), LIMA).astimezone(dt.UTC)
+            return lima_day_start(dt.date.fromisoformat(value))
         if _DATE_TIME.fullmatch(value):
             moment = dt.datetime.fromisoformat(value)
             return (moment if moment.tzinfo else moment.replace(tzinfo=LIMA)).astimezone(dt.UTC)

@@ -11,7 +11,6 @@ import click
 from core.connections import redis_client, redis_url
 from core.settings import Settings
 from models import Database, Freshness, schedule_freshness
-from models.base import LIMA
 from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
 from workers.usage import drain_before_counting
 
@@ -26,11 +25,11 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
               help="every figure as a CSV row: section,key,measure,value (docs/DEPLOY.md)")
 def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: bool) -> None:
     """Lookups by channel and UT, verifications, households reached, reminders by UT."""
-    last = end.date() if end else dt.datetime.now(LIMA).date()
+    settings = Settings.from_env()
+    last = end.date() if end else settings.local_today()
     first = start.date() if start else last - dt.timedelta(days=30)
     if first > last:
         raise click.UsageError(f"--from {first} is after --to {last}")
-    settings = Settings.from_env()
     db = Database(settings.database_url)
     _move_usage_records(settings, db)
     with db.session() as session:

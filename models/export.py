@@ -10,7 +10,8 @@ from sqlalchemy import Boolean, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dialogs.freshness import data_age_days, is_stale
-from models.base import LIMA, Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, utcnow
+from models.clock import lima_date
 
 # The files that carry dates a caller is told: pay points' days and which one a household uses.
 SCHEDULE_FILES = ("cronograma.csv", "abonos.csv")
@@ -62,7 +63,7 @@ class Freshness:
     @property
     def exported_on(self) -> dt.date | None:
         """The export's day on the Lima calendar."""
-        return self.exported_at.astimezone(LIMA).date() if self.exported_at else None
+        return lima_date(self.exported_at) if self.exported_at else None
 
     @property
     def age_days(self) -> int | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from models.base import LIMA
+from models.clock import lima_date_of, lima_days
 from models.export import Freshness
 from models.outbox import OutboxMessage, OutboxStatus, SkipReason
 from models.query import Query
@@ -85,15 +85,9 @@ def delivery_rate(delivered: int, failed: int) -> float:
     return 100.0 * delivered / (delivered + failed) if delivered + failed else 0.0
 
 
-def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants covering the Lima days start..end."""
-    return (dt.datetime.combine(start, dt.time(), LIMA).astimezone(dt.UTC),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), LIMA).astimezone(dt.UTC))
-
-
 def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
     """Lookups by channel, UT and day; verifications; households reached; reminder funnel."""
-    since, until = _window(start, end)
+    since, until = lima_days(start, end)
     report = UsageReport(start, end)
     in_range = (Query.created_at >= since, Query.created_at < until)
     lookup = (*in_range, Query.kind.in_(LOOKUPS))
@@ -114,10 +108,7 @@ def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
     report.verified, report.failed_verifications = int(row[0]), int(row[1]) - int(row[0])
     report.households = int(session.scalar(
         select(func.count(func.distinct(Query.hogar_id))).where(*lookup)) or 0)
-    # Days on the Lima clock: shift the instant before taking its date.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    lima_day = (func.date(func.timezone("America/Lima", Query.created_at)) if postgres
-                else func.date(Query.created_at, "-5 hours"))
+    lima_day = lima_date_of(Query.created_at)  # days on the Lima clock, per dialect
     for day, channel, count in session.execute(
         select(lima_day, Query.channel, func.count()).where(*lookup)
         .group_by(lima_day, Query.channel).order_by(lima_day)

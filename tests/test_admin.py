@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +13,8 @@ from flask.testing import FlaskClient
 
 from mijuntos.cli import main
 from models import Database, OutboxMessage
+from models.base import utcnow
+from models.clock import lima_date
 from tests.admin_support import PASSWORD, create_user, csrf_of, log_in
 from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone, simulator_token
 
@@ -37,7 +38,8 @@ def traffic(app: Flask) -> None:
 def test_dashboard_needs_a_login_and_shows_real_numbers(app: Flask, seeded, staff) -> None:
     assert app.test_client().get("/admin/").status_code == 302  # not logged in: to the login
     traffic(app)
-    html = staff.get("/admin/").get_data(as_text=True)
+    today = lima_date(utcnow())  # the traffic's day: the app's own today is pinned (TEST_TODAY)
+    html = staff.get(f"/admin/?from={today}&to={today}").get_data(as_text=True)
     assert "Consultas: <strong>3</strong>" in html and "(USSD 2, SMS 1)" in html
     assert "verificadas 3" in html and "hogares 2" in html
     assert '<svg class="chart"' in html and "cdn" not in html.lower()
@@ -49,7 +51,7 @@ def test_report_cli_and_csv(app: Flask, seeded: Database, monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", seeded.url)
     # Lookups wait in Redis until moved; the report moves them from the service's Redis first.
     monkeypatch.setenv("REDIS_URL", app.extensions["mijuntos"].settings.redis_url)
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=-5))).date().isoformat()
+    today = lima_date(utcnow()).isoformat()
     out = CliRunner().invoke(main, ["report", "--from", today, "--to", today]).output
     assert "lookups: 3 (USSD 2, SMS 1)" in out and "households reached: 2" in out
     assert "verifications: 3 verified, 0 failed" in out

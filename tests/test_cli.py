@@ -45,4 +45,4 @@ def test_help_imports_no_command_module() -> None:
             " 'sqlalchemy' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT)
-    assert out.stderr.strip() == "['mijuntos', 'mijuntos.cli'] False False"
+    assert out.stderr.strip() == "['core', 'core.errors', 'mijuntos', 'mijuntos.cli'] False False"
