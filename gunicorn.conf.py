@@ -6,6 +6,10 @@ PROMETHEUS_MULTIPROC_DIR set before any worker imports the app: an operator's di
 as given (and its metric files are deleted at start, as the library requires); without one, a
 fresh directory is made under the temporary directory for this server and removed when it stops.
 
+Settings: checked here, in the master, before any worker boots: wrong or unsafe settings stop the
+server with one line naming the variables (exit status 4, gunicorn's "App failed to load"), not
+a message per worker and a race between their exits.
+
 Logs: with LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are
 JSON objects too, through the app's scrubbing formatter, so every line on stderr parses.
 """
@@ -15,8 +19,24 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
+
+from core.settings import Settings, SettingsError, check_production
+
+APP_LOAD_ERROR = 4  # gunicorn.arbiter.Arbiter.APP_LOAD_ERROR
+
+
+def _check_settings() -> None:
+    try:
+        check_production(Settings.from_env())
+    except SettingsError as exc:
+        print(f"mijuntos web: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR) from None
+
+
+_check_settings()
 
 _OWNER = "MIJUNTOS_METRICS_DIR_OWNER"  # the pid of the master that made the directory
 _PREFIX = "mijuntos-metrics-"

@@ -224,13 +224,28 @@ def test_create_app_refuses_wrong_settings(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_gunicorn_stops_with_the_message_and_no_traceback(tmp_path: Path) -> None:
-    """The Procfile's web process: one line naming the variable, and gunicorn's master shuts
-    down ("App failed to load.") rather than booting failing workers forever."""
+    """The Procfile's web process: one line naming the variable, and gunicorn's master stops
+    before it boots a worker that would fail the same way."""
     env = clean_env(tmp_path, MIJUNTOS_ENV="prod", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
     command = [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(ROOT / "gunicorn.conf.py"),
                "--workers", "2", "--bind", "127.0.0.1:0", "--no-control-socket"]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4, done.stderr  # gunicorn's APP_LOAD_ERROR: the master stopped
-    assert f"mijuntos web: cannot start: settings: {PROD}" in done.stderr
-    assert "App failed to load" in done.stderr and "Traceback" not in done.stderr
+    # Checked once, by the master (gunicorn.conf.py), before any worker boots.
+    assert done.stderr.count(f"mijuntos web: cannot start: settings: {PROD}") == 1, done.stderr
+    assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
+
+
+def test_wsgi_alone_stops_gunicorn_with_the_message(tmp_path: Path) -> None:
+    """Without gunicorn.conf.py (another way of serving wsgi:app), the app's own check stops the
+    worker with gunicorn's "App failed to load", and the master with it."""
+    env = clean_env(tmp_path, MIJUNTOS_ENV="prod", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    empty = tmp_path / "empty.conf.py"  # gunicorn would read ./gunicorn.conf.py by default
+    empty.write_text("")
+    command = [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(empty), "--workers", "1",
+               "--bind", "127.0.0.1:0", "--no-control-socket"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, done.stderr
+    assert f"mijuntos web: cannot start: settings: {PROD}" in done.stderr
+    assert "App failed to load" in done.stderr
