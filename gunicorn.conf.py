@@ -6,8 +6,9 @@ PROMETHEUS_MULTIPROC_DIR set before any worker imports the app: an operator's di
 as given (and its metric files are deleted at start, as the library requires); without one, a
 fresh directory is made under the temporary directory for this server and removed when it stops.
 
-Logs: with LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are
-JSON objects too, through the app's scrubbing formatter, so every line on stderr parses.
+Logs: an answered delivery report gets no access line (QuietLogger; the app sums them up).
+With LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are JSON
+objects too, through the app's scrubbing formatter, so every line on stderr parses.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import shutil
 import tempfile
 from typing import Any
+
+from gunicorn.glogging import Logger
 
 _OWNER = "MIJUNTOS_METRICS_DIR_OWNER"  # the pid of the master that made the directory
 _PREFIX = "mijuntos-metrics-"
@@ -56,10 +59,27 @@ def on_exit(server: Any) -> None:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
-if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
-    from gunicorn.glogging import Logger
+def quiet_access(environ: dict[str, Any], status: object) -> bool:
+    """An access line not written: an answered delivery report. A wave of reminders brings
+    hundreds a second; the app writes a summary of them (gateway/sms.py DeliverySummary), and a
+    refused or failed one (not 2xx) still gets its line."""
+    return environ.get("PATH_INFO") == "/sms/delivery" and str(status or "").startswith("2")
 
-    class JsonLogger(Logger):
+
+class QuietLogger(Logger):
+    """gunicorn's logger; its access log (on under `mijuntos up`) without answered delivery reports."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if quiet_access(environ, getattr(resp, "status", None)):
+            return
+        super().access(resp, req, environ, request_time)
+
+
+logger_class = QuietLogger
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+
+    class JsonLogger(QuietLogger):
         """gunicorn's own lines through the app's scrubbing JSON formatter (same handlers)."""
 
         def setup(self, cfg: Any) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
+import os
 from dataclasses import dataclass
 
 import redis
@@ -38,17 +38,29 @@ class Services:
         self.db.dispose()
 
 
-@functools.cache
-def _warn_dev_secret() -> None:
-    """Once a process (a worker's jobs build their services again every minute)."""
+# Set in the environment of the process that warned: what it starts or forks inherits it.
+DEV_SECRET_WARNED = "MIJUNTOS_DEV_SECRET_WARNED"
+
+
+def warn_dev_secret(settings: Settings) -> None:
+    """Say once, at start, that the development key is in use.
+
+    Once per process tree, not per job: rq forks a work horse per job and each builds its
+    services again (gateway/replay.py, every minute), gunicorn forks its workers, `mijuntos up`
+    starts the web, the worker and the scheduler. The first process to warn marks its
+    environment, and every process it forks or starts afterwards inherits the mark and stays
+    quiet. Long-running commands call this before they fork (mijuntos/startup.py).
+    """
+    if settings.secret_key != DEV_SECRET or os.environ.get(DEV_SECRET_WARNED):
+        return
+    os.environ[DEV_SECRET_WARNED] = "1"
     log.warning("SECRET_KEY is not set: using the development key")
 
 
 def build_services(settings: Settings) -> Services:
     """Every part the web process needs."""
     url, embedded = redis_url(settings)
-    if settings.secret_key == DEV_SECRET:
-        _warn_dev_secret()
+    warn_dev_secret(settings)
     client = redis_client(url)
     store = SessionStore(
         client,
