@@ -10,8 +10,9 @@ Settings: checked here, in the master, before any worker boots: wrong or unsafe 
 server with one line naming the variables (exit status 4, gunicorn's "App failed to load"), not
 a message per worker and a race between their exits.
 
-Logs: with LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are
-JSON objects too, through the app's scrubbing formatter, so every line on stderr parses.
+Logs: an answered delivery report gets no access line (QuietLogger; the app sums them up).
+With LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are JSON
+objects too, through the app's scrubbing formatter, so every line on stderr parses.
 """
 
 from __future__ import annotations
@@ -23,17 +24,21 @@ import sys
 import tempfile
 from typing import Any
 
-from core.settings import Settings, SettingsError, check_production
+from gunicorn.glogging import Logger
+
+from core.settings import Settings, SettingsError, check_production, warn_dev_secret
 
 APP_LOAD_ERROR = 4  # gunicorn.arbiter.Arbiter.APP_LOAD_ERROR
 
 
 def _check_settings() -> None:
     try:
-        check_production(Settings.from_env())
+        settings = Settings.from_env()
+        check_production(settings)
     except SettingsError as exc:
         print(f"mijuntos web: cannot start: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(APP_LOAD_ERROR) from None
+    warn_dev_secret(settings)  # once, here: the workers forked from this master inherit the mark
 
 
 _check_settings()
@@ -76,10 +81,27 @@ def on_exit(server: Any) -> None:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
-if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
-    from gunicorn.glogging import Logger
+def quiet_access(environ: dict[str, Any], status: object) -> bool:
+    """An access line not written: an answered delivery report. A wave of reminders brings
+    hundreds a second; the app writes a summary of them (gateway/sms.py DeliverySummary), and a
+    refused or failed one (not 2xx) still gets its line."""
+    return environ.get("PATH_INFO") == "/sms/delivery" and str(status or "").startswith("2")
 
-    class JsonLogger(Logger):
+
+class QuietLogger(Logger):
+    """gunicorn's logger; its access log (on under `mijuntos up`) without answered delivery reports."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if quiet_access(environ, getattr(resp, "status", None)):
+            return
+        super().access(resp, req, environ, request_time)
+
+
+logger_class = QuietLogger
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+
+    class JsonLogger(QuietLogger):
         """gunicorn's own lines through the app's scrubbing JSON formatter (same handlers)."""
 
         def setup(self, cfg: Any) -> None:

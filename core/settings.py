@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,8 @@ from sqlalchemy.exc import ArgumentError
 
 from core.errors import SettingsError
 from models.base import LIMA
+
+log = logging.getLogger("mijuntos")
 
 DEV_SECRET = "dev-only-secret-change-me"
 ENVIRONMENTS = ("development", "production")
@@ -330,3 +333,21 @@ def check_production(settings: Settings, *, sends_sms: bool = False) -> None:
         problems.append("AT_API_KEY: must be set (no stand-in provider in production)")
     if problems:
         raise ConfigError(problems, "production settings")
+
+
+DEV_SECRET_WARNED = "MIJUNTOS_DEV_SECRET_WARNED"
+
+
+def warn_dev_secret(settings: Settings) -> None:
+    """Say once, at start, that the development key is in use.
+
+    Once per process tree, not per job: rq forks a work horse per job and each builds its
+    services again (gateway/replay.py, every minute), gunicorn forks its workers, `mijuntos up`
+    starts the web, the worker and the scheduler. The first process to warn marks its
+    environment, and every process it forks or starts afterwards inherits the mark and stays
+    quiet. Long-running commands call this before they fork (mijuntos/startup.py).
+    """
+    if settings.secret_key != DEV_SECRET or os.environ.get(DEV_SECRET_WARNED):
+        return
+    os.environ[DEV_SECRET_WARNED] = "1"
+    log.warning("SECRET_KEY is not set: using the development key")

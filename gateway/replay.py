@@ -11,7 +11,8 @@ _services: Services | None = None
 
 
 def _web_services() -> Services:
-    """The web side's parts, built once per worker process."""
+    """The web side's parts, built once per process: a work horse, which rq forks per job. The
+    development-key warning is the worker's, once at its start (`warn_dev_secret`)."""
     global _services
     if _services is None:
         _services = build_services(Settings.from_env())

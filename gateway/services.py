@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from rq import Queue
 from core.catalogs import load_catalog
 from core.connections import redis_client, redis_url
 from core.embedded import EmbeddedRedis
-from core.settings import DEV_SECRET, Settings
+from core.settings import Settings, warn_dev_secret
 from dialogs.texts import Catalog
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
@@ -38,17 +37,11 @@ class Services:
         self.db.dispose()
 
 
-@functools.cache
-def _warn_dev_secret() -> None:
-    """Once a process (a worker's jobs build their services again every minute)."""
-    log.warning("SECRET_KEY is not set: using the development key")
-
-
+# Set in the environment of the process that warned: what it starts or forks inherits it.
 def build_services(settings: Settings) -> Services:
     """Every part the web process needs."""
     url, embedded = redis_url(settings)
-    if settings.secret_key == DEV_SECRET:
-        _warn_dev_secret()
+    warn_dev_secret(settings)
     client = redis_client(url)
     store = SessionStore(
         client,

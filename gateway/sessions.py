@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -22,6 +23,23 @@ def _compact(state: SessionState) -> dict[str, Any]:
     the largest CPU item of the service's own code on every hop; the result is only serialised.
     """
     return {k: v for k, v in vars(state).items() if v != _STATE_DEFAULTS[k]}
+
+
+def _snapshot(state: SessionState, session_id: str) -> str:
+    """What a phone's resume key holds for `state`: its fields but the offers made on top of it,
+    and a short mark of the session that left it (`SessionState.from_dict` ignores it)."""
+    snapshot = _compact(state)
+    snapshot.pop("saved", None)
+    snapshot.pop("notice", None)
+    if session_id:
+        snapshot["_session"] = hashlib.blake2b(session_id.encode(), digest_size=6).hexdigest()
+    return json.dumps(snapshot, separators=(",", ":"))
+
+
+# Deletes the key only if it still holds the value given: a newer session's snapshot stays.
+_DELETE_IF_EQUAL = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 @dataclass
@@ -94,18 +112,27 @@ class SessionStore:
         return SessionState.from_dict(json.loads(raw)) if raw else None
 
     def keep_for_resume(
-        self, phone_key: str, state: SessionState, pipeline: Pipeline | None = None
+        self, phone_key: str, state: SessionState, pipeline: Pipeline | None = None,
+        session_id: str = "",
     ) -> None:
-        snapshot = _compact(state)
-        snapshot.pop("saved", None)
-        snapshot.pop("notice", None)
         (pipeline or self.client).set(
-            key_for("resume", phone_key), json.dumps(snapshot, separators=(",", ":")),
-            ex=self.resume_ttl,
+            key_for("resume", phone_key), _snapshot(state, session_id), ex=self.resume_ttl,
         )
 
     def forget_resume(self, phone_key: str, pipeline: Pipeline | None = None) -> None:
         (pipeline or self.client).delete(key_for("resume", phone_key))
+
+    def ended_on_purpose(self, session_id: str, phone_key: str | None) -> bool:
+        """A session the aggregator reports as ended with `Success`: its phone is not offered to
+        resume it. Only this session's own snapshot goes (a newer session of the phone may have
+        written its own since), and only for the phone that started it; True when one went."""
+        stored = self.load(session_id)
+        if stored is None or not stored.phone:
+            return False
+        if phone_key is not None and not stored.belongs_to(phone_key):
+            return False
+        key = key_for("resume", stored.phone)
+        return bool(self.client.eval(_DELETE_IF_EQUAL, 1, key, _snapshot(stored.state, session_id)))
 
     # Wrong dates of birth are counted per DNI across channels: USSD and SMS share one lock.
     def dob_failures(self, dni_key: str) -> int:

@@ -10,7 +10,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, request
+import redis
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 
 from core.logs import REQUEST_ID
@@ -179,7 +180,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
     stored_now = StoredSession(reply.state, digest, reply.wire, len(hop.inputs), pkey)
     store.save(hop.session_id, stored_now, pipe)
     if SCREENS[reply.state.screen].resumable:
-        store.keep_for_resume(pkey, reply.state, pipe)
+        store.keep_for_resume(pkey, reply.state, pipe, session_id=hop.session_id)
     elif reply.state.screen != "resume":
         store.forget_resume(pkey, pipe)
     pipe.execute()
@@ -221,13 +222,27 @@ def converse(
 
 @bp.post("/ussd/events")
 def ussd_event() -> Response:
-    """End-of-session notification: logged for operations, nothing to answer."""
+    """End-of-session notification: logged for operations.
+
+    `Success` is a session that ended as meant (mijuntos dial reports a scripted run so): its
+    phone is not offered to resume it. `Incomplete` and `Failed` (a call dropped, timed out or
+    failed) keep the resume offer: that is what it is for.
+    """
     event = parse_or_400(parse_ussd_event, request.form, "ussd event", log)
     if isinstance(event, Response):
         return event
+    resumable = "kept"
+    if event.status == "Success":
+        services: Services = current_app.extensions["mijuntos"]
+        pkey = phone_key(services.settings.secret_key, event.phone) if event.phone else None
+        try:
+            ended = services.store.ended_on_purpose(event.session_id, pkey)
+            resumable = "forgotten" if ended else "none"
+        except redis.RedisError:  # a notification only: the offer then lapses with its TTL
+            resumable = "unknown (Redis unavailable)"
     log.info(
-        "ussd session ended session=%s phone=%s status=%s hops=%s ms=%s error=%s",
+        "ussd session ended session=%s phone=%s status=%s hops=%s ms=%s resume=%s error=%s",
         event.session_id, mask_phone(event.phone), event.status, event.hops, event.duration_ms,
-        event.error[:80],
+        resumable, event.error[:80],
     )
     return plain("OK")

@@ -83,15 +83,16 @@ def ubigeo(row: Mapping[str, str], column: str = "ubigeo") -> str:
 
 
 def date(row: Mapping[str, str], column: str, *, secret: bool = False) -> dt.date:
-    """A YYYY-MM-DD date (the value is not echoed when it is personal data)."""
+    """A YYYY-MM-DD date (the value is not echoed when it is personal data); a date of that shape
+    that no calendar has (1992-02-31, month 13) is "not a real date", not a format error."""
     value = row[column].strip()
+    shown = "" if secret else f", got {value or '(empty)'}"
+    if not _DATE.fullmatch(value):
+        raise RowError(f"{column}: must be a date YYYY-MM-DD{shown}")
     try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
-        shown = "" if secret else f", got {value or '(empty)'}"
-        raise RowError(f"{column}: must be a date YYYY-MM-DD{shown}") from None
+        raise RowError(f"{column}: not a real date{shown}") from None
 
 
 def hour(row: Mapping[str, str], column: str) -> dt.time:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.catalogs import load_catalog
 from core.settings import Settings
+from mijuntos.csv_rows import FILES
 from mijuntos.importer import ImportHeaderError, import_dir
 from models import Database
 from workers.planner import plan_reminders
@@ -17,6 +18,15 @@ SHOWN_ERRORS = 50
 EXIT_REJECTED_ROWS = 1
 EXIT_REJECTED_HEADER = 2
 EXIT_DATABASE_ERROR = 3
+EXIT_NOTHING_FOUND = 4
+
+
+def nothing_found(directory: Path) -> str:
+    """What to say of a directory holding no contract file (a wrong path, or renamed files)."""
+    expected = ", ".join(spec.name for spec in FILES)
+    others = sorted(p.name for p in directory.iterdir() if p.suffix.lower() == ".csv")
+    found = f"; its CSV files: {', '.join(others[:10])}" if others else "; it has no CSV file"
+    return f"nothing imported: {directory} has none of {expected}{found}"
 
 
 @click.command("import")
@@ -29,8 +39,11 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
     """Import the programme's CSV files from DIRECTORY.
 
     Exit status: 0 all rows imported, 1 some rows rejected, 2 a header was rejected
-    (and nothing was imported), 3 the database failed.
+    (and nothing was imported), 3 the database failed, 4 no contract file in DIRECTORY.
     """
+    if not any((directory / spec.name).is_file() for spec in FILES):
+        click.echo(nothing_found(directory), err=True)
+        raise click.exceptions.Exit(EXIT_NOTHING_FOUND)
     settings = Settings.from_env()
     db = Database(settings.database_url)
     try:

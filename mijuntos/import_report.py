@@ -101,7 +101,7 @@ class ImportReport:
         """One line per file, then a total."""
         lines = [stats.line() for stats in self.files.values()]
         if not self.files:
-            lines.append("no contract files found")
+            return ["no contract files found: nothing was imported"]
         lines.append(f"{self.error_count} row(s) rejected" if self.error_count else "all rows ok")
         if self.export is not None:
             lines.append(self.export.line())

@@ -36,9 +36,11 @@ def plan(progress: bool) -> None:
 
 @reminders.command("send")
 @click.option("--budget", default=300.0, show_default=True, help="seconds to keep sending")
-def send(budget: float) -> None:
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="A progress bar over the messages due now.")
+def send(budget: float, progress: bool) -> None:
     """Send what is due now, in this process (the scheduler's dispatch job does it too)."""
-    click.echo(Dispatcher(_context()).run(budget_seconds=budget).line())
+    click.echo(Dispatcher(_context()).run(budget_seconds=budget, progress=progress).line())
 
 
 @reminders.command("status")

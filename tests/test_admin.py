@@ -209,3 +209,20 @@ def test_the_simulator_login_returns_to_the_simulator(app: Flask, seeded: Databa
     # A page with a query string comes back with it.
     to_login = app.test_client().get("/admin/?periodo=2026-5")
     assert parse_qs(urlsplit(to_login.headers["Location"]).query)["next"] == ["/admin/?periodo=2026-5"]
+
+
+def test_create_user_states_the_password_rule_before_asking(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    result = CliRunner().invoke(main, ["admin", "create-user", "rosa"],
+                                input=f"corta\n{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    # The rule is in the first prompt, and a short password is refused at once, not after
+    # it was typed a second time.
+    assert result.output.startswith("Password (at least 10 characters): \n"), result.output
+    prompts = result.output.splitlines()
+    assert prompts[1] == "Error: at least 10 characters"
+    assert prompts[2].startswith("Password (at least 10 characters):")
+    assert prompts[3].startswith("Repeat for confirmation:") and "user rosa created" in result.output
+    assert result.output.count("Repeat for confirmation") == 1

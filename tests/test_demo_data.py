@@ -15,6 +15,7 @@ from mijuntos_dev.demo_data import period_labels, write_demo_data
 from mijuntos_dev.demo_people import BORN_BY
 from sqlalchemy import func, select
 
+from core.privacy import mask_phone
 from mijuntos.cli import main
 from mijuntos.importer import import_dir
 from models import (
@@ -173,3 +174,17 @@ def test_demo_data_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "wrote 40 households" in result.stdout and "DNI" in result.stdout
     assert len(read(tmp_path, "padron.csv")) == 40
+
+
+@pytest.mark.parametrize("households", [40, 1000, 2000])
+def test_the_phones_a_demo_prints_differ_in_their_last_three_digits(tmp_path: Path, households: int) -> None:
+    # A masked log line shows a phone's last three digits only: the phone of record and the
+    # "any other phone" the demo prints (and the README quotes) once both ended in 436.
+    samples = write_demo_data(tmp_path / "demo", households, today=dt.date(2026, 12, 2)).samples
+    phones = {p for s in samples for p in (s.phone_of_record, s.dial_from) if p}
+    assert len(phones) >= 3
+    assert len({mask_phone(p) for p in phones}) == len(phones), sorted(phones)
+    with open(tmp_path / "demo" / "padron.csv", encoding="utf-8") as f:
+        padron = {"".join(c for c in row["celular"] if c.isdigit())[-9:] for row in csv.DictReader(f)}
+    strangers = {s.dial_from for s in samples if s.dial_from != s.phone_of_record}
+    assert strangers and not {p[-9:] for p in strangers} & padron  # still nobody's phone

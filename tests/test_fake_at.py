@@ -271,6 +271,16 @@ def test_a_message_line_masks_every_number() -> None:
     assert message_line(entry) == 't from=- to=[+51 9** *** 321 101] parts=1 "Hola\\nJuntos"'
 
 
+def test_a_bulk_request_is_one_short_line() -> None:
+    # A wave of reminders is 500 recipients a call: a line of 500 masked numbers each time hid
+    # the replies (one recipient each) that a demo looks for.
+    numbers = [f"+51987{i:06d}" for i in range(500)]
+    entry = {"time": "t", "http_status": 201, "from": None, "message": "Mi Juntos: aviso", "parts": 1,
+             "recipients": [{"number": n, "statusCode": 406 if n == numbers[0] else 101}
+                            for n in numbers]}
+    assert message_line(entry) == 't from=- to=500 recipients (499 accepted) parts=1 "Mi Juntos: aviso"'
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

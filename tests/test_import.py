@@ -126,7 +126,10 @@ BAD_ROWS = [
     ("padron.csv", "H9,1234567X,A,B,1990-01-01,,es,080601,CUSCO,afiliado", "dni: must be 8"),
     ("padron.csv", "H9,99999999,A,B,17/05/1990,,es,080601,CUSCO,afiliado",
      "fecha_nacimiento: must be a date YYYY-MM-DD"),
-    ("padron.csv", "H9,99999999,A,B,1990-02-30,,es,080601,CUSCO,afiliado", "fecha_nacimiento:"),
+    ("padron.csv", "H9,99999999,A,B,1992-02-31,,es,080601,CUSCO,afiliado",
+     "fecha_nacimiento: not a real date"),
+    ("padron.csv", "H9,99999999,A,B,1990-13-01,,es,080601,CUSCO,afiliado",
+     "fecha_nacimiento: not a real date"),
     ("padron.csv", "H9,99999999,A,B,1990-01-01,014261234,es,080601,CUSCO,afiliado",
      "celular: ****1234 is not a Peruvian mobile"),
     ("padron.csv", "H9,99999999,A,B,1990-01-01,98765432,es,080601,CUSCO,afiliado", "celular:"),
@@ -145,6 +148,10 @@ BAD_ROWS = [
      "modalidad: banco is not one of agencia, etv"),
     ("cronograma.csv", "2026-6,P9,etv,X,,2026-12-03,2026-12-02,08:00,17:00,080601",
      "fecha_fin: before fecha_inicio"),
+    ("cronograma.csv", "2026-6,P9,etv,X,,2026-11-31,2026-12-02,08:00,17:00,080601",
+     "fecha_inicio: not a real date, got 2026-11-31"),
+    ("cronograma.csv", "2026-6,P9,etv,X,,2026-12-01,2026/12/02,08:00,17:00,080601",
+     "fecha_fin: must be a date YYYY-MM-DD, got 2026/12/02"),
     ("cronograma.csv", "2026-6,P9,etv,X,,2026-12-01,2026-12-02,8h,17:00,080601",
      "hora_inicio: must be HH:MM"),
     ("cronograma.csv", "2026-6,P9,etv,X,,2026-12-01,2026-12-02,17:00,08:00,080601",
@@ -378,3 +385,19 @@ def test_cli_import_database_down_exits_3(tmp_path: Path, monkeypatch: Any) -> N
     result = CliRunner().invoke(main, ["import", str(write_files(tmp_path, GOOD))])
     assert result.exit_code == 3
     assert "database error (OperationalError)" in result.stderr
+
+
+def test_cli_import_of_a_folder_without_contract_files_exits_4(
+    db: Database, tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "Padron_2026.csv").write_text("hogar_id\n")
+    result = invoke(db, monkeypatch, "import", str(tmp_path))
+    assert result.exit_code == 4, result.output
+    assert "all rows ok" not in result.output
+    assert (f"nothing imported: {tmp_path} has none of padron.csv, cronograma.csv, abonos.csv, "
+            "corresponsabilidades.csv; its CSV files: Padron_2026.csv") in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke(db, monkeypatch, "import", str(empty))
+    assert result.exit_code == 4 and "; it has no CSV file" in result.stderr, result.output
+    assert import_dir(db, empty).summary_lines() == ["no contract files found: nothing was imported"]

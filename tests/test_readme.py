@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from mijuntos_dev.demo_data import write_demo_data
+from werkzeug.serving import make_server
 
+from mijuntos.cli import main
 from mijuntos.importer import import_dir
 from models import Database
 from tests.support import TEST_TODAY, Phone, sms_reply
@@ -22,6 +26,10 @@ OF_RECORD = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# a phone of record"
 OTHER = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# any other phone", README)
 SMS_IDENTITY = re.findall(r'mijuntos sms --from (\+51\d{9}) "(\d{8}) (\d{8})"', README)
 TYPED = re.findall(r"^> (\S+)$", README, flags=re.M)  # what the README's transcript types
+SCRIPTED = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+)\n", README)
+# The transcript: the code block whose lines are screens and "> " inputs.
+TRANSCRIPT = next((b for b in re.findall(r"^```\n(.*?)^```$", README, flags=re.M | re.S)
+                   if "\n> " in b), "")
 
 
 @pytest.fixture
@@ -34,6 +42,7 @@ def client(app: Flask, db: Database, tmp_path: Path) -> FlaskClient:
 
 def test_the_readme_quotes_phones_and_an_identity() -> None:
     assert OF_RECORD and OTHER and SMS_IDENTITY and len(TYPED) >= 3, "README examples moved?"
+    assert SCRIPTED and TRANSCRIPT, "README's scripted dial or transcript moved?"
 
 
 def test_the_demo_identities_do_not_depend_on_the_day(tmp_path: Path) -> None:
@@ -69,3 +78,23 @@ def test_the_readme_sms_identity_verifies(client: FlaskClient, db: Database) -> 
     for number, dni, dob in SMS_IDENTITY:
         reply = sms_reply(client, db, number, f"{dni} {dob}")
         assert reply.startswith("Mi Juntos: en el periodo") and "no hay pago" in reply, reply
+
+
+def test_the_readme_scripted_dial_gives_its_transcript_every_time(
+    client: FlaskClient, app: Flask
+) -> None:
+    # Run twice, as a newcomer would: the first run must not leave the second one a "continue
+    # where you left off" offer that swallows its inputs.
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for phone, sends in SCRIPTED:
+            args = ["dial", "--phone", phone, "--url", f"http://127.0.0.1:{server.server_port}/ussd",
+                    *sends.split()]
+            for _ in range(2):
+                result = CliRunner().invoke(main, args)
+                assert result.exit_code == 0, result.output
+                assert result.output == TRANSCRIPT + "(hung up: session ended)\n", result.output
+    finally:
+        server.shutdown()

@@ -465,3 +465,15 @@ def test_dispatchers_at_once_send_each_row_once(wave: Wave) -> None:
     assert sorted(sent) == sorted(set(sent)) and set(phones) <= set(sent)
     assert sum(r.submitted for r in reports) == len(wave.rows(status="submitted"))
     assert sum(1 for r in reports if r.claimed) >= 2  # they did work side by side
+
+
+def test_a_dispatch_shows_its_progress_when_asked(wave: Wave, capsys: pytest.CaptureFixture[str]) -> None:
+    # `mijuntos reminders send` used to be silent for minutes on a big wave.
+    add_households_at_p001(wave.db, 24)
+    wave.plan()
+    Dispatcher(wave.ctx, now=lambda: at("2026-12-09 09:30")).run(budget_seconds=30, progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    assert any(line.startswith("sending: 100%") and "| 26/26 " in line for line in bar), bar
+    wave.plan()
+    Dispatcher(wave.ctx, now=lambda: at("2026-12-09 09:31")).run(budget_seconds=30)
+    assert capsys.readouterr().err == ""  # a dispatch job (the scheduler's) draws nothing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import redis as redis_lib
 from click.testing import CliRunner
@@ -10,6 +12,7 @@ from rq import Queue
 from mijuntos.cli import main
 from mijuntos.scheduler import build_scheduler
 from models import Database
+from models.base import LIMA
 
 
 @pytest.fixture
@@ -38,6 +41,18 @@ def test_plan_status_pause_resume(env, redis) -> None:
     run("reminders", "resume")
     assert "sending is running" in run("reminders", "status")
     assert "0 new" in run("reminders", "plan", "--no-progress")
+
+
+def test_send_shows_a_progress_bar(env, redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A window that is not now (Lima): the bar is drawn over what is due, and nothing is sent.
+    later = dt.datetime.now(LIMA) + dt.timedelta(hours=2)
+    monkeypatch.setenv("SMS_SEND_WINDOW", f"{later:%H}:00-{later:%H}:30")
+    run("reminders", "plan", "--no-progress")
+    result = CliRunner().invoke(main, ["reminders", "send", "--budget", "5"])
+    assert result.exit_code == 0 and "(quiet_hours)" in result.stdout, result.output
+    assert result.stderr.lstrip("\r").startswith("sending:"), result.stderr  # how many: the day's
+    quiet = CliRunner().invoke(main, ["reminders", "send", "--budget", "5", "--no-progress"])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
 
 
 def test_the_scheduler_enqueues_its_interval_jobs(redis: redis_lib.Redis) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import gunicorn
 from click.testing import CliRunner
 from mijuntos_dev.dial import Handset
 from sqlalchemy import select
@@ -29,8 +30,11 @@ def free_port() -> int:
 
 def test_up_serves_demo_data_on_embedded_defaults(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "XDG_RUNTIME_DIR",
+                        "MIJUNTOS_DEV_SECRET_WARNED")}
     env["MIJUNTOS_VAR_DIR"] = str(tmp_path / "var")
+    env["HOME"] = str(tmp_path / "home")  # gunicorn's control socket must not land here
     log = (tmp_path / "up.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mijuntos.cli", "up", "--port", str(port), "--households", "40",
@@ -61,8 +65,10 @@ def test_up_serves_demo_data_on_embedded_defaults(tmp_path: Path) -> None:
         assert EmbeddedRedis(tmp_path / "var" / "redis").answering()
         # SMS: the reply goes out through the worker to the stand-in, whose report lands back.
         texted = CliRunner().invoke(main, ["sms", "--from", phone.group(1), "--url",
-                                           f"http://127.0.0.1:{port}/sms/inbound", "PAGO"])
+                                           f"http://127.0.0.1:{port}/sms/inbound", "PAGO"],
+                                    env={"DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'mijuntos.db'}"})
         assert texted.exit_code == 0, texted.output
+        assert "| Mi Juntos: pago" in texted.output, texted.output  # the reply, as the phone gets it
         db = Database(f"sqlite:///{tmp_path / 'var' / 'mijuntos.db'}")
         status, text = None, None
         while time.monotonic() < deadline and status != "delivered":
@@ -79,6 +85,13 @@ def test_up_serves_demo_data_on_embedded_defaults(tmp_path: Path) -> None:
         assert any(m["message"] == text and m["recipients"][0]["number"] == phone.group(1)
                    for m in sent), sent
         db.dispose()
+        # gunicorn >= 25.1's control socket: under var/ with the rest, not in the home directory.
+        if gunicorn.version_info >= (25, 1):
+            assert (tmp_path / "var" / "gunicorn.ctl").is_socket()
+        assert not (tmp_path / "home" / ".gunicorn").exists()
+        output = (tmp_path / "up.log").read_text()
+        assert output.count("SECRET_KEY is not set") == 1, output  # up's, not each process's
+        assert "POST /sms/inbound" in output and "POST /sms/delivery" not in output, output[-3000:]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
+from tqdm import tqdm
 
 from core.delivery_reports import apply_kept
 from core.keys import key_for
@@ -98,17 +99,28 @@ def expire(ctx: WorkerContext, now: dt.datetime) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _due(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """The rows a claim may take now."""
+    return (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
+            OutboxMessage.send_after <= now,
+            or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now),
+            # An opt-out withdraws its rows when it lands; this holds for any row it missed
+            # (the planner's next run marks them skipped).
+            ~exists().where(OptOut.phone == OutboxMessage.recipient))
+
+
+def due_count(ctx: WorkerContext, now: dt.datetime) -> int:
+    """How many rows are due now (what a progress bar counts down)."""
+    with ctx.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(OutboxMessage).where(*_due(now))) or 0)
+
+
 def claim(ctx: WorkerContext, now: dt.datetime, size: int) -> list[Any]:
     """Take up to `size` due rows for this worker; two workers never take the same row."""
     batch = uuid.uuid4().hex
     due = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.is_not(None),
-               OutboxMessage.send_after <= now,
-               or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now),
-               # An opt-out withdraws its rows when it lands; this holds for any row it missed
-               # (the planner's next run marks them skipped).
-               ~exists().where(OptOut.phone == OutboxMessage.recipient))
+        .where(*_due(now))
         # Oldest due first; within one due time, one payment operation's rows together (they
         # share their text, but for the household's language), so a claim makes few bulk calls.
         # The partial index ix_outbox_claim holds exactly this order: a claim reads its rows
@@ -165,9 +177,14 @@ class Dispatcher:
         if settings.sms_rate_limit:
             self.claim_size = min(self.claim_size, settings.sms_rate_limit * 10)
         self.clock = clock_for(settings)
+        self.bar: tqdm[Any] | None = None
 
-    def run(self, budget_seconds: float = 50.0) -> DispatchReport:
-        """Send due rows until none is left, the window closes, a pause, or the time budget."""
+    def run(self, budget_seconds: float = 50.0, progress: bool = False) -> DispatchReport:
+        """Send due rows until none is left, the window closes, a pause, or the time budget.
+
+        `progress`: a bar on stderr (`mijuntos reminders send`) over the rows due at the start,
+        advanced as each is sent or fails for good; those to retry are shown beside it.
+        """
         report = DispatchReport()
         started = time.monotonic()
         if is_paused(self.ctx):
@@ -175,6 +192,17 @@ class Dispatcher:
             return report
         report.reconciled = reconcile(self.ctx, self.now())
         report.expired = expire(self.ctx, self.now())
+        total = due_count(self.ctx, self.now()) if progress else 0
+        with tqdm(total=total, desc="sending", unit="sms", disable=not progress) as bar:
+            self.bar = bar
+            try:
+                self._loop(report, started, budget_seconds)
+            finally:
+                self.bar = None
+        log.info("%s", report.line())
+        return report
+
+    def _loop(self, report: DispatchReport, started: float, budget_seconds: float) -> None:
         while True:
             now = self.now()
             if not self.clock.in_window(now):
@@ -191,8 +219,6 @@ class Dispatcher:
             if is_paused(self.ctx):
                 report.stopped = "paused"
                 break
-        log.info("%s", report.line())
-        return report
 
     def send(self, rows: list[Any], report: DispatchReport) -> None:
         groups: dict[str, dict[str, list[Any]]] = {}
@@ -269,6 +295,9 @@ class Dispatcher:
                     report.retried += 1
         with self.ctx.db.session() as s:
             s.execute(update(OutboxMessage), changes)
+        if self.bar is not None:
+            self.bar.update(sum(1 for c in changes if c["status"] != OutboxStatus.PENDING))
+            self.bar.set_postfix(retry=report.retried, failed=report.failed, refresh=False)
         self.apply_early_reports(delivered_ids)
 
     def apply_early_reports(self, message_ids: list[str]) -> None:

@@ -81,8 +81,15 @@ class People:
         self.today = today
         self.dni_offset = (seed * 1_000_003 + 12_345_678) % _SPACE
         self.phone_offset = (seed * 999_983 + 55_555_555) % _SPACE
-        # A number nobody in the padron has: the next index of the phone bijection.
-        self.stranger = self._phone_digits(households)
+        # A number nobody in the padron has: a later index of the phone bijection, whose last
+        # three digits (all a masked log line shows of it) are not those of a hand-made
+        # household's phone, which the demo prints beside it (households `households` and
+        # `households - 1000` would otherwise end alike).
+        shown = {self._phone_digits(i)[-3:] for i in range(min(households, FORCED_COUNT))}
+        index = households
+        while self._phone_digits(index)[-3:] in shown:
+            index += 1
+        self.stranger = self._phone_digits(index)
 
     def _phone_digits(self, i: int) -> str:
         return f"9{(_PHONE_STEP * i + self.phone_offset) % _SPACE:08d}"

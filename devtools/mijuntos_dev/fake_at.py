@@ -25,6 +25,8 @@ from mijuntos_dev.fake_at_dlr import Callbacks, dlr_form
 from mijuntos_dev.fake_at_state import Faults, Ledger, SendRequest
 
 FAILURES = ("Failed", "Rejected")
+ACCEPTED = (100, 101, 102)
+SHOWN_RECIPIENTS = 3  # a request to more is shown as a count
 Step = str | tuple[str, str]
 
 
@@ -278,9 +280,14 @@ def message_line(entry: dict[str, Any]) -> str:
     if entry["http_status"] != 201:
         kind = "injected" if entry.get("injected") else "refused"
         return f"{entry['time']} {entry['http_status']} {kind}: {entry.get('error', '')}"
-    to = ", ".join(f"{mask_phone(r['number'])} {r['statusCode']}" for r in entry["recipients"])
+    recipients = entry["recipients"]
+    if len(recipients) <= SHOWN_RECIPIENTS:
+        to = "[" + ", ".join(f"{mask_phone(r['number'])} {r['statusCode']}" for r in recipients) + "]"
+    else:  # a bulk call (reminders, notices): one short line, so a reply's line stands out
+        accepted = sum(1 for r in recipients if r["statusCode"] in ACCEPTED)
+        to = f"{len(recipients)} recipients ({accepted} accepted)"
     text = json.dumps(entry["message"], ensure_ascii=False)
-    return f"{entry['time']} from={entry['from'] or '-'} to=[{to}] parts={entry['parts']} {text}"
+    return f"{entry['time']} from={entry['from'] or '-'} to={to} parts={entry['parts']} {text}"
 
 
 @click.command("fake-at")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import gunicorn
 from sqlalchemy import func, select
 
 from core.connections import redis_url
@@ -63,6 +64,14 @@ def metrics_dir(settings: Settings) -> str:
     for old in directory.glob("*.db"):
         old.unlink()
     return str(directory)
+
+
+def control_socket_args(settings: Settings) -> list[str]:
+    """gunicorn's control socket (gunicornc, gunicorn >= 25.1) under var/, with the rest of the
+    demo: its default, $XDG_RUNTIME_DIR or ~/.gunicorn, is shared by every gunicorn of the user."""
+    if gunicorn.version_info < (25, 1):
+        return []
+    return ["--control-socket", str((settings.var_dir / "gunicorn.ctl").resolve())]
 
 
 def _cli(*args: str) -> list[str]:
@@ -132,6 +141,7 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     conf = root / "gunicorn.conf.py"  # the Procfile's settings (JSON logs, metrics), in a checkout
     if conf.exists():
         command += ["--config", str(conf)]
+    command += control_socket_args(settings)
     web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=metrics_dir(settings))
     children.insert(0, subprocess.Popen(command, env=web_env, cwd=root))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on TERM too
