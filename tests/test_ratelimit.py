@@ -22,14 +22,18 @@ def test_a_call_takes_the_room_there_is_now(redis: redis_lib.Redis, redis_url: s
 
 def test_never_more_than_the_limit_in_any_second(redis: redis_lib.Redis, redis_url: str) -> None:
     limit = SendRateLimit(redis_url, 20, name="test2")
-    stamps: list[float] = []
+    # Each take happened somewhere between `before` and `after` (a loaded machine may pause this
+    # process on either side of the call): only takes certainly inside one second count together.
+    takes: list[tuple[float, float, int]] = []
     started = time.monotonic()
     while time.monotonic() - started < 2.5:
+        before = time.monotonic()
         took = limit.acquire_up_to(6)
-        stamps += [time.monotonic()] * took
-    for i, t in enumerate(stamps):
-        assert len([s for s in stamps[i:] if s < t + 1.0]) <= 20
-    assert len(stamps) >= 20 * 2  # and the limit is used, not just respected
+        takes.append((before, time.monotonic(), took))
+    for i, (first_before, _, _) in enumerate(takes):
+        together = sum(n for _, after, n in takes[i:] if after < first_before + 1.0)
+        assert together <= 20
+    assert sum(n for _, _, n in takes) >= 20 * 2  # and the limit is used, not just respected
 
 
 def test_no_limit_takes_everything_at_once(redis_url: str) -> None:
