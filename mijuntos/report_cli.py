@@ -41,8 +41,11 @@ CHANNEL_NAMES = {"ussd": "USSD", "sms": "SMS"}
               help="every figure as a CSV row: section,key,measure,value (docs/DEPLOY.md)")
 def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: str | None,
                    as_csv: bool) -> None:
-    """Real callers' lookups by channel, UT and day, verifications, households reached; the
-    simulator's use apart; reminders by UT and stage, a wave by kind, broadcasts, operators."""
+    """Lookups by channel and UT, verifications, households reached, reminders by UT.
+
+    Real callers only, the simulator's use on its own line; lookups by day too; messages by
+    stage (reminders by UT, a period's wave by kind, broadcasts); delivery by operator.
+    """
     last = end.date() if end else dt.datetime.now(LIMA).date()
     first = start.date() if start else default_start(last)
     if first > last:

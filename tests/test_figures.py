@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -29,7 +30,8 @@ from gateway.admin import CHANNEL_NAMES as DASHBOARD_CHANNELS
 from gateway.admin import KIND_NAMES
 from mijuntos.cli import main
 from mijuntos.report_cli import CHANNEL_NAMES as CLI_CHANNELS
-from models import Channel, Database, OutboxMessage, Query, SkipReason
+from models import Channel, Database, OutboxMessage, OutboxStatus, Query, SkipReason, funnel
+from models.query import CALLER_CHANNELS
 from models.reports import DEFAULT_DAYS
 from tests.admin_support import log_in
 
@@ -101,12 +103,12 @@ def make_rows(seed: int) -> tuple[list[Lookup], list[Message]]:
     rng = random.Random(seed)
     lookups = []
     for channel in Channel:
-        for kind in (*LOOKUP_KINDS, "verify"):
-            outcomes = ("ok_phone", "ok_dob", "dob_wrong", "locked", "dni_limit") if kind == "verify" \
+        for what in (*LOOKUP_KINDS, "verify"):
+            outcomes = ("ok_phone", "ok_dob", "dob_wrong", "locked", "dni_limit") if what == "verify" \
                 else ("programado", "cobrado", "sin_abono")
             for _ in range(rng.randint(8, 16)):
                 hogar = rng.choice([None, *(f"H{n:02d}" for n in range(1, 13))])
-                lookups.append(Lookup(channel.value, kind, rng.choice(outcomes), rng.choice(UTS), hogar,
+                lookups.append(Lookup(channel.value, what, rng.choice(outcomes), rng.choice(UTS), hogar,
                                       instants(rng)))
     messages = []
     for kind in (*WAVE_KINDS, "broadcast", None):
@@ -467,3 +469,23 @@ def test_both_default_to_the_same_days_and_say_which(app: Flask, seeded: Databas
                for first, last in days), text_of(page, "period")
     asked = staff.get("/admin/?from=2026-03-01&to=2026-03-07").get_data(as_text=True)
     assert text_of(asked, "period") == "Cifras del 01/03/2026 al 07/03/2026: 7 dias, hora de Lima."
+
+
+def test_every_caller_channel_has_a_column_name_in_the_cli_and_on_the_dashboard() -> None:
+    assert list(CALLER_CHANNELS) == CALLERS  # every channel but the simulator, in the enum's order
+    assert set(CLI_CHANNELS) == set(DASHBOARD_CHANNELS) == set(CALLER_CHANNELS)
+
+
+def test_every_outbox_row_has_one_stage_and_the_docs_say_what_adds_up() -> None:
+    for status in OutboxStatus:
+        for reason in (None, *SkipReason, "AbsentSubscriber"):
+            for sent in (False, True):
+                stage = funnel.leaf_of(status, reason, sent=sent)
+                merged = status == OutboxStatus.SKIPPED and reason == SkipReason.MERGED
+                assert (stage is None) == merged and (merged or stage in funnel.LEAVES)
+    assert set(funnel.LEAVES) == {"waiting", "send_failed", "opted_out", "withdrawn", *STAGES_SENT}
+    assert funnel.sums() == ["planned = " + " + ".join(STAGES_PLANNED), "sent = " + " + ".join(STAGES_SENT)]
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "REMINDERS.md").read_text(encoding="utf-8")
+    assert all(f"    {line}\n" in docs for line in funnel.sums())
+    for row in funnel.STAGES:
+        assert f"| `{row.key}` | {row.label} | {row.part_of or ''}".rstrip() + " |" in docs, row
