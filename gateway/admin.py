@@ -26,10 +26,11 @@ from gateway.charts import bars
 from gateway.login_guard import LoginGuard
 from gateway.services import Services
 from models import AdminUser, Household, schedule_freshness
-from models.clock import lima_days
-from models.reports import usage_report
-from models.wave import STAGES as WAVE_STAGES
-from models.wave import broadcast_stages, latest_period, periods, wave_stages
+from models.funnel import LABELS as STAGE_NAMES
+from models.funnel import STAGE_KEYS, sums
+from models.operators import operator_label
+from models.reports import DEFAULT_DAYS, default_start, usage_report
+from models.wave import periods
 from workers import api as broadcasts
 from workers.api import drain_before_counting
 
@@ -49,9 +50,9 @@ ERRORS = {
     "nobody": "Ningun hogar recibiria este aviso: revise las UT, los puntos de pago o el periodo.",
     "queue": "No se pudo guardar ni poner el aviso en cola; intente de nuevo en unos minutos.",
 }
-STAGE_NAMES = {"planned": "planificados", "waiting": "en espera", "submitted": "enviados",
-               "delivered": "entregados", "failed": "fallidos", "opted_out": "dados de baja",
-               "withdrawn": "retirados/vencidos"}
+# The dashboard's name of each caller channel (models/query.py CALLER_CHANNELS); the stages'
+# names are models/funnel.py's LABELS, one for each of the report's stage names.
+CHANNEL_NAMES = {"ussd": "USSD", "sms": "SMS"}
 JOB_STATES = {"queued": "en cola", "started": "en curso", "finished": "terminada",
               "failed": "fallo (sin mas reintentos)", "scheduled": "esperando un reintento",
               "deferred": "en espera", "stopped": "detenida", "canceled": "cancelada"}
@@ -226,7 +227,7 @@ def _day(name: str, default: dt.date) -> dt.date:
 def _stage_bars(title: str, stages: dict[str, dict[str, int]], names: dict[str, str]) -> str:
     """One bar per funnel stage, one segment per kind of message."""
     return bars(title, [(STAGE_NAMES[stage], [stages[kind][stage] for kind in names])
-                        for stage in WAVE_STAGES], list(names.values()))
+                        for stage in STAGE_KEYS], list(names.values()))
 
 
 @bp.get("/")
@@ -234,34 +235,38 @@ def _stage_bars(title: str, stages: dict[str, dict[str, int]], names: dict[str, 
 def dashboard() -> Any:
     services = _services()
     today = services.settings.local_today()  # the Lima day, or the one pinned in the settings
-    start, end = _day("from", today - dt.timedelta(days=13)), _day("to", today)
+    end = _day("to", today)
+    start = _day("from", default_start(end))
     # The last minute's lookups too; a backlog beyond two batches (a stopped scheduler) is left
     # to the scheduler's job, so the page stays quick.
     drain_before_counting(services.db, services.redis, max_batches=2)
     with services.db.session() as s:
-        r = usage_report(s, start, end)
+        known = periods(s)
+        asked = request.args.get("periodo", "")
+        r = usage_report(s, start, end, asked if asked in known else None)
         fresh = schedule_freshness(s, services.settings.local_today(),
                                    services.settings.data_max_age_days)
-        known = periods(s)
-        periodo = request.args.get("periodo", "")
-        periodo = periodo if periodo in known else (latest_period(s) or "")
-        wave = wave_stages(s, periodo)
-        sent = broadcast_stages(s, *lima_days(start, end))
+    channels = [(CHANNEL_NAMES[ch], ch) for ch in r.channels]
+    names = [name for name, _ in channels]
     per_day = bars("Consultas por dia y canal", [
-        (day, [c.get("ussd", 0), c.get("sms", 0)]) for day, c in sorted(r.per_day.items())
-    ], ["USSD", "SMS"])
+        (day, [c.get(ch, 0) for ch in r.channels]) for day, c in sorted(r.per_day.items())
+    ], names)
     by_ut = bars("Consultas por Unidad Territorial", [
-        (ut, [r.by_ut[ut].get("ussd", 0), r.by_ut[ut].get("sms", 0)]) for ut, _ in r.top_uts
-    ], ["USSD", "SMS"])
-    funnel = _stage_bars(f"Recordatorios y avisos del periodo {periodo or '-'}", wave, KIND_NAMES)
-    broadcast_funnel = _stage_bars("Avisos masivos creados en estas fechas", {"broadcast": sent},
+        (ut, [r.by_ut[ut].get(ch, 0) for ch in r.channels]) for ut, _ in r.top_uts
+    ], names)
+    funnel = _stage_bars(f"Recordatorios y avisos del periodo {r.periodo or '-'} (de cualquier fecha)",
+                         r.wave, KIND_NAMES)
+    broadcast_funnel = _stage_bars("Avisos masivos creados en estas fechas", {"broadcast": r.broadcasts},
                                    {"broadcast": "avisos masivos"})
     operators = bars("Entrega por operador (networkCode)", [
-        (network, [ok, bad]) for network, (ok, bad) in sorted(r.delivery_by_network.items())
-    ], ["entregados", "fallidos"])
-    return render("dashboard.html", r=r, per_day=per_day, by_ut=by_ut, funnel=funnel,
-                  broadcast_funnel=broadcast_funnel, operators=operators, periodo=periodo,
-                  periods=known, fresh=fresh)
+        (operator_label(network, "desconocido"), [ok, bad])
+        for network, (ok, bad) in sorted(r.delivery_by_network.items())
+    ], [STAGE_NAMES["delivered"], STAGE_NAMES["delivery_failed"]])
+    return render("dashboard.html", r=r, channels=channels, per_day=per_day, by_ut=by_ut,
+                  funnel=funnel, broadcast_funnel=broadcast_funnel, operators=operators,
+                  periodo=r.periodo or "", periods=known, fresh=fresh,
+                  stages=[(key, STAGE_NAMES[key]) for key in STAGE_KEYS], sums=sums(STAGE_NAMES),
+                  default_days=DEFAULT_DAYS, chosen=bool(request.args.get("from") or request.args.get("to")))
 
 
 def _form() -> broadcasts.Draft:

@@ -5,38 +5,63 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import sys
+from collections.abc import Sequence
 
 import click
 
 from core.connections import redis_client, redis_url
 from core.settings import Settings
-from models import Database, Freshness, schedule_freshness
-from models.reports import FUNNEL, ROW_FIELDS, UsageReport, delivery_rate, usage_report
+from models import Database, Freshness, funnel, schedule_freshness
+from models.operators import operator_label
+from models.reports import (
+    DEFAULT_DAYS,
+    FUNNEL,
+    ROW_FIELDS,
+    UsageReport,
+    default_start,
+    delivery_rate,
+    usage_report,
+)
+from models.wave import WAVE_KINDS, periods
 from workers.usage import drain_before_counting
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
+# The column of each caller channel (models/query.py CALLER_CHANNELS; a new one needs its name).
+CHANNEL_NAMES = {"ussd": "USSD", "sms": "SMS"}
 
 
 @click.command("report")
 @click.option("--from", "start", type=DAY, default=None,
-              help="first day, YYYY-MM-DD, Lima (default: 30 days before --to)")
+              help=f"first day, YYYY-MM-DD, Lima (default: the last {DEFAULT_DAYS} days to --to)")
 @click.option("--to", "end", type=DAY, default=None, help="last day, YYYY-MM-DD, Lima (default: today)")
+@click.option("--periodo", default=None, metavar="YYYY-M",
+              help="the wave whose reminders to show by kind (default: the newest settled period)")
 @click.option("--csv", "as_csv", is_flag=True,
               help="every figure as a CSV row: section,key,measure,value (docs/DEPLOY.md)")
-def report_command(start: dt.datetime | None, end: dt.datetime | None, as_csv: bool) -> None:
-    """Lookups by channel and UT, verifications, households reached, reminders by UT."""
+def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: str | None,
+                   as_csv: bool) -> None:
+    """Lookups by channel and UT, verifications, households reached, reminders by UT.
+
+    Real callers only, the simulator's use on its own line; lookups by day too; messages by
+    stage (reminders by UT, a period's wave by kind, broadcasts); delivery by operator.
+    """
     settings = Settings.from_env()
     last = end.date() if end else settings.local_today()
-    first = start.date() if start else last - dt.timedelta(days=30)
+    first = start.date() if start else default_start(last)
     if first > last:
         raise click.UsageError(f"--from {first} is after --to {last}")
     db = Database(settings.database_url)
     _move_usage_records(settings, db)
     with db.session() as session:
-        report = usage_report(session, first, last)
-        report.freshness = schedule_freshness(session, settings.local_today(),
-                                              settings.data_max_age_days)
+        known = periods(session)
+        report = usage_report(session, first, last, periodo) if periodo in (None, *known) else None
+        if report is not None:
+            report.freshness = schedule_freshness(session, settings.local_today(),
+                                                  settings.data_max_age_days)
     db.dispose()
+    if report is None:
+        raise click.UsageError(f"--periodo {periodo}: no settlements of that period "
+                               f"(settled: {', '.join(known) or 'none'})")
     if as_csv:
         write_csv(report)
     else:
@@ -54,29 +79,51 @@ def _move_usage_records(settings: Settings, db: Database) -> None:
 
 
 def text_lines(r: UsageReport) -> list[str]:
-    lines = [f"Mi Juntos usage {r.start} to {r.end} (days on the Lima clock)"]
+    lines = [f"Mi Juntos usage {r.start} to {r.end} ({r.days} days on the Lima clock)"]
     if r.freshness is not None:
         lines.append(freshness_line(r.freshness))
-    lines.append("")
-    total = sum(r.by_channel.values())
-    lines.append(f"lookups: {total} (USSD {r.by_channel.get('ussd', 0)}, SMS {r.by_channel.get('sms', 0)})")
-    lines.append(f"verifications: {r.verified} verified, {r.failed_verifications} failed")
-    lines.append(f"households reached: {r.households}")
-    lines += ["", f"{'Unidad Territorial':<20}{'USSD':>8}{'SMS':>8}{'total':>8}"]
-    for ut, count in r.top_uts:
-        c = r.by_ut[ut]
-        lines.append(f"{ut:<20}{c.get('ussd', 0):>8}{c.get('sms', 0):>8}{count:>8}")
-    lines += ["", "reminders and notices by UT:",
-              f"{'Unidad Territorial':<20}" + "".join(f"{s:>11}" for s in FUNNEL)]
-    for ut in sorted(r.funnel):
-        lines.append(f"{ut:<20}" + "".join(f"{r.funnel[ut][s]:>11}" for s in FUNNEL))
-    totals = r.funnel_total
-    lines.append(f"{'total':<20}" + "".join(f"{totals[s]:>11}" for s in FUNNEL))
+    names = [CHANNEL_NAMES[ch] for ch in r.channels]
+    shares = ", ".join(f"{n} {r.by_channel.get(ch, 0)}" for n, ch in zip(names, r.channels, strict=True))
+    sim = r.simulator
+    lines += ["", "Real callers (the simulator is counted apart, on its own line):",
+              f"lookups: {r.lookups} ({shares})",
+              f"verifications: {r.verified} verified, {r.failed_verifications} failed",
+              f"households reached: {r.households}",
+              f"simulator (staff training; in no other figure of this report): {sim.lookups} lookups, "
+              f"{sim.verified + sim.failed_verifications} verifications ({sim.verified} verified, "
+              f"{sim.failed_verifications} failed)", "", "lookups by Unidad Territorial, busiest first:"]
+    lines += table("Unidad Territorial", [*names, "total"],
+                   [(ut, [*(r.by_ut[ut].get(ch, 0) for ch in r.channels), total]) for ut, total in r.top_uts])
+    lines += ["", "lookups by day (the days with any):"]
+    lines += table("day", [*names, "total"],
+                   [(day, [*(c.get(ch, 0) for ch in r.channels), sum(c.get(ch, 0) for ch in r.channels)])
+                    for day, c in sorted(r.per_day.items())])
+    lines += ["", "messages by stage (docs/REMINDERS.md):", *(f"  {line}" for line in funnel.sums()),
+              "", "reminders and notices created in these days, by UT:"]
+    lines += table("Unidad Territorial", FUNNEL,
+                   [*((ut, [r.funnel[ut][s] for s in FUNNEL]) for ut in sorted(r.funnel)),
+                    ("total", [r.funnel_total[s] for s in FUNNEL])])
+    lines += ["", f"wave of period {r.periodo or '-'} (its reminders and notices, created on any day):"]
+    lines += table("kind", FUNNEL, [*((kind, [r.wave[kind][s] for s in FUNNEL]) for kind in WAVE_KINDS),
+                                    ("total", [r.wave_total[s] for s in FUNNEL])])
+    lines += ["", "broadcasts created in these days:"]
+    lines += table("", FUNNEL, [("broadcasts", [r.broadcasts[s] for s in FUNNEL])])
     if r.delivery_by_network:
-        lines += ["", "delivery rate by operator (networkCode):"]
+        lines += ["", "delivery rate by operator (networkCode), every message created in these days:"]
         for network, (ok, bad) in sorted(r.delivery_by_network.items()):
-            lines.append(f"  {network}: {delivery_rate(ok, bad):.1f}% of {ok + bad}")
+            lines.append(f"  {operator_label(network, 'unknown')}: {delivery_rate(ok, bad):.1f}% of "
+                         f"{ok + bad} ({ok} delivered, {bad} delivery_failed)")
     return lines
+
+
+def table(first: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[int]]]) -> list[str]:
+    """A text table: a label column, then right-aligned number columns as wide as they need."""
+    left = max([len(first), *(len(label) for label, _ in rows)]) + 2
+    widths = [max([len(c), *(len(str(values[i])) for _, values in rows)]) + 2 for i, c in enumerate(columns)]
+    out = [f"{first:<{left}}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))]
+    out += [f"{label:<{left}}" + "".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
+            for label, values in rows]
+    return out
 
 
 def freshness_line(f: Freshness) -> str:

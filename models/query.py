@@ -17,6 +17,14 @@ class Channel(StrEnum):
     SIMULATOR = "sim"  # the browser simulator: demos and training, not the programme's usage
 
 
+# The usage reports (models/reports.py) count real callers only, one column per channel, in
+# this order: every channel is a caller's unless it is listed here, so a new channel gets its
+# own column in the report, its CSV and the dashboard, never a share of a total without one.
+# The simulator (staff trying the service, often on real households) is counted apart.
+NOT_CALLERS = (Channel.SIMULATOR,)
+CALLER_CHANNELS = tuple(c for c in Channel if c not in NOT_CALLERS)
+
+
 class Query(Base):
     __tablename__ = "query"
 

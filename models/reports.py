@@ -1,4 +1,10 @@
-"""Usage reports as the programme reports the app: by channel and by Unidad Territorial."""
+"""Usage reports as the programme reports the app: by channel and by Unidad Territorial.
+
+One report (`usage_report`) feeds `mijuntos report`, its CSV (`UsageReport.rows`) and the staff
+dashboard, so the three show the same figures. Lookups, verifications and households count real
+callers only (`models/query.py` CALLER_CHANNELS, one column each); the simulator's use is counted
+apart (`simulator`). Messages are counted in the stages of `models/funnel.py`.
+"""
 
 from __future__ import annotations
 
@@ -10,67 +16,128 @@ from sqlalchemy.orm import Session
 
 from models.clock import lima_date_of, lima_days
 from models.export import Freshness
-from models.outbox import OutboxMessage, OutboxStatus, SkipReason
-from models.query import Query
+from models.funnel import STAGE_KEYS, empty, stage_counts
+from models.operators import OPERATORS
+from models.outbox import OutboxMessage, OutboxStatus
+from models.query import CALLER_CHANNELS, NOT_CALLERS, Query
+from models.wave import WAVE_KINDS, broadcast_stages, latest_period, wave_stages
 
 VERIFIED = ("ok_phone", "ok_dob")
 LOOKUPS = ("next_payment", "status", "co_responsibilities")
-FUNNEL = ("planned", "sent", "delivered", "failed", "opted_out")
-CHANNELS = ("ussd", "sms")
+FUNNEL = STAGE_KEYS
+CHANNELS: tuple[str, ...] = CALLER_CHANNELS
+# The period a report covers when none is asked for: the last DEFAULT_DAYS days, today included
+# (`mijuntos report` and the dashboard).
+DEFAULT_DAYS = 30
 # The long form of a report (`UsageReport.rows`, `mijuntos report --csv`): one figure a row.
 ROW_FIELDS = ("section", "key", "measure", "value")
+Row = tuple[str, str, str, str | int]
+
+
+def default_start(end: dt.date) -> dt.date:
+    """The first day of the default period ending on `end`."""
+    return end - dt.timedelta(days=DEFAULT_DAYS - 1)
+
+
+@dataclass
+class SimulatorUse:
+    """The simulator's lookups and verifications: staff training, in no other figure."""
+
+    lookups: int = 0
+    verified: int = 0
+    failed_verifications: int = 0
 
 
 @dataclass
 class UsageReport:
     start: dt.date
     end: dt.date  # inclusive
-    by_channel: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)  # real callers' lookups
     by_ut: dict[str, dict[str, int]] = field(default_factory=dict)  # UT -> channel -> lookups
     verified: int = 0
     failed_verifications: int = 0
     households: int = 0
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> channel -> lookups
-    funnel: dict[str, dict[str, int]] = field(default_factory=dict)  # UT -> stage -> messages
-    delivery_by_network: dict[str, tuple[int, int]] = field(default_factory=dict)  # delivered, failed
+    simulator: SimulatorUse = field(default_factory=SimulatorUse)
+    # Reminders, notices and change notices created in the period: UT -> stage -> messages.
+    funnel: dict[str, dict[str, int]] = field(default_factory=dict)
+    broadcasts: dict[str, int] = field(default_factory=empty)  # created in the period
+    periodo: str | None = None  # the wave shown: the newest settled period unless asked
+    wave: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> stage, any day
+    # networkCode -> (delivered, delivery_failed), every message created in the period.
+    delivery_by_network: dict[str, tuple[int, int]] = field(default_factory=dict)
     freshness: Freshness | None = None  # the schedule data's age (models/export.py)
 
     @property
+    def channels(self) -> tuple[str, ...]:
+        return CHANNELS
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def lookups(self) -> int:
+        return sum(self.by_channel.get(ch, 0) for ch in CHANNELS)
+
+    @property
     def top_uts(self) -> list[tuple[str, int]]:
-        totals = {ut: sum(c.values()) for ut, c in self.by_ut.items()}
+        totals = {ut: sum(c.get(ch, 0) for ch in CHANNELS) for ut, c in self.by_ut.items()}
         return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
     @property
     def funnel_total(self) -> dict[str, int]:
         return {stage: sum(ut.get(stage, 0) for ut in self.funnel.values()) for stage in FUNNEL}
 
-    def rows(self) -> list[tuple[str, str, str, str | int]]:
+    @property
+    def wave_total(self) -> dict[str, int]:
+        return {stage: sum(kind.get(stage, 0) for kind in self.wave.values()) for stage in FUNNEL}
+
+    def rows(self) -> list[Row]:
         """Every figure of the report as (section, key, measure, value), in the text's order."""
-        out: list[tuple[str, str, str, str | int]] = [
+        out: list[Row] = [
             ("period", "", "from", self.start.isoformat()),
             ("period", "", "to", self.end.isoformat()),
+            ("period", "", "days", self.days),
+            ("period", "", "wave", self.periodo or ""),
         ]
-        out += [("lookups", "all", ch, self.by_channel.get(ch, 0)) for ch in CHANNELS]
-        out.append(("lookups", "all", "total", sum(self.by_channel.values())))
+        out += _channel_rows("lookups", "all", self.by_channel)
         out += [("verifications", "all", "verified", self.verified),
                 ("verifications", "all", "failed", self.failed_verifications),
                 ("households", "all", "reached", self.households)]
-        for ut, total in self.top_uts:
-            out += [("lookups_by_ut", ut, ch, self.by_ut[ut].get(ch, 0)) for ch in CHANNELS]
-            out.append(("lookups_by_ut", ut, "total", total))
+        for ut, _ in self.top_uts:
+            out += _channel_rows("lookups_by_ut", ut, self.by_ut[ut])
+        for day in sorted(self.per_day):
+            out += _channel_rows("lookups_by_day", day, self.per_day[day])
+        sim = self.simulator
+        out += [("simulator", "all", "lookups", sim.lookups),
+                ("simulator", "all", "verified", sim.verified),
+                ("simulator", "all", "failed", sim.failed_verifications)]
         for ut in sorted(self.funnel):
             out += [("reminders_by_ut", ut, stage, self.funnel[ut][stage]) for stage in FUNNEL]
         out += [("reminders_by_ut", "all", stage, n) for stage, n in self.funnel_total.items()]
+        for kind in WAVE_KINDS:
+            out += [("wave", kind, stage, self.wave[kind][stage]) for stage in FUNNEL]
+        out += [("wave", "all", stage, n) for stage, n in self.wave_total.items()]
+        out += [("broadcasts", "all", stage, self.broadcasts[stage]) for stage in FUNNEL]
         for network, (ok, bad) in sorted(self.delivery_by_network.items()):
-            out += [("delivery_by_operator", network, "delivered", ok),
-                    ("delivery_by_operator", network, "failed", bad),
+            out += [("delivery_by_operator", network, "operator", OPERATORS.get(network, "unknown")),
+                    ("delivery_by_operator", network, "delivered", ok),
+                    ("delivery_by_operator", network, "delivery_failed", bad),
                     ("delivery_by_operator", network, "rate_percent", f"{delivery_rate(ok, bad):.1f}")]
         if self.freshness is not None:
             out += freshness_rows(self.freshness)
         return out
 
 
-def freshness_rows(f: Freshness) -> list[tuple[str, str, str, str | int]]:
+def _channel_rows(section: str, key: str, counts: dict[str, int]) -> list[Row]:
+    """One row per caller channel, then their total."""
+    out: list[Row] = [(section, key, ch, counts.get(ch, 0)) for ch in CHANNELS]
+    out.append((section, key, "total", sum(counts.get(ch, 0) for ch in CHANNELS)))
+    return out
+
+
+def freshness_rows(f: Freshness) -> list[Row]:
     """The schedule data's age as report rows (empty values when no import recorded it)."""
     day, age = f.exported_on, f.age_days
     return [("schedule_data", "all", "exported_on", day.isoformat() if day else ""),
@@ -85,11 +152,14 @@ def delivery_rate(delivered: int, failed: int) -> float:
     return 100.0 * delivered / (delivered + failed) if delivered + failed else 0.0
 
 
-def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
-    """Lookups by channel, UT and day; verifications; households reached; reminder funnel."""
+def usage_report(session: Session, start: dt.date, end: dt.date, periodo: str | None = None
+                 ) -> UsageReport:
+    """Lookups by channel, UT and day; verifications; households reached; the simulator's use
+    apart; reminders by UT, the wave of `periodo` (default the newest) and broadcasts by stage;
+    delivery by operator."""
     since, until = lima_days(start, end)
     report = UsageReport(start, end)
-    in_range = (Query.created_at >= since, Query.created_at < until)
+    in_range = (Query.created_at >= since, Query.created_at < until, Query.channel.in_(CHANNELS))
     lookup = (*in_range, Query.kind.in_(LOOKUPS))
     for channel, count in session.execute(
         select(Query.channel, func.count()).where(*lookup).group_by(Query.channel)
@@ -114,43 +184,41 @@ def usage_report(session: Session, start: dt.date, end: dt.date) -> UsageReport:
         .group_by(lima_day, Query.channel).order_by(lima_day)
     ):
         report.per_day.setdefault(str(day), {})[channel] = count
-    _funnel(session, report, since, until)
+    report.simulator = _simulator(session, since, until)
+    _messages(session, report, since, until)
+    report.periodo = periodo or latest_period(session)
+    report.wave = wave_stages(session, report.periodo or "")
     return report
 
 
-def _funnel(session: Session, report: UsageReport, since: dt.datetime, until: dt.datetime) -> None:
-    sent = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
+def _simulator(session: Session, since: dt.datetime, until: dt.datetime) -> SimulatorUse:
+    verified = case((Query.outcome.in_(VERIFIED), 1), else_=0)
+    lookup = case((Query.kind.in_(LOOKUPS), 1), else_=0)
+    verify = case((Query.kind == "verify", 1), else_=0)
+    row = session.execute(
+        select(func.coalesce(func.sum(lookup), 0), func.coalesce(func.sum(verify * verified), 0),
+               func.coalesce(func.sum(verify), 0))
+        .where(Query.created_at >= since, Query.created_at < until, Query.channel.in_(NOT_CALLERS))
+    ).one()
+    return SimulatorUse(int(row[0]), int(row[1]), int(row[2]) - int(row[1]))
+
+
+def _messages(session: Session, report: UsageReport, since: dt.datetime, until: dt.datetime) -> None:
+    created = (OutboxMessage.created_at >= since, OutboxMessage.created_at < until)
     # Reminders, no-payment notices and change notices: the wave. Broadcasts are not reminders.
-    where = (OutboxMessage.kind.in_(("reminder", "notice", "change")),
-             OutboxMessage.created_at >= since, OutboxMessage.created_at < until)
-    for ut, status, reason, count in session.execute(
-        select(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason,
-               func.count()).where(*where)
-        .group_by(OutboxMessage.unidad_territorial, OutboxMessage.status, OutboxMessage.failure_reason)
-    ):
-        stages = report.funnel.setdefault(ut or "-", dict.fromkeys(FUNNEL, 0))
-        if status == OutboxStatus.SKIPPED and reason == SkipReason.MERGED:
-            continue  # carried by another household's SMS to the same phone: not a message
-        stages["planned"] += count
-        if status in sent or (status == OutboxStatus.FAILED and reason not in ("retries_exhausted",)):
-            stages["sent"] += count
-        if status == OutboxStatus.DELIVERED:
-            stages["delivered"] += count
-        if status == OutboxStatus.FAILED:
-            stages["failed"] += count
-        if status == OutboxStatus.SKIPPED and reason in ("opted_out", "reminders_off"):
-            stages["opted_out"] += count
-    for network, status, count in session.execute(
-        select(OutboxMessage.network_code, OutboxMessage.status, func.count())
-        .where(OutboxMessage.created_at >= since, OutboxMessage.created_at < until,
-               OutboxMessage.status.in_((OutboxStatus.DELIVERED, OutboxStatus.FAILED)),
-               OutboxMessage.network_code.is_not(None))
-        .group_by(OutboxMessage.network_code, OutboxMessage.status)
-    ):
-        network = network or "-"
-        delivered, failed = report.delivery_by_network.get(network, (0, 0))
-        if status == OutboxStatus.DELIVERED:
-            delivered += count
-        else:
-            failed += count
-        report.delivery_by_network[network] = (delivered, failed)
+    for ut, stages in stage_counts(session, OutboxMessage.unidad_territorial, *created,
+                                   OutboxMessage.kind.in_(WAVE_KINDS)).items():
+        if stages["planned"]:  # not a UT whose only rows are merged ones
+            into = report.funnel.setdefault(ut or "-", empty())
+            for stage, n in stages.items():
+                into[stage] += n
+    report.broadcasts = broadcast_stages(session, since, until)
+    # Every message with a final delivery report, replies too: how each network delivers.
+    for network, stages in stage_counts(
+        session, OutboxMessage.network_code, *created, OutboxMessage.network_code.is_not(None),
+        OutboxMessage.status.in_((OutboxStatus.DELIVERED, OutboxStatus.FAILED)),
+    ).items():
+        if stages["delivered"] or stages["delivery_failed"]:
+            ok, bad = report.delivery_by_network.get(network or "-", (0, 0))
+            report.delivery_by_network[network or "-"] = (ok + stages["delivered"],
+                                                          bad + stages["delivery_failed"])

@@ -132,10 +132,13 @@ def test_dashboard_funnel_is_the_current_waves_reminders_and_notices(staff: Flas
     funnel = chart(html, "funnel")  # the newest period's wave only: no 2026-5, broadcasts or replies
     assert funnel["planificados"] == {"recordatorios": 4, "avisos sin pago": 1, "avisos de cambio": 1}
     assert funnel["en espera"] == {"recordatorios": 2}
+    # Sent: the delivered reminder and the change notice the provider accepted (no report yet).
+    assert funnel["enviados"] == {"recordatorios": 1, "avisos de cambio": 1}
     assert funnel["entregados"] == {"recordatorios": 1}
+    assert funnel["sin reporte aun"] == {"avisos de cambio": 1}
     assert funnel["dados de baja"] == {"recordatorios": 1}
-    assert funnel["fallidos"] == {"avisos sin pago": 1}
-    assert funnel["enviados"] == {"avisos de cambio": 1}
+    assert funnel["fallo de envio"] == {"avisos sin pago": 1}  # refused: never sent
+    assert funnel["fallo de entrega"] == {}
     assert chart(html, "broadcasts")["planificados"] == {"avisos masivos": 3}
     older = chart(staff.get("/admin/?periodo=2026-5").get_data(as_text=True), "funnel")
     assert older["planificados"] == {"recordatorios": 5} and older["entregados"] == {"recordatorios": 5}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models import Database, Query
 from models.clock import LIMA, lima_date, lima_date_of, lima_day_start, lima_days
-from models.reports import usage_report
+from models.reports import DEFAULT_DAYS, usage_report
 from tests.admin_support import log_in
 from tests.support import TEST_TODAY
 
@@ -94,15 +94,17 @@ def staff(app: Flask, seeded: Database, monkeypatch: pytest.MonkeyPatch) -> Flas
     return log_in(app, seeded, monkeypatch)
 
 
-def test_the_dashboard_counts_the_two_weeks_to_the_pinned_today(staff: FlaskClient, seeded: Database) -> None:
+def test_the_dashboard_counts_the_default_days_to_the_pinned_today(staff: FlaskClient,
+                                                                   seeded: Database) -> None:
     """Its default range ends on the settings' today (TEST_TODAY here), not the machine's."""
     def at(days_before: int, hour: int) -> dt.datetime:
         return lima_day_start(TEST_TODAY - dt.timedelta(days=days_before)) + dt.timedelta(hours=hour)
 
+    first = DEFAULT_DAYS - 1
     with seeded.session() as s:
         s.add_all(Query(channel=channel, kind="next_payment", outcome="programado", created_at=when)
-                  for channel, when in [("ussd", at(0, 23)), ("sms", at(13, 0)),  # the first day
-                                        ("ussd", at(14, 23)),  # the day before: not counted
+                  for channel, when in [("ussd", at(0, 23)), ("sms", at(first, 0)),  # the first day
+                                        ("ussd", at(first + 1, 23)),  # the day before: not counted
                                         ("ussd", at(-1, 0))])  # the day after today: not counted
     html = staff.get("/admin/").get_data(as_text=True)
     assert "Consultas: <strong>2</strong>" in html and "(USSD 1, SMS 1)" in html

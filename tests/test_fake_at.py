@@ -19,9 +19,11 @@ import requests
 from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from mijuntos_dev.fake_at import FakeAT, message_line
-from mijuntos_dev.fake_at_state import sms_parts
+from mijuntos_dev.fake_at_state import NETWORKS, network_code, sms_parts
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from models.operators import operator_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONES = ["+51987654321", "+51912345678", "+51900000406"]
@@ -210,7 +212,7 @@ def test_delivery_reports_reach_the_callback(fake: FakeAT, sms: SMSService, rece
     by_id = {form["id"]: form for _, form in posts}
     ok, failed = by_id[rows[0]["messageId"]], by_id[rows[1]["messageId"]]
     assert (ok["status"], ok["phoneNumber"], ok["retryCount"]) == ("Success", PHONES[0], "0")
-    assert ok["networkCode"] in {"71610", "71606", "71617"} and "failureReason" not in ok
+    assert operator_name(ok["networkCode"]) and "failureReason" not in ok  # a Peruvian network
     assert (failed["status"], failed["failureReason"], failed["phoneNumber"]) == (
         "Failed",
         "UserIsInactive",
@@ -354,3 +356,9 @@ def test_the_cli_count_only_mode_prints_nothing_per_request() -> None:
         out, _ = proc.communicate(timeout=5)
     assert stats["accepted"] == 2
     assert "321" not in out and TEXT not in out
+
+
+def test_the_stand_in_uses_the_network_codes_the_report_names() -> None:
+    assert NETWORKS and all(operator_name(code) for code in NETWORKS)
+    codes = {network_code(f"+5198765432{d}") for d in range(10)}
+    assert codes == set(NETWORKS)  # numbers spread over every network of the table

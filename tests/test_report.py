@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from mijuntos.cli import main
 from models import Database, OutboxMessage, Query
+from models.reports import DEFAULT_DAYS, default_start
 
 UTC = dt.UTC
 
@@ -36,31 +37,40 @@ LOOKUPS = [  # channel, kind, outcome, UT, household, when (UTC)
     ("ussd", "verify", "dob_wrong", "PUNO", None, _at(4)),
     ("ussd", "verify", "locked", "PUNO", None, _at(4)),
     ("sms", "verify", "dni_limit", None, None, _at(7)),
+    # Staff training in the simulator: on its own line, in no total (PIURA stays at 3).
+    ("sim", "next_payment", "programado", "PIURA", "H7", _at(8)),
+    ("sim", "verify", "ok_phone", None, "H7", _at(8)),
+    ("sim", "verify", "dob_wrong", None, None, _at(8)),
 ]
-MESSAGES = [  # kind, UT, status, failure reason, network code
-    ("reminder", "PIURA", "delivered", None, "71610"),
-    ("reminder", "PIURA", "delivered", None, "71610"),
-    ("reminder", "PIURA", "failed", "AbsentSubscriber", "71610"),
-    ("notice", "PUNO", "skipped", "opted_out", None),
-    ("reminder", "PUNO", "pending", None, None),
-    ("reminder", "PUNO", "failed", "retries_exhausted", None),
-    (None, None, "delivered", None, "71606"),  # a reply: not a reminder, but an operator's delivery
-    ("broadcast", "PIURA", "pending", None, None),  # an ad-hoc broadcast: not in the reminder funnel
-    ("reminder", "PUNO", "skipped", "reminders_off", None),  # switched off on USSD: opted out too
+MESSAGES = [  # kind, UT, period, status, failure reason, sent (accepted by the provider), network
+    ("reminder", "PIURA", "2026-6", "delivered", None, True, "71610"),
+    ("reminder", "PIURA", "2026-6", "delivered", None, True, "71610"),
+    ("reminder", "PIURA", "2026-6", "failed", "AbsentSubscriber", True, "71610"),  # delivery failed
+    ("notice", "PUNO", "2026-6", "skipped", "opted_out", False, None),
+    ("reminder", "PUNO", "2026-6", "pending", None, False, None),
+    ("reminder", "PUNO", "2026-6", "failed", "retries_exhausted", False, None),  # never sent
+    (None, None, None, "delivered", None, True, "71606"),  # a reply: not a reminder, but delivered
+    ("broadcast", "PIURA", None, "pending", None, False, None),  # a broadcast: not a reminder
+    ("reminder", "PUNO", "2026-6", "skipped", "reminders_off", False, None),  # switched off: opted out
+    ("reminder", "PUNO", "2026-6", "skipped", "merged", False, None),  # in another SMS: not a message
+    ("change", "PIURA", "2026-6", "submitted", None, True, None),  # sent, no delivery report yet
+    ("reminder", "CUSCO", "2026-5", "skipped", "plan_changed", False, None),  # withdrawn
+    ("broadcast", "PUNO", None, "delivered", None, True, "71699"),  # a network the table does not know
 ]
 
 
 @pytest.fixture
-def usage(db: Database, redis: redis_lib.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with db.session() as s:
+def usage(seeded: Database, redis: redis_lib.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with seeded.session() as s:
         s.add_all(Query(channel=c, kind=k, outcome=o, unidad_territorial=ut, hogar_id=h, created_at=when)
                   for c, k, o, ut, h, when in LOOKUPS)
         s.add_all(OutboxMessage(recipient="+51987654321", text="Mi Juntos", encoding="gsm7", segments=1,
-                                purpose="reminder" if kind else "reply", kind=kind,
+                                purpose="reminder" if kind else "reply", kind=kind, periodo=periodo,
                                 unidad_territorial=ut, status=status, failure_reason=reason,
-                                network_code=network, created_at=_at(10))
-                  for kind, ut, status, reason, network in MESSAGES)
-    monkeypatch.setenv("DATABASE_URL", db.url)
+                                sent_at=_at(10, 18) if sent else None, network_code=network,
+                                created_at=_at(10))
+                  for kind, ut, periodo, status, reason, sent, network in MESSAGES)
+    monkeypatch.setenv("DATABASE_URL", seeded.url)
     monkeypatch.setenv("REDIS_URL", redis_url)
 
 
@@ -70,9 +80,19 @@ def report(*args: str) -> str:
     return result.output
 
 
+STAGES = ("planned", "waiting", "sent", "delivered", "delivery_failed", "no_report", "send_failed",
+          "opted_out", "withdrawn")
+
+
+def by_stage(section: str, key: str, counts: str) -> list[tuple[str, str, str, str]]:
+    return [(section, key, stage, n) for stage, n in zip(STAGES, counts.split(), strict=True)]
+
+
 EXPECTED = [
     ("period", "", "from", "2026-03-01"),
     ("period", "", "to", "2026-03-31"),
+    ("period", "", "days", "31"),
+    ("period", "", "wave", "2026-6"),
     ("lookups", "all", "ussd", "4"),
     ("lookups", "all", "sms", "2"),
     ("lookups", "all", "total", "6"),
@@ -88,18 +108,34 @@ EXPECTED = [
     ("lookups_by_ut", "CUSCO", "ussd", "0"),
     ("lookups_by_ut", "CUSCO", "sms", "1"),
     ("lookups_by_ut", "CUSCO", "total", "1"),
-    *(("reminders_by_ut", "PIURA", stage, n) for stage, n in
-      zip(("planned", "sent", "delivered", "failed", "opted_out"), "33210", strict=True)),
-    *(("reminders_by_ut", "PUNO", stage, n) for stage, n in
-      zip(("planned", "sent", "delivered", "failed", "opted_out"), "40012", strict=True)),
-    *(("reminders_by_ut", "all", stage, n) for stage, n in
-      zip(("planned", "sent", "delivered", "failed", "opted_out"), "73222", strict=True)),
+    *((("lookups_by_day", day, measure, n) for day, counts in (
+        ("2026-03-02", "101"), ("2026-03-03", "101"), ("2026-03-04", "101"), ("2026-03-05", "011"),
+        ("2026-03-06", "011"), ("2026-03-31", "101"))
+       for measure, n in zip(("ussd", "sms", "total"), counts, strict=True))),
+    ("simulator", "all", "lookups", "1"),
+    ("simulator", "all", "verified", "1"),
+    ("simulator", "all", "failed", "1"),
+    *by_stage("reminders_by_ut", "CUSCO", "1 0 0 0 0 0 0 0 1"),
+    *by_stage("reminders_by_ut", "PIURA", "4 0 4 2 1 1 0 0 0"),
+    *by_stage("reminders_by_ut", "PUNO", "4 1 0 0 0 0 1 2 0"),
+    *by_stage("reminders_by_ut", "all", "9 1 4 2 1 1 1 2 1"),
+    *by_stage("wave", "reminder", "6 1 3 2 1 0 1 1 0"),
+    *by_stage("wave", "notice", "1 0 0 0 0 0 0 1 0"),
+    *by_stage("wave", "change", "1 0 1 0 0 1 0 0 0"),
+    *by_stage("wave", "all", "8 1 4 2 1 1 1 2 0"),
+    *by_stage("broadcasts", "all", "2 1 1 1 0 0 0 0 0"),
+    ("delivery_by_operator", "71606", "operator", "Movistar"),
     ("delivery_by_operator", "71606", "delivered", "1"),
-    ("delivery_by_operator", "71606", "failed", "0"),
+    ("delivery_by_operator", "71606", "delivery_failed", "0"),
     ("delivery_by_operator", "71606", "rate_percent", "100.0"),
+    ("delivery_by_operator", "71610", "operator", "Claro"),
     ("delivery_by_operator", "71610", "delivered", "2"),
-    ("delivery_by_operator", "71610", "failed", "1"),
+    ("delivery_by_operator", "71610", "delivery_failed", "1"),
     ("delivery_by_operator", "71610", "rate_percent", "66.7"),
+    ("delivery_by_operator", "71699", "operator", "unknown"),
+    ("delivery_by_operator", "71699", "delivered", "1"),
+    ("delivery_by_operator", "71699", "delivery_failed", "0"),
+    ("delivery_by_operator", "71699", "rate_percent", "100.0"),
     # No import has recorded an export time in this data set.
     ("schedule_data", "all", "exported_on", ""),
     ("schedule_data", "all", "source", ""),
@@ -112,18 +148,47 @@ EXPECTED = [
 @pytest.mark.usefixtures("usage")
 def test_the_csv_carries_every_figure_of_the_text_report() -> None:
     text = report()
-    for line in ("lookups: 6 (USSD 4, SMS 2)", "verifications: 3 verified, 3 failed",
-                 "households reached: 5", "71606: 100.0% of 1", "71610: 66.7% of 3"):
-        assert line in text, text
+    for line in ("Mi Juntos usage 2026-03-01 to 2026-03-31 (31 days on the Lima clock)",
+                 "lookups: 6 (USSD 4, SMS 2)", "verifications: 3 verified, 3 failed",
+                 "households reached: 5",
+                 "simulator (staff training; in no other figure of this report): 1 lookups, "
+                 "2 verifications (1 verified, 1 failed)",
+                 "  planned = waiting + sent + send_failed + opted_out + withdrawn",
+                 "  sent = delivered + delivery_failed + no_report",
+                 "wave of period 2026-6 (its reminders and notices, created on any day):",
+                 "  Movistar (71606): 100.0% of 1 (1 delivered, 0 delivery_failed)",
+                 "  Claro (71610): 66.7% of 3 (2 delivered, 1 delivery_failed)",
+                 "  71699 (unknown): 100.0% of 1 (1 delivered, 0 delivery_failed)"):
+        assert line in text.splitlines(), text
     table = [line.split() for line in text.splitlines()]
     assert table.index(["PIURA", "2", "1", "3"]) < table.index(["PUNO", "2", "0", "2"]) \
         < table.index(["CUSCO", "0", "1", "1"])  # top UTs first
-    for row in (["PIURA", "3", "3", "2", "1", "0"], ["PUNO", "4", "0", "0", "1", "2"],
-                ["total", "7", "3", "2", "2", "2"]):
+    assert ["Unidad", "Territorial", *STAGES] in table and ["kind", *STAGES] in table
+    for row in (["PIURA", *"4 0 4 2 1 1 0 0 0".split()], ["PUNO", *"4 1 0 0 0 0 1 2 0".split()],
+                ["total", *"9 1 4 2 1 1 1 2 1".split()], ["reminder", *"6 1 3 2 1 0 1 1 0".split()],
+                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "1"]):
         assert row in table, text
     rows = list(csv.reader(io.StringIO(report("--csv"))))
     assert rows[0] == ["section", "key", "measure", "value"]
     assert [tuple(r) for r in rows[1:]] == EXPECTED
+
+
+@pytest.mark.usefixtures("usage")
+def test_the_wave_is_the_period_asked_for_and_an_unknown_period_is_refused() -> None:
+    rows = list(csv.reader(io.StringIO(report("--csv", "--periodo", "2026-5"))))
+    wave = {(key, measure): value for section, key, measure, value in rows if section == "wave"}
+    assert ("period", "", "wave", "2026-5") in {tuple(r) for r in rows}
+    assert (wave["reminder", "planned"], wave["reminder", "withdrawn"]) == ("1", "1")
+    assert (wave["all", "planned"], wave["notice", "planned"]) == ("1", "0")
+    result = CliRunner().invoke(main, ["report", "--periodo", "2031-1"])
+    assert result.exit_code == 2 and "--periodo 2031-1: no settlements of that period" in result.output
+    assert "settled: 2026-6, 2026-5, 2026-4" in result.output
+
+
+def test_the_default_period_is_the_same_constant_everywhere() -> None:
+    assert default_start(dt.date(2026, 3, 31)) == dt.date(2026, 3, 31) - dt.timedelta(days=DEFAULT_DAYS - 1)
+    help_text = CliRunner().invoke(main, ["report", "--help"]).output
+    assert f"the last {DEFAULT_DAYS} days" in " ".join(help_text.split())
 
 
 def test_dates_are_checked_before_anything_is_read() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs.gsm import is_gsm7, septets
+from models.operators import OPERATORS
 
 # statusCode -> status, as the live API names them in SMSMessageData.Recipients[].
 SEND_STATUS = {
@@ -34,8 +35,9 @@ SEND_STATUS = {
 PRICE_PER_PART = Decimal("0.0300")
 CURRENCY = "PEN"
 _PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")
-# Peru's mobile networks, picked by the number's last digit so a number always gets the same one.
-NETWORKS = ("71610", "71606", "71617")
+# Peru's mobile network codes (models/operators.py, the table the report names them by), picked
+# by the number's last digit so a number always gets the same one.
+NETWORKS = tuple(OPERATORS)
 
 
 def sms_parts(text: str) -> int:
@@ -48,7 +50,7 @@ def sms_parts(text: str) -> int:
 
 
 def network_code(phone: str) -> str:
-    """A stable network code for `phone` (Claro, Movistar or Entel)."""
+    """A stable network code for `phone`, one of Peru's (Movistar, Entel, Claro or Bitel)."""
     digits = [int(c) for c in phone if c.isdigit()] or [0]
     return NETWORKS[digits[-1] % len(NETWORKS)]
 
