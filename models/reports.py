@@ -159,6 +159,7 @@ def usage_report(session: Session, start: dt.date, end: dt.date, periodo: str | 
     delivery by operator."""
     since, until = lima_days(start, end)
     report = UsageReport(start, end)
+    # Real callers only: the simulator's records are counted apart (`_simulator`).
     in_range = (Query.created_at >= since, Query.created_at < until, Query.channel.in_(CHANNELS))
     lookup = (*in_range, Query.kind.in_(LOOKUPS))
     for channel, count in session.execute(
