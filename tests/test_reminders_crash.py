@@ -60,6 +60,13 @@ def rows(db: Database) -> list[OutboxMessage]:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+def call_started_within(db: Database, seconds: float) -> bool:
+    """Whether an API call in flight started less than `seconds` ago."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    return any(r.status == "sending" and r.call_at is not None and r.call_at >= since
+               for r in rows(db))
+
+
 def test_a_worker_killed_mid_wave_loses_nothing(
     db: Database, redis: redis_lib.Redis, redis_url: str, settings: Settings
 ) -> None:
@@ -76,9 +83,12 @@ def test_a_worker_killed_mid_wave_loses_nothing(
         queue = Queue("sms", connection=redis)
         queue.enqueue(dispatch_job)
         first = worker(env)
+        # Mid-wave and mid-call: five calls answered and the next one just started (each takes
+        # 0.4 s), not in the few milliseconds between one call's answer and the next call.
         deadline = time.monotonic() + 30
-        while len(fake.messages) < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while not (len(fake.messages) >= 5 and call_started_within(db, 0.15)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert len(fake.messages) >= 5, "the wave did not start"
         kill_tree(first.pid)  # the worker and its work horse (rq gives it its own session), mid-call
         first.wait()
