@@ -244,8 +244,7 @@ def dashboard() -> Any:
         known = periods(s)
         asked = request.args.get("periodo", "")
         r = usage_report(s, start, end, asked if asked in known else None)
-        fresh = schedule_freshness(s, services.settings.local_today(),
-                                   services.settings.data_max_age_days)
+        fresh = schedule_freshness(s, today, services.settings.data_max_age_days)
     channels = [(CHANNEL_NAMES[ch], ch) for ch in r.channels]
     names = [name for name, _ in channels]
     per_day = bars("Consultas por dia y canal", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import redis
@@ -17,8 +16,6 @@ from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
 from models import Database
 from workers.api import sms_queue
-
-log = logging.getLogger("mijuntos")
 
 
 @dataclass

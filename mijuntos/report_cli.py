@@ -46,7 +46,8 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: 
     stage (reminders by UT, a period's wave by kind, broadcasts); delivery by operator.
     """
     settings = Settings.from_env()
-    last = end.date() if end else settings.local_today()
+    today = settings.local_today()
+    last = end.date() if end else today
     first = start.date() if start else default_start(last)
     if first > last:
         raise click.UsageError(f"--from {first} is after --to {last}")
@@ -56,8 +57,7 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: 
         known = periods(session)
         report = usage_report(session, first, last, periodo) if periodo in (None, *known) else None
         if report is not None:
-            report.freshness = schedule_freshness(session, settings.local_today(),
-                                                  settings.data_max_age_days)
+            report.freshness = schedule_freshness(session, today, settings.data_max_age_days)
     db.dispose()
     if report is None:
         raise click.UsageError(f"--periodo {periodo}: no settlements of that period "
