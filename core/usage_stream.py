@@ -22,7 +22,8 @@ STREAM = key_for("usage", "records")
 # operator would allow (the scheduler runs the drain every minute; /metrics shows the backlog as
 # mijuntos_usage_backlog), and a stream left by a service taken down does not stay for ever.
 TTL = 7 * 24 * 3600
-FIELDS = ("channel", "kind", "outcome", "hogar_id", "unidad_territorial", "periodo")
+FIELDS = ("channel", "kind", "outcome", "hogar_id", "unidad_territorial", "periodo", "gestor_id",
+          "gestor_ut", "tambo")
 WIDTHS = {name: Query.__table__.c[name].type.length for name in FIELDS}  # type: ignore[attr-defined]
 
 

@@ -29,6 +29,7 @@ from models import AdminUser, Household, schedule_freshness
 from models.funnel import LABELS as STAGE_NAMES
 from models.funnel import STAGE_KEYS, sums
 from models.operators import operator_label
+from models.query import CHANNEL_NAMES
 from models.reports import DEFAULT_DAYS, default_start, usage_report
 from models.wave import periods
 from workers import api as broadcasts
@@ -52,7 +53,6 @@ ERRORS = {
 }
 # The dashboard's name of each caller channel (models/query.py CALLER_CHANNELS); the stages'
 # names are models/funnel.py's LABELS, one for each of the report's stage names.
-CHANNEL_NAMES = {"ussd": "USSD", "sms": "SMS"}
 JOB_STATES = {"queued": "en cola", "started": "en curso", "finished": "terminada",
               "failed": "fallo (sin mas reintentos)", "scheduled": "esperando un reintento",
               "deferred": "en espera", "stopped": "detenida", "canceled": "cancelada"}

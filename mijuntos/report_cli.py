@@ -13,6 +13,7 @@ from core.connections import redis_client, redis_url
 from core.settings import Settings
 from models import Database, Freshness, funnel, schedule_freshness
 from models.operators import operator_label
+from models.query import CHANNEL_NAMES
 from models.reports import (
     DEFAULT_DAYS,
     FUNNEL,
@@ -27,7 +28,6 @@ from workers.usage import drain_before_counting
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 # The column of each caller channel (models/query.py CALLER_CHANNELS; a new one needs its name).
-CHANNEL_NAMES = {"ussd": "USSD", "sms": "SMS"}
 
 
 @click.command("report")

@@ -6,6 +6,7 @@ from models.admin import AdminUser
 from models.base import Base
 from models.db import Database
 from models.export import DataExport, ExportSource, Freshness, schedule_freshness
+from models.gestor import Gestor, GestorStatus
 from models.household import Household, HouseholdStatus, Language
 from models.outbox import (
     FINAL,
@@ -41,6 +42,8 @@ __all__ = [
     "ExportSource",
     "Freshness",
     "FINAL",
+    "Gestor",
+    "GestorStatus",
     "IMMEDIATE",
     "InboundSms",
     "OptOut",

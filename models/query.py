@@ -15,6 +15,7 @@ class Channel(StrEnum):
     USSD = "ussd"
     SMS = "sms"
     SIMULATOR = "sim"  # the browser simulator: demos and training, not the programme's usage
+    GESTOR = "gestor"  # an assisted lookup: a gestor's phone, consulting for a titular
 
 
 # The usage reports (models/reports.py) count real callers only, one column per channel, in
@@ -23,6 +24,11 @@ class Channel(StrEnum):
 # The simulator (staff trying the service, often on real households) is counted apart.
 NOT_CALLERS = (Channel.SIMULATOR,)
 CALLER_CHANNELS = tuple(c for c in Channel if c not in NOT_CALLERS)
+# How a report, its CSV's readers and the dashboard name each channel.
+CHANNEL_NAMES: dict[str, str] = {
+    Channel.USSD: "USSD", Channel.SMS: "SMS", Channel.SIMULATOR: "simulador",
+    Channel.GESTOR: "gestor",
+}
 
 
 class Query(Base):
@@ -36,6 +42,11 @@ class Query(Base):
     unidad_territorial: Mapped[str | None] = mapped_column(String(40))
     hogar_id: Mapped[str | None] = mapped_column(String(16))
     periodo: Mapped[str | None] = mapped_column(String(7))
+    # An assisted lookup (channel gestor): who made it, the UT they serve and their Tambo, as
+    # they were at the time; None for a titular's own lookups.
+    gestor_id: Mapped[str | None] = mapped_column(String(16))
+    gestor_ut: Mapped[str | None] = mapped_column(String(40))
+    tambo: Mapped[str | None] = mapped_column(String(80))
 
 
 class UsageCursor(Base):
