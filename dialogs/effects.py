@@ -12,8 +12,12 @@ class RecordQuery:
     kind: str  # verify, next_payment, status, co_responsibilities
     outcome: str
     hogar_id: str | None = None
-    unidad_territorial: str | None = None
+    unidad_territorial: str | None = None  # the household's
     periodo: str | None = None
+    # An assisted consultation's (channel gestor): the gestor, the UT they serve, their Tambo.
+    gestor_id: str | None = None
+    gestor_ut: str | None = None
+    tambo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class SetPhoneOfRecord:
     phone: str
     grace_hours: int = 72
     notice: str | None = None  # the SMS to the phone that loses the household's messages
+    # The SMS to the new phone when it is not the caller's own (a gestor typed it): it learns
+    # whose messages it now gets, and whom to call if it is not the household's.
+    welcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,30 @@ class SetOptIn:
     hogar_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SendSummary:
+    """Send the household's next-payment summary to its phone of record, once per Lima day.
+
+    Asked by a gestor for the titular in front of them: `phone` is the household's phone of
+    record as read in this hop, never the gestor's nor a number typed in the session.
+    """
+
+    hogar_id: str
+    phone: str
+    text: str
+    day: str  # the Lima day, ISO: one summary per household per day
+
+    @property
+    def dedupe_key(self) -> str:
+        return summary_key(self.hogar_id, self.day)
+
+
+def summary_key(hogar_id: str, day: str) -> str:
+    """The outbox dedupe key of a household's summary SMS on a Lima day (ISO)."""
+    return f"summary:{hogar_id}:{day}"
+
+
 Effect = (
     RecordQuery | DobFailed | DobCleared | DniTried | SetLanguage | SetReminders
-    | SetPhoneOfRecord | SetOptOut | SetOptIn | UndoPhoneChange
+    | SetPhoneOfRecord | SetOptOut | SetOptIn | UndoPhoneChange | SendSummary
 )

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogs import phone_move, views
+from dialogs import assisted, phone_move, views
 from dialogs.choice import labelled
 from dialogs.effects import (
     DniTried,
@@ -17,7 +17,7 @@ from dialogs.effects import (
     SetLanguage,
     SetReminders,
 )
-from dialogs.facts import Facts, HouseholdFacts
+from dialogs.facts import Facts, GestorFacts, HouseholdFacts, SettlementFacts
 from dialogs.freshness import is_stale
 from dialogs.gsm import gsm_safe
 from dialogs.nextpay import pay_answer
@@ -62,6 +62,7 @@ class Context:
     # Schedule data exported more days ago than this is stale (DATA_MAX_AGE_DAYS).
     data_max_age_days: int = 21
     phone_grace_hours: int = 72  # how long a former phone of record may undo a change
+    gestor_cap: int = 150  # distinct DNIs a gestor may consult for in a Lima day (GESTOR_DAILY_CAP)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class _Step:
         self.catalog = catalog
         self.effects: list[Effect] = []
         self._mine: list[HouseholdFacts] | None = None
+        self.gestor: GestorFacts | None = None  # an assisted session's gestor, read this hop
 
     @property
     def t(self) -> Translate:
@@ -94,6 +96,9 @@ class _Step:
 
     def go(self, screen: str, *, push: bool = True, notice: str | None = None) -> None:
         s = self.state
+        if s.gestor is not None and screen in assisted.REDIRECT:
+            assisted.next_titular(self, assisted.REDIRECT[screen])  # the queue goes on
+            return
         if push and screen != s.screen and not SCREENS[screen].end:
             s.back = (s.back + [s.screen])[-6:]
         s.screen, s.page, s.notice = screen, 0, notice
@@ -154,8 +159,18 @@ class _Step:
             self.handle(inp)
 
     def query(self, kind: str, outcome: str, periodo: str | None = None) -> None:
-        s = self.state
-        self.effects.append(RecordQuery(kind, outcome, s.hogar_id or s.pending, s.ut, periodo))
+        s, g = self.state, self.gestor
+        self.effects.append(RecordQuery(
+            kind, outcome, s.hogar_id or s.pending, s.ut, periodo, gestor_id=s.gestor,
+            gestor_ut=g.unidad_territorial if g else None, tambo=g.tambo if g else None))
+
+    def history(self, hogar_id: str) -> list[SettlementFacts]:
+        """The household's settlements the payment screens read (this period and three before)."""
+        return self.facts.settlements(hogar_id, HISTORY)
+
+    def home(self) -> str:
+        """Where a session with no household goes: the DNI prompt, or a gestor's menu."""
+        return "dni" if self.state.gestor is None else "assist"
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -163,8 +178,8 @@ class _Step:
         s = self.state
         screen = SCREENS[s.screen]
         if screen.verified and not s.verified:
-            self.go("dni", push=False)  # never show a household's data before verification
-            screen = SCREENS["dni"]
+            self.go(self.home(), push=False)  # never show a household's data before verification
+            screen = SCREENS[s.screen]
         text = self.render(screen)
         if s.notice:
             text = self.t(s.notice, **self.notice_params()) + "\n" + text
@@ -172,7 +187,8 @@ class _Step:
         return Reply(screen.end, _screen_safe(text), s, self.effects)
 
     def notice_params(self) -> dict[str, object]:
-        params: dict[str, object] = {"helpline": self.ctx.helpline}
+        params: dict[str, object] = {"helpline": self.ctx.helpline,
+                                     "minutes": self.ctx.lock_minutes}
         if self.state.notice == "dob_wrong":
             staged = sum(isinstance(e, DobFailed) for e in self.effects)  # not yet counted
             failures = self.facts.dob_failures(self.state.dni_key or "") + staged
@@ -184,6 +200,8 @@ class _Step:
         t, s, ctx = self.t, self.state, self.ctx
         if screen.paged:
             return self.render_page(self.dated_blocks(screen.id))
+        if screen.id in assisted.RENDERED or (s.gestor and screen.id in ("main", "remind")):
+            return assisted.render(self, screen.id)
         if screen.id == "main":
             shared = len(s.candidates) > 1
             menu = t("main_menu", name=s.name[:MAX_NAME_SHARED] if shared else s.name)
@@ -289,7 +307,7 @@ class _Step:
                 if screen.paged and s.page > 0:
                     s.page -= 1
                     return
-                previous = s.back.pop() if s.back else ("main" if s.verified else "dni")
+                previous = s.back.pop() if s.back else ("main" if s.verified else self.home())
                 self.go(previous, push=False)
                 return
         if screen.paged:
@@ -304,6 +322,9 @@ class _Step:
             return
         if screen.accepts == "dob":
             self.take_dob(inp)
+            return
+        if screen.accepts == "phone":
+            assisted.take_phone(self, inp)
             return
         target = screen.options.get(inp)
         if target is None:
@@ -336,9 +357,14 @@ class _Step:
             # or the caller sees nothing change and thinks her choice was lost.
             partial = s.lang != FALLBACK and bool(self.catalog.missing(s.lang))
             self.go("main", push=False, notice="lang_saved_partial" if partial else "lang_saved")
+        elif action == "@assist_sms":
+            if s.gestor is None:
+                self.bad_input()  # shown only in an assisted consultation
+            else:
+                assisted.send_summary(self)
         elif action == "@other_household":
             mine = sorted(h.hogar_id for h in self.mine())
-            if len(mine) < 2:
+            if len(mine) < 2 or s.gestor is not None:
                 self.bad_input()  # not a shared phone (any more): the option is not shown
             else:
                 s.left = s.hogar_id  # "0"/"00" on the chooser go back to it
@@ -347,7 +373,9 @@ class _Step:
         elif action == "@remind_toggle":
             household = self.household()
             if household is None:
-                self.go("dni", push=False)
+                self.go(self.home(), push=False)
+            elif s.gestor is not None:
+                self.go("assist_phone")  # never this phone: the number the titular gives
             elif household.phone != self.ctx.phone:
                 self.go("remind_move")  # nothing changes before the caller confirms
             else:
@@ -368,12 +396,18 @@ class _Step:
             return
         key = dni_key(ctx.secret, dni)
         # The limit first: "this DNI is locked" would tell a phone past its limit that the DNI
-        # exists (only a real DNI can be locked).
-        if not self.facts.may_try_dni(ctx.phone, key):
+        # exists (only a real DNI can be locked). A gestor's limit is their own daily cap.
+        if s.gestor is not None:
+            if not self.facts.may_assist(s.gestor, key, ctx.gestor_cap, ctx.today):
+                self.query("verify", "gestor_cap")
+                self.go("assist_cap")
+                return
+        elif not self.facts.may_try_dni(ctx.phone, key):
             self.query("verify", "dni_limit")
             self.go("dni_limit")
             return
-        self.effects.append(DniTried(ctx.phone, key))
+        else:
+            self.effects.append(DniTried(ctx.phone, key))
         if self.facts.dob_failures(key) >= ctx.max_dob_attempts:
             self.query("verify", "locked")
             self.go("locked")
@@ -382,7 +416,7 @@ class _Step:
         if household is None:
             s.dni_tries += 1
             self.query("verify", "dni_unknown")
-            if s.dni_tries >= MAX_UNKNOWN_DNI:
+            if s.dni_tries >= MAX_UNKNOWN_DNI and s.gestor is None:  # a gestor: the cap instead
                 self.go("not_verified")
             else:
                 s.notice = "dni_unknown"
@@ -399,7 +433,7 @@ class _Step:
         born = parse_dob(inp)
         household = self.facts.household(s.pending) if s.pending else None
         if household is None or s.dni_key is None:
-            self.go("dni", push=False)
+            self.go(self.home(), push=False)
             return
         if born is None:
             self.bad_input("dob_invalid")
@@ -436,6 +470,11 @@ def start(
     `offers`: False when the dial carries inputs (*1880*1#), which must not answer an offer the
     caller never saw.
     """
+    gestor = facts.gestor_by_phone(ctx.phone)
+    if gestor is not None:  # a gestor's phone: the assisted menu, no resume, no offers
+        step = _Step(SessionState(), ctx, facts, catalog)
+        assisted.begin(step, gestor)
+        return step.reply()
     households = facts.households_by_phone(ctx.phone)
     # --- phonechange: the former phone of record, in its grace period, is offered the undo before
     # anything else, a dropped session's resume offer too (kept for "2 Continuar").
@@ -488,6 +527,11 @@ def _resume_checked(resumed: SessionState, ctx: Context, facts: Facts, catalog: 
 def feed(state: SessionState, inp: str, ctx: Context, facts: Facts, catalog: Catalog) -> Reply:
     """Apply one input to a session and render the screen that follows."""
     state = replace(state, back=list(state.back), candidates=list(state.candidates))
+    if state.gestor is not None:
+        step = _Step(state, ctx, facts, catalog)
+        if assisted.check(step) and not SCREENS[state.screen].end:
+            assisted.handle(step, inp)
+        return step.reply()
     if state.screen == "resume":
         choice = inp.strip()
         if choice == "1" and state.saved:

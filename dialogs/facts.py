@@ -63,6 +63,16 @@ class Outlook:
     phone_opted_out: bool  # the caller's phone sent BAJA (or the aggregator's opt-out)
 
 
+@dataclass(frozen=True)
+class GestorFacts:
+    """A gestor whose registered phone has the assisted mode (active: not inactive, not suspended)."""
+
+    gestor_id: str
+    first_name: str
+    unidad_territorial: str
+    tambo: str | None = None
+
+
 class Facts(Protocol):
     """Read access to the programme's data and the lockout counters."""
 
@@ -94,4 +104,30 @@ class Facts(Protocol):
     def phone_move_hold(self, hogar_id: str, hours: int) -> str | None:
         """Why a move of the household's phone must wait: "open" while a move of it is still in
         its grace period, "undone" when one was undone less than `hours` ago; else None."""
+        ...
+
+    # --- assisted consultations (dialogs/assisted.py)
+    def gestor_by_phone(self, phone: str) -> GestorFacts | None:
+        """The active gestor whose registered phone is `phone`, if any."""
+        ...
+
+    def gestor(self, gestor_id: str) -> GestorFacts | None:
+        """The gestor, while active: None once deactivated, suspended or gone from the data."""
+        ...
+
+    def is_staff_phone(self, phone: str) -> bool:
+        """`phone` is a gestor's registered phone (active or not): never a household's."""
+        ...
+
+    def may_assist(self, gestor_id: str, dni_key: str, cap: int, day: dt.date | None) -> bool:
+        """A DNI this gestor already asked about on `day` (Lima; None: today), or a new one
+        under `cap`: True, and a new one is counted at once. False once the cap is reached."""
+        ...
+
+    def assisted_today(self, gestor_id: str, day: dt.date | None) -> int:
+        """The distinct DNIs the gestor asked about on `day` (Lima; None: today)."""
+        ...
+
+    def summary_sent_today(self, hogar_id: str, day: dt.date) -> bool:
+        """A next-payment summary SMS was already made for the household on `day` (Lima)."""
         ...

@@ -9,6 +9,8 @@ from typing import Literal
 
 Nav = Literal["none", "back", "full"]
 MAX_LISTED = 4  # households a shared phone's chooser lists (dialogs/choice.py)
+# What "7 Enviar SMS al hogar" can answer (dialogs/assisted.py: send_summary).
+ASSIST_SMS = ("sent", "already", "no_phone", "opted_out", "simulated")
 
 
 class MenuError(Exception):
@@ -22,7 +24,7 @@ class Screen:
     id: str
     end: bool = False
     options: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    accepts: Literal["dni", "dob"] | None = None
+    accepts: Literal["dni", "dob", "phone"] | None = None
     nav: Nav = "full"  # none: first screens; back: "0 Atras"; full: "0 Atras 00 Menu"
     paged: bool = False
     verified: bool = True  # shown only inside a verified session
@@ -52,7 +54,8 @@ SCREENS: dict[str, Screen] = {
         _screen(
             "main",
             {"1": "pay", "2": "status", "3": "coresp", "4": "remind", "5": "lang", "0": "bye",
-             "6": "@other_household"},  # 6 is shown only on a shared phone
+             "6": "@other_household",  # 6 is shown only on a shared phone
+             "7": "@assist_sms"},  # 7 only in an assisted consultation
             nav="none",
         ),
         _screen("pay", paged=True),
@@ -79,6 +82,18 @@ SCREENS: dict[str, Screen] = {
         # --- retake: a move refused while another is in its grace period or after an undo.
         _screen("move_refused", resumable=False),
         _screen("move_simulated", resumable=False),
+        # --- assisted: a gestor's phone (dialogs/assisted.py). Never resumed: the next dial is
+        # for the next titular in the queue.
+        _screen("assist", {"1": "assist_dni", "2": "assist_today", "0": "bye"}, nav="none",
+                verified=False, resumable=False),
+        _screen("assist_dni", accepts="dni", nav="none", verified=False, resumable=False),
+        _screen("assist_today", nav="back", verified=False, resumable=False),
+        _screen("assist_off", end=True, nav="none", verified=False, resumable=False),
+        _screen("assist_cap", end=True, nav="none", verified=False, resumable=False),
+        _screen("assist_phone", accepts="phone", nav="back", resumable=False),
+        _screen("assist_phone_again", accepts="phone", nav="back", resumable=False),
+        _screen("assist_moved", resumable=False),
+        *(_screen(f"assist_sms_{result}", resumable=False) for result in ASSIST_SMS),
     ]
 }
 
@@ -88,11 +103,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "@restart": ("dni", "main", "choose", "resume"),  # resume: "2 Continuar" after the undo offer
     "@choose": ("main",),
     "@other_household": ("choose",),
-    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move"),
+    "@remind_toggle": ("remind_on_done", "remind_off_done", "remind_move", "assist_phone"),
     # retake: refused, or on the former phone in its grace period the undo (moved_undone, dni).
     "@remind_move": ("remind_moved_done", "remind_moved_told", "move_refused", "moved_undone", "dni",
                      "move_simulated"),
     "@undo_move": ("moved_undone", "dni", "choose", "main"),
+    "@assist_sms": tuple(f"assist_sms_{result}" for result in ASSIST_SMS),
     "@lang_es": ("main",),
     "@lang_qu": ("main",),
     "@lang_ay": ("main",),
@@ -100,15 +116,23 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 # Free-input screens and where their input can lead.
 INPUT_TARGETS: dict[str, tuple[str, ...]] = {
     "dni": ("dni", "choose", "dob", "main", "locked", "not_verified", "too_many", "dni_limit"),
-    "dob": ("dob", "main", "locked", "too_many", "choose"),  # 00: the chooser it came from
+    # 00: the chooser it came from; assist: a gestor's, told the DNI is locked (assisted.py)
+    "dob": ("dob", "main", "locked", "too_many", "choose", "assist"),
+    "phone": ("assist_phone", "assist_phone_again", "too_many"),
 }
 # Screens whose input leads elsewhere than their `accepts` kind's (looked up by screen id):
 # a right date restores the resumed screen; 0 starts over.
 SCREEN_INPUT_TARGETS: dict[str, tuple[str, ...]] = {
     "resume_dob": ("resume_dob", "locked", "too_many", "dni", "main", "choose",
                    *ACTIONS["@resume"]),
+    # A gestor's DNI: the date next, or back on the assisted menu told why not (locked, unknown).
+    "assist_dni": ("assist_dni", "dob", "assist", "assist_cap", "too_many"),
+    # The number typed again: the move (or why not), or a mismatch back to the first entry.
+    "assist_phone_again": ("assist_phone_again", "assist_phone", "assist_moved", "move_refused",
+                           "moved_undone", "dni", "too_many"),
 }
-START = ("resume", "dni", "choose", "main", "moved_away")
+# assist_off: any hop of a gestor session once the gestor is no longer active ends there.
+START = ("resume", "dni", "choose", "main", "moved_away", "assist", "assist_off")
 CHOICE_MAX_BAD = 5
 
 

@@ -23,6 +23,12 @@ class SessionState:
     notice: str | None = None
     saved: dict[str, Any] | None = None  # the dropped session offered for resuming
     left: str | None = None  # the household "6 Otro hogar" left: "0"/"00" on the chooser return
+    # Assisted mode (dialogs/assisted.py): the gestor consulting from this phone, and the new
+    # phone of record typed for the household, kept between its two entries as a keyed hash
+    # and its last three digits only (never a phone in clear in Redis).
+    gestor: str | None = None
+    new_phone_key: str | None = None
+    new_last3: str | None = None
 
     @property
     def verified(self) -> bool:

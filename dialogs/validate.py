@@ -105,3 +105,26 @@ def split_identity(tokens: list[str]) -> tuple[str, str | None]:
 def dni_key(secret: str, dni: str) -> str:
     """A keyed hash of a DNI: names its lockout counter without storing the DNI."""
     return hmac.new(secret.encode(), dni.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def parse_mobile(raw: str) -> str | None:
+    """A Peruvian mobile number as typed on a keypad, in E.164; None when it is not one.
+
+    Nine digits starting with 9 (951234567), or with the country code before them (51951234567),
+    with or without the spaces and dashes people type between groups. Any other shape is refused:
+    a landline or a foreign number cannot receive the household's reminders.
+    """
+    digits = clean_digits(raw.strip().removeprefix("+"))
+    if not digits.isdigit():
+        return None
+    if len(digits) == 11 and digits.startswith("51"):
+        digits = digits[2:]
+    if len(digits) != 9 or not digits.startswith("9"):
+        return None
+    return "+51" + digits
+
+
+def mobile_key(secret: str, phone: str) -> str:
+    """A keyed hash of a phone number typed in a session: compares two entries without keeping
+    the number."""
+    return hmac.new(secret.encode(), b"mobile:" + phone.encode(), hashlib.sha256).hexdigest()[:24]

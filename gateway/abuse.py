@@ -1,4 +1,5 @@
-"""Enumeration guard: one phone may ask about only a few distinct DNIs a day (USSD and SMS)."""
+"""Enumeration guards: one phone may ask about only a few distinct DNIs a day (USSD and SMS), and
+a gestor about no more than their daily cap (GESTOR_DAILY_CAP) in assisted consultations."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from core.keys import Pipeline, key_for
 from core.privacy import phone_key
 
 DAY = 24 * 3600
+# Atomic: a DNI already counted today passes; a new one is counted only while under the cap, so
+# two hops of one gestor at the same moment cannot both slip past it.
+_ASSIST = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
 
 
 class DniGuard:
@@ -48,3 +58,19 @@ class DniGuard:
         pipe.expire(seen, DAY)
         if pipeline is None:
             pipe.execute()
+
+    # --- assisted consultations: per gestor (not per phone), per Lima day.
+    @staticmethod
+    def _assist_key(gestor_id: str, day: str) -> str:
+        return key_for("gestor_dnis", f"{gestor_id}:{day}")
+
+    def assist(self, gestor_id: str, dni_key: str, cap: int, day: str) -> bool:
+        """True for a DNI the gestor already asked about on `day`, or a new one under `cap`
+        (then counted at once); False once the day's cap of distinct DNIs is reached."""
+        script = self.client.register_script(_ASSIST)
+        return bool(script(keys=[self._assist_key(gestor_id, day)],
+                           args=[dni_key, max(cap, 1), 2 * DAY]))
+
+    def assisted(self, gestor_id: str, day: str) -> int:
+        """The distinct DNIs the gestor asked about on `day`."""
+        return int(self.client.scard(self._assist_key(gestor_id, day)))

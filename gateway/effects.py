@@ -16,6 +16,7 @@ from dialogs.effects import (
     DobFailed,
     Effect,
     RecordQuery,
+    SendSummary,
     SetLanguage,
     SetOptIn,
     SetOptOut,
@@ -26,12 +27,13 @@ from dialogs.effects import (
 from gateway import phone_changes
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
-from models import Household, OptOut, Query, SkipReason
+from models import Channel, Household, OptOut, Query, SkipReason
 from models.base import utcnow
 from models.outbox import withdraw_pending
 
 # Effects that change the programme's rows; the others live in Redis (and usage records may).
-DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord, UndoPhoneChange)
+DATABASE_EFFECTS = (SetLanguage, SetReminders, SetOptOut, SetOptIn, SetPhoneOfRecord, UndoPhoneChange,
+                    SendSummary)
 
 
 def needs_database(effects: Iterable[Effect]) -> bool:
@@ -63,15 +65,20 @@ def apply_effects(
             case RecordQuery():
                 if effect.kind == phone_changes.REFUSED_KIND:
                     phone_changes.log_refused(effect, channel)
+                # A gestor's consultation on USSD is channel gestor (the simulator stays sim).
+                assisted = effect.gestor_id is not None and channel == Channel.USSD
                 queries.append(
                     {
                         "created_at": now,
-                        "channel": channel,
+                        "channel": Channel.GESTOR if assisted else channel,
                         "kind": effect.kind,
                         "outcome": effect.outcome,
                         "hogar_id": effect.hogar_id,
                         "unidad_territorial": effect.unidad_territorial,
                         "periodo": effect.periodo,
+                        "gestor_id": effect.gestor_id,
+                        "gestor_ut": effect.gestor_ut,
+                        "tambo": effect.tambo,
                     }
                 )
             case DobFailed():
@@ -87,6 +94,8 @@ def apply_effects(
                     outbox += phone_changes.move(session, effect, now, channel, guard.secret)
                 elif isinstance(effect, UndoPhoneChange):
                     outbox += phone_changes.undo(session, effect, now, channel, guard.secret)
+                elif isinstance(effect, SendSummary):
+                    outbox += phone_changes.summary(session, effect)
                 else:
                     _apply_row(session, effect, now)
     if queries and stage_usage:

@@ -27,13 +27,24 @@ from sqlalchemy import (
 
 from core.privacy import phone_key
 from dialogs.choice import initials
-from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
+from dialogs.effects import summary_key
+from dialogs.facts import CoRespFacts, GestorFacts, HouseholdFacts, Outlook, SettlementFacts
 from gateway.abuse import DniGuard
 from gateway.sessions import SessionStore
-from models import CoResponsibility, Household, OptOut, PayPoint, PhoneChange, Settlement
+from models import (
+    CoResponsibility,
+    Gestor,
+    Household,
+    OptOut,
+    OutboxMessage,
+    PayPoint,
+    PhoneChange,
+    Settlement,
+)
 from models.base import UTCDateTime, utcnow
 from models.clock import lima_date
 from models.export import LATEST_SCHEDULE_EXPORT
+from models.gestor import is_active
 
 _HOUSEHOLD_COLUMNS = (
     Household.hogar_id,
@@ -150,6 +161,26 @@ _MOVE_HOLD = select(
 )
 
 
+# --- assisted: the gestor is read on every hop of their session (one index lookup, a small
+# table), so a deactivation or a suspension takes effect on the next hop.
+_GESTOR_COLUMNS = (Gestor.gestor_id, Gestor.nombres, Gestor.unidad_territorial, Gestor.tambo)
+_GESTOR_BY_PHONE = select(*_GESTOR_COLUMNS).where(Gestor.phone == bindparam("phone"), is_active())
+_GESTOR_BY_ID = select(*_GESTOR_COLUMNS).where(Gestor.gestor_id == bindparam("gestor_id"),
+                                               is_active())
+_STAFF_PHONE = select(exists().where(Gestor.phone == bindparam("phone")))
+_SUMMARY_SENT = select(exists().where(OutboxMessage.dedupe_key == bindparam("key")))
+
+
+def _gestor(row: object | None) -> GestorFacts | None:
+    if row is None:
+        return None
+    r = row._mapping  # type: ignore[attr-defined]
+    nombres = (r["nombres"] or "").strip()
+    return GestorFacts(gestor_id=r["gestor_id"],
+                       first_name=nombres.split()[0].title() if nombres else "",
+                       unidad_territorial=r["unidad_territorial"], tambo=r["tambo"])
+
+
 # The schedule data's export day, per database, for EXPORT_TTL seconds. Every payment screen
 # shows it when stale, and one more query on each of those hops would cost the hottest path a
 # round trip for a value that changes only when an import runs (a few times a bimester): a
@@ -259,3 +290,23 @@ class DbFacts:
         row = self._run(_MOVE_HOLD, hogar_id=hogar_id, now=now,
                         since=now - dt.timedelta(hours=hours)).one()
         return "open" if row.open else "undone" if row.undone else None
+
+    # --- assisted consultations (dialogs/assisted.py)
+    def gestor_by_phone(self, phone: str) -> GestorFacts | None:
+        return _gestor(self._run(_GESTOR_BY_PHONE, phone=phone).first())
+
+    def gestor(self, gestor_id: str) -> GestorFacts | None:
+        return _gestor(self._run(_GESTOR_BY_ID, gestor_id=gestor_id).first())
+
+    def is_staff_phone(self, phone: str) -> bool:
+        return bool(self._run(_STAFF_PHONE, phone=phone).scalar())
+
+    def may_assist(self, gestor_id: str, dni_key: str, cap: int, day: dt.date | None) -> bool:
+        return self.guard.assist(gestor_id, dni_key, cap, (day or lima_date(utcnow())).isoformat())
+
+    def assisted_today(self, gestor_id: str, day: dt.date | None) -> int:
+        return self.guard.assisted(gestor_id, (day or lima_date(utcnow())).isoformat())
+
+    def summary_sent_today(self, hogar_id: str, day: dt.date) -> bool:
+        key = summary_key(hogar_id, day.isoformat())
+        return bool(self._run(_SUMMARY_SENT, key=key).scalar())

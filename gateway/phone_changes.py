@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.privacy import mask_phone, phone_key
-from dialogs.effects import RecordQuery, SetPhoneOfRecord, UndoPhoneChange
+from dialogs.effects import RecordQuery, SendSummary, SetPhoneOfRecord, UndoPhoneChange
 from dialogs.gsm import sms_parts
 from gateway.services import Services
 from models import Household, OutboxMessage, PhoneChange, Purpose
@@ -26,11 +26,12 @@ from workers.api import enqueue_send
 log = logging.getLogger("mijuntos.phone")
 
 
-def _notice(session: Session, hogar_id: str, recipient: str, text: str, dedupe: str) -> int:
-    """An SMS to the phone that loses the household's messages; its outbox id."""
+def _notice(session: Session, hogar_id: str, recipient: str, text: str, dedupe: str,
+            purpose: Purpose = Purpose.SECURITY) -> int:
+    """An SMS to the phone that loses the household's messages (or gains them); its outbox id."""
     encoding, segments = sms_parts(text)
     row = OutboxMessage(recipient=recipient, text=text, encoding=encoding, segments=segments,
-                        purpose=Purpose.SECURITY, dedupe_key=dedupe, hogar_id=hogar_id)
+                        purpose=purpose, dedupe_key=dedupe, hogar_id=hogar_id)
     session.add(row)
     session.flush()
     return row.id
@@ -58,6 +59,9 @@ def move(session: Session, effect: SetPhoneOfRecord, now: dt.datetime, channel: 
         change.notice_id = _notice(session, household.hogar_id, old, effect.notice,
                                    f"phone_change:{change.id}")
         queued.append(change.notice_id)
+    if effect.welcome:  # a number a gestor typed: it learns whose messages it now gets
+        queued.append(_notice(session, household.hogar_id, effect.phone, effect.welcome,
+                              f"phone_change_new:{change.id}"))
     log.info("phone of record moved hogar=%s from=%s to=%s channel=%s change=%s",
              household.hogar_id, mask_phone(old), mask_phone(effect.phone), channel, change.id)
     return queued
@@ -100,6 +104,20 @@ def undo(session: Session, effect: UndoPhoneChange, now: dt.datetime, channel: s
     log.info("phone move undone hogar=%s back to=%s from=%s channel=%s change=%s",
              household.hogar_id, mask_phone(effect.phone), mask_phone(losing), channel, change.id)
     return queued
+
+
+def summary(session: Session, effect: SendSummary) -> list[int]:
+    """The next-payment summary a gestor sent to the household's phone of record, once a day:
+    a second one that day (another session of the gestor, a resent hop) finds the first."""
+    if session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.dedupe_key == effect.dedupe_key)) is not None:
+        return []
+    # Sent at once like a reply: the titular asked for it, through the gestor in front of her.
+    message_id = _notice(session, effect.hogar_id, effect.phone, effect.text, effect.dedupe_key,
+                         Purpose.REPLY)
+    log.info("summary sms made hogar=%s to=%s message=%s", effect.hogar_id,
+             mask_phone(effect.phone), message_id)
+    return [message_id]
 
 
 # --- retake: the usage record of a move refused (dialogs/phone_move.py: held).

@@ -157,6 +157,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         data_max_age_days=settings.data_max_age_days,
         channel=channel,
         phone_grace_hours=settings.phone_change_grace_hours,
+        gestor_cap=settings.gestor_daily_cap,
     )
     try:
         reply, effects = converse(services, ctx, stored, resumable, inputs)
@@ -179,7 +180,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
                                 stage_usage=True)
     stored_now = StoredSession(reply.state, digest, reply.wire, len(hop.inputs), pkey)
     store.save(hop.session_id, stored_now, pipe)
-    if SCREENS[reply.state.screen].resumable:
+    if SCREENS[reply.state.screen].resumable and reply.state.gestor is None:
         store.keep_for_resume(pkey, reply.state, pipe, session_id=hop.session_id)
     elif reply.state.screen != "resume":
         store.forget_resume(pkey, pipe)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dialogs.facts import CoRespFacts, HouseholdFacts, Outlook, SettlementFacts
+from dialogs.facts import CoRespFacts, GestorFacts, HouseholdFacts, Outlook, SettlementFacts
 
 LONG_PLACE = "Operativo ETV Comunidad Nativa Santa Rosa de Alto Yanajanca del Rio Huallaga"
 LONG_ADDRESS = "Local comunal al costado de la posta de salud y frente a la losa deportiva, cruce"
@@ -44,6 +44,12 @@ class MemoryFacts:
     opted_out: set[str] = field(default_factory=set)
     exported_on: dt.date | None = None
     holds: dict[str, str] = field(default_factory=dict)  # a household's phone move hold
+    # Assisted consultations: gestores by phone (active ones; `inactive` lists the others'
+    # phones), the DNIs each consulted today, the households sent a summary.
+    gestores: dict[str, GestorFacts] = field(default_factory=dict)
+    inactive: set[str] = field(default_factory=set)
+    assisted: dict[str, set[str]] = field(default_factory=dict)
+    summaries: set[str] = field(default_factory=set)
 
     def households_by_phone(self, phone: str) -> list[HouseholdFacts]:
         return [h for h in self.households if h.phone == phone]
@@ -81,3 +87,27 @@ class MemoryFacts:
 
     def phone_move_hold(self, hogar_id: str, hours: int) -> str | None:
         return self.holds.get(hogar_id)
+
+    def gestor_by_phone(self, phone: str) -> GestorFacts | None:
+        return self.gestores.get(phone)
+
+    def gestor(self, gestor_id: str) -> GestorFacts | None:
+        return next((g for g in self.gestores.values() if g.gestor_id == gestor_id), None)
+
+    def is_staff_phone(self, phone: str) -> bool:
+        return phone in self.gestores or phone in self.inactive
+
+    def may_assist(self, gestor_id: str, dni_key: str, cap: int, day: dt.date | None) -> bool:
+        seen = self.assisted.setdefault(gestor_id, set())
+        if dni_key in seen:
+            return True
+        if len(seen) >= cap:
+            return False
+        seen.add(dni_key)
+        return True
+
+    def assisted_today(self, gestor_id: str, day: dt.date | None) -> int:
+        return len(self.assisted.get(gestor_id, set()))
+
+    def summary_sent_today(self, hogar_id: str, day: dt.date) -> bool:
+        return hogar_id in self.summaries
