@@ -60,17 +60,18 @@ def apply_effects(
     queries: list[dict[str, object]] = []
     outbox: list[int] = []
     now = utcnow()
+    effects = list(effects)
+    if channel == Channel.USSD and any(isinstance(e, RecordQuery) and e.gestor_id for e in effects):
+        channel = Channel.GESTOR  # a gestor's consultation: its records and its phone changes
     for effect in effects:
         match effect:
             case RecordQuery():
                 if effect.kind == phone_changes.REFUSED_KIND:
                     phone_changes.log_refused(effect, channel)
-                # A gestor's consultation on USSD is channel gestor (the simulator stays sim).
-                assisted = effect.gestor_id is not None and channel == Channel.USSD
                 queries.append(
                     {
                         "created_at": now,
-                        "channel": Channel.GESTOR if assisted else channel,
+                        "channel": channel,
                         "kind": effect.kind,
                         "outcome": effect.outcome,
                         "hogar_id": effect.hogar_id,

@@ -14,13 +14,26 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from dialogs.gsm import sms_parts
-from models import CoResponsibility, Database, Household, OutboxMessage, PayPoint, Settlement
+from models import (
+    CoResponsibility,
+    Database,
+    Gestor,
+    GestorStatus,
+    Household,
+    OutboxMessage,
+    PayPoint,
+    Settlement,
+)
 
 ROSA_PHONE = "+51987654321"
 SHARED_PHONE = "+51911111111"
 STRANGER_PHONE = "+51955555555"
 ROSA = {"dni": "01234567", "dob": "25081990", "hogar_id": "H00000001"}
 JUANA = {"dni": "40123456", "dob": "02011985", "hogar_id": "H00000002"}
+# Gestores (seed_gestores): Pilar attends at a Tambo in Puno; Teo's phone is a former gestor's.
+GESTOR_PHONE = "+51966000101"
+GESTOR = {"gestor_id": "G900001", "ut": "PUNO", "tambo": "Tambo Chucuito"}
+FORMER_GESTOR_PHONE = "+51966000102"
 # The day the tests' app believes it is (Lima): the seed's operations lie ahead of it.
 TEST_TODAY = dt.date(2026, 12, 2)
 LONG_PLACE = "Operativo ETV Comunidad Campesina San Juan de Llachon Capachica"
@@ -93,6 +106,17 @@ def seed(db: Database) -> None:
         ])
         s.add(CoResponsibility(periodo="2026-6", hogar_id="H00000002", miembro="Ana", tipo="salud",
                                cumple=False, detalle="control CRED"))
+
+
+def seed_gestores(db: Database) -> None:
+    """An active gestor at a Tambo, and an inactive one (whose phone is a staff phone still)."""
+    with db.session() as s:
+        s.add_all([
+            Gestor(gestor_id=GESTOR["gestor_id"], nombres="PILAR", apellidos="NINA CCAMA",
+                   phone=GESTOR_PHONE, unidad_territorial=GESTOR["ut"], tambo=GESTOR["tambo"]),
+            Gestor(gestor_id="G900002", nombres="TEODORO", apellidos="APAZA", phone=FORMER_GESTOR_PHONE,
+                   unidad_territorial="PIURA", tambo=None, estado=GestorStatus.INACTIVO),
+        ])
 
 
 _ids = itertools.count(1)

@@ -15,7 +15,16 @@ from core.usage_stream import STREAM as USAGE_STREAM
 from core.usage_stream import as_text
 from dialogs.screens import SCREENS
 from models import Database, Household, Query
-from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from tests.support import (
+    GESTOR_PHONE,
+    JUANA,
+    ROSA,
+    ROSA_PHONE,
+    SHARED_PHONE,
+    STRANGER_PHONE,
+    Phone,
+    seed_gestores,
+)
 from workers.usage import drain_usage
 
 SEEN_SCREENS: set[str] = set()
@@ -499,6 +508,69 @@ def test_the_simulator_never_moves_a_real_households_phone(
     with seeded.session() as s:
         assert s.get(Household, ROSA["hogar_id"]).phone == ROSA_PHONE  # type: ignore[union-attr]
         assert s.scalars(select(OutboxMessage.id)).all() == []
+
+
+def test_a_gestor_reaches_every_assisted_screen(
+    phone_for, seeded: Database, settings, redis: redis_lib.Redis
+) -> None:
+    """The assisted menu's screens (tests/test_ussd_gestor.py has the behaviour in detail)."""
+    from gateway.app import create_app
+    from models import Gestor, OptOut
+
+    seed_gestores(seeded)
+    with seeded.session() as s:
+        s.add(OptOut(phone=SHARED_PHONE, source="sms_command"))
+    run(phone_for(GESTOR_PHONE), [
+        (DIAL, ["CON Modo gestor Pilar", "1 Consultar para una usuaria", "2 Mis consultas de hoy"]),
+        ("2", ["Hoy consulto 0 DNI de 150"]),
+        ("0", ["Modo gestor Pilar"]),
+        ("1", ["Consulta asistida", "DNI de la titular", "00 Menu gestor"]),
+        (ROSA["dni"], ["fecha de nacimiento"]),
+        (ROSA["dob"], ["Consulta asistida: Rosa", "7 SMS al hogar", "00 Otra usuaria"]),
+        ("7", ["Enviamos el resumen", "*** *** 321"]),
+        ("0", ["Consulta asistida: Rosa"]),
+        ("7", ["Hoy ya se envio el resumen"]),
+        ("0", ["Consulta asistida: Rosa"]),
+        ("4", ["van al celular *** *** 321", "1 Cambiar el celular del hogar"]),
+        ("1", ["Escriba el celular de la titular"]),
+        ("12345", ["El celular tiene 9 numeros", "Escriba el celular"]),
+        ("955 444 333", ["iran al ***333", "Avisaremos al *** *** 321", "otra vez"]),
+        ("955444332", ["no coinciden", "Escriba el celular"]),
+        ("955444333", ["iran al ***333"]),
+        ("955444333", ["Listo. Los avisos del hogar iran al ***333"]),
+        ("00", ["Modo gestor Pilar"]),
+        ("1", ["DNI de la titular"]),
+        ("55500003", ["fecha de nacimiento"]),
+        ("01011980", ["Consulta asistida: Elena"]),
+        ("7", ["no tiene celular para avisos"]),
+        ("00", ["Modo gestor Pilar"]),
+        ("1", []), ("55500001", []), ("04031992", ["Consulta asistida: Carmen"]),
+        ("7", ["pidio no recibir SMS (BAJA)"]),
+        ("00", ["Modo gestor Pilar"]),
+        ("0", ["END Gracias por usar Mi Juntos"]),
+    ])
+    simulator = Phone(phone_for(GESTOR_PHONE).client, GESTOR_PHONE, redis=redis,
+                      path="/simulator/hop")
+    run(simulator, [(DIAL, ["Modo gestor Pilar"]), ("1", []), (JUANA["dni"], []),
+                    (JUANA["dob"], ["Consulta asistida: Juana"]), ("4", ["1 Registrar"]),
+                    ("1", []), ("955444777", []), ("955444777", ["En el simulador"]),
+                    ("00", ["Modo gestor"]), ("1", []), (ROSA["dni"], []), (ROSA["dob"], []),
+                    ("7", ["En el simulador no se envia ningun SMS"])])
+    # Deactivated mid-session: the next hop ends it.
+    gestor = phone_for(GESTOR_PHONE)
+    run(gestor, [(DIAL, ["Modo gestor"]), ("1", ["DNI de la titular"])])
+    with seeded.session() as s:
+        s.get(Gestor, "G900001").estado = "inactivo"  # type: ignore[union-attr]
+    run(gestor, [(JUANA["dni"], ["END Su modo gestor no esta activo"])])
+    with seeded.session() as s:
+        s.get(Gestor, "G900001").estado = "activo"  # type: ignore[union-attr]
+    # The day's cap reached (a cap of 1 here): the session ends there.
+    capped = create_app(settings.with_(gestor_daily_cap=1))
+    try:
+        phone = Phone(capped.test_client(), GESTOR_PHONE, redis=redis)
+        run(phone, [(DIAL, []), ("1", []), ("55500002", ["END Llego al limite de 1 DNI"])])
+    finally:
+        capped.extensions["mijuntos"].close()
 
 
 def test_every_screen_appears_in_some_transcript() -> None:
