@@ -13,6 +13,7 @@ import phonenumbers
 
 from models import (
     CoResponsibilityType,
+    GestorStatus,
     HouseholdStatus,
     Language,
     Modality,
@@ -127,6 +128,14 @@ def phone(row: Mapping[str, str], column: str = "celular") -> str | None:
     return "+51" + national
 
 
+def required_phone(row: Mapping[str, str], column: str = "celular") -> str:
+    """A Peruvian mobile that must be there."""
+    value = phone(row, column)
+    if value is None:
+        raise RowError(f"{column}: required")
+    return value
+
+
 def money(row: Mapping[str, str], column: str) -> Decimal:
     """A non-negative amount in soles with at most two decimals."""
     value = row[column].strip()
@@ -204,6 +213,30 @@ def parse_abono(row: Mapping[str, str]) -> Record:
     return record
 
 
+def gestor_estado(row: Mapping[str, str], column: str = "estado") -> str:
+    """`activo` or `inactivo`, in any case."""
+    value = row[column].strip()
+    if value.lower() not in GestorStatus._value2member_map_:
+        shown = value or "(empty)"
+        raise RowError(f"{column}: {shown} is not one of {', '.join(m.value for m in GestorStatus)}")
+    return value.lower()
+
+
+def parse_gestor(row: Mapping[str, str]) -> Record:
+    """One gestor of gestores.csv; without a tambo column the record has no tambo (kept as stored)."""
+    record: Record = {
+        "gestor_id": required(row, "gestor_id", 16),
+        "nombres": required(row, "nombres", 120),
+        "apellidos": required(row, "apellidos", 120),
+        "phone": required_phone(row),
+        "unidad_territorial": required(row, "unidad_territorial", 40).upper(),
+        "estado": gestor_estado(row),
+    }
+    if "tambo" in row:
+        record["tambo"] = optional(row, "tambo", 80)
+    return record
+
+
 def parse_corresponsabilidad(row: Mapping[str, str]) -> Record:
     """One member's co-responsibility of corresponsabilidades.csv."""
     return {
@@ -218,13 +251,20 @@ def parse_corresponsabilidad(row: Mapping[str, str]) -> Record:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """A contract file: its name, required header columns, row parser and table key."""
+    """A contract file: its name, header columns, row parser and table key.
+
+    Every column must be in the header except those in `optional`. A `full_list` file lists
+    every row of its table: it is checked and written whole, and a key it leaves out is
+    deactivated (mijuntos/import_gestores.py).
+    """
 
     name: str
     columns: tuple[str, ...]
     parse: Callable[[Mapping[str, str]], Record]
     table: str
     key: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    full_list: bool = False
 
 
 FILES: tuple[FileSpec, ...] = (
@@ -249,5 +289,11 @@ FILES: tuple[FileSpec, ...] = (
         "corresponsabilidades.csv",
         ("periodo", "hogar_id", "miembro", "tipo", "cumple", "detalle"),
         parse_corresponsabilidad, "co_responsibility", ("periodo", "hogar_id", "miembro", "tipo"),
+    ),
+    # Last: its check against households' phones sees a padron.csv imported with it.
+    FileSpec(
+        "gestores.csv",
+        ("gestor_id", "nombres", "apellidos", "celular", "unidad_territorial", "tambo", "estado"),
+        parse_gestor, "gestor", ("gestor_id",), optional=("tambo",), full_list=True,
     ),
 )

@@ -38,7 +38,7 @@ def nothing_found(directory: Path) -> str:
 def import_command(directory: Path, batch_size: int, progress: bool, plan: bool) -> None:
     """Import the programme's CSV files from DIRECTORY.
 
-    Exit status: 0 all rows imported, 1 some rows rejected, 2 a header was rejected
+    Exit status: 0 all rows imported (warnings included), 1 some rows rejected, 2 a header was rejected
     (and nothing was imported), 3 the database failed, 4 no contract file in DIRECTORY.
     """
     if not any((directory / spec.name).is_file() for spec in FILES):
@@ -67,5 +67,9 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         click.echo(str(issue))
     if report.error_count > SHOWN_ERRORS:
         click.echo(f"... {report.error_count - SHOWN_ERRORS} more")
+    for issue in report.warnings[:SHOWN_ERRORS]:
+        click.echo(str(issue))
+    if report.warning_count > SHOWN_ERRORS:
+        click.echo(f"... {report.warning_count - SHOWN_ERRORS} more warnings")
     if not report.ok:
         raise click.exceptions.Exit(EXIT_REJECTED_ROWS)

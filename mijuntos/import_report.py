@@ -49,7 +49,8 @@ class FileStats:
     whose values changed), unchanged (an existing key with the same values: nothing is
     written, so a re-import reports all rows unchanged), or rejected. A key repeated in one
     file is applied in file order, so the last row wins and the earlier ones count as if
-    they had been written first.
+    they had been written first. A full-list file (gestores.csv) also counts the stored rows it
+    left out, which the import deactivated; other files have no such count (None).
     """
 
     file: str
@@ -58,22 +59,34 @@ class FileStats:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deactivated: int | None = None
 
     def line(self) -> str:
         """One summary line."""
+        deactivated = "" if self.deactivated is None else f", {self.deactivated} deactivated"
         return (
             f"{self.file}: {self.read} read, {self.inserted} inserted, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.rejected} rejected"
+            f"{self.unchanged} unchanged, {self.rejected} rejected{deactivated}"
         )
+
+    @property
+    def changed(self) -> int:
+        """Rows written: inserted, updated or deactivated."""
+        return self.inserted + self.updated + (self.deactivated or 0)
 
 
 @dataclass
 class ImportReport:
-    """Per-file stats and the first MAX_KEPT_ERRORS rejected rows (plus their total count)."""
+    """Per-file stats, the first MAX_KEPT_ERRORS rejected rows and warnings (and their counts).
+
+    A warning is a row that was imported but deserves a look (its reason starts `warning:`).
+    """
 
     files: dict[str, FileStats] = field(default_factory=dict)
     errors: list[RowIssue] = field(default_factory=list)
     error_count: int = 0
+    warnings: list[RowIssue] = field(default_factory=list)
+    warning_count: int = 0
     export: ExportStamp | None = None  # recorded in data_export; None when no file was imported
 
     def stats(self, file: str) -> FileStats:
@@ -86,6 +99,13 @@ class ImportReport:
         room = MAX_KEPT_ERRORS - len(self.errors)
         if room > 0:
             self.errors.extend(sorted(issues)[:room])
+
+    def add_warnings(self, issues: list[RowIssue]) -> None:
+        """Record accepted rows worth a look, keeping only the first MAX_KEPT_ERRORS."""
+        self.warning_count += len(issues)
+        room = MAX_KEPT_ERRORS - len(self.warnings)
+        if room > 0:
+            self.warnings.extend(sorted(issues)[:room])
 
     @property
     def rejected(self) -> int:
@@ -103,6 +123,8 @@ class ImportReport:
         if not self.files:
             return ["no contract files found: nothing was imported"]
         lines.append(f"{self.error_count} row(s) rejected" if self.error_count else "all rows ok")
+        if self.warning_count:
+            lines.append(f"{self.warning_count} row(s) imported with a warning")
         if self.export is not None:
             lines.append(self.export.line())
         return lines

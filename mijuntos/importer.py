@@ -2,13 +2,16 @@
 
 Headers of every present file are checked first; a missing column rejects the import before
 anything is written. Then each file is streamed row by row in contract order (padron,
-cronograma, abonos, corresponsabilidades), so references to households and pay points hold.
+cronograma, abonos, corresponsabilidades, gestores), so references to households and pay points
+hold. gestores.csv, a full list of the programme's staff, is read whole and written in one
+transaction instead (mijuntos/import_gestores.py).
 Bad rows are reported as `file:line: reason` and skipped. Good rows are upserted in batches,
 one transaction per batch; rows whose values equal the stored ones are not written at all, so
 a re-import of the same files changes nothing and reports every row as unchanged.
 
 Choices the contract leaves open: every contract column must be in the header, even those
-whose values may be empty (a missing `celular` column must not blank every phone); a key
+whose values may be empty (a missing `celular` column must not blank every phone), except a
+FileSpec's `optional` ones (gestores.csv's `tambo`: without it stored Tambos are kept); a key
 repeated in a file is applied in file order, so the last row wins; a DNI held by another
 household is rejected (moving a DNI between households takes two imports).
 
@@ -32,6 +35,7 @@ from tqdm import tqdm
 
 from mijuntos.csv_rows import FILES, FileSpec, RowError
 from mijuntos.import_batch import BatchWriter, Line
+from mijuntos.import_gestores import SourceRow, import_gestores
 from mijuntos.import_report import ExportStamp, FileStats, ImportHeaderError, ImportReport, RowIssue
 from mijuntos.manifest import ManifestError, export_stamp
 from models import Database, DataExport
@@ -62,8 +66,12 @@ def import_dir(
     report = ImportReport(export=stamp)
     for spec in present:
         stats = report.stats(spec.name)
-        _import_file(db, directory / spec.name, spec, headers[spec.name], report, stats,
-                     batch_size=batch_size, progress=progress)
+        if spec.full_list:
+            import_gestores(db, spec, _whole_file(directory / spec.name, headers[spec.name]),
+                            report, stats, now)
+        else:
+            _import_file(db, directory / spec.name, spec, headers[spec.name], report, stats,
+                         batch_size=batch_size, progress=progress)
         log.info("import %s", stats.line())
     if stamp is not None:
         _record_export(db, stamp, report, now)
@@ -91,7 +99,7 @@ def _record_export(db: Database, stamp: ExportStamp, report: ImportReport, now: 
         row.imported_at = now
         row.schedule = any(name in report.files for name in SCHEDULE_FILES)
         row.rows_read = sum(f.read for f in report.files.values())
-        row.rows_changed = sum(f.inserted + f.updated for f in report.files.values())
+        row.rows_changed = sum(f.changed for f in report.files.values())
         row.rows_rejected = report.rejected
 
 
@@ -113,7 +121,7 @@ def check_headers(
         positions: dict[str, int] = {}
         for i, name in enumerate(first):
             positions.setdefault(name.strip().lower(), i)
-        missing = [c for c in spec.columns if c not in positions]
+        missing = [c for c in spec.columns if c not in positions and c not in spec.optional]
         if missing:
             problems.append(f"{spec.name}: header lacks required column(s) {', '.join(missing)}")
         headers[spec.name] = {c: positions[c] for c in spec.columns if c in positions}
@@ -148,6 +156,14 @@ def _rows(lines: Iterator[str], columns: dict[str, int]) -> Iterator[tuple[int, 
             continue
         width = len(fields)
         yield first, last, {c: fields[i] if i < width else "" for c, i in columns.items()}
+
+
+def _whole_file(path: Path, columns: dict[str, int]) -> list[SourceRow]:
+    """Every data row of a (small) file, each with whether all its lines decoded as UTF-8."""
+    undecodable: set[int] = set()
+    with open(path, "rb") as raw:
+        return [(first, row, undecodable.isdisjoint(range(first, last + 1)))
+                for first, last, row in _rows(_decoded_lines(raw, undecodable), columns)]
 
 
 def _import_file(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import random
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from mijuntos_dev.demo_data import period_labels, write_demo_data
-from mijuntos_dev.demo_people import BORN_BY
+from mijuntos_dev.demo_geo import DISTRICTS_BY_UT
+from mijuntos_dev.demo_gestores import demo_gestores
+from mijuntos_dev.demo_people import BORN_BY, People
 from sqlalchemy import func, select
 
 from core.privacy import mask_phone
@@ -21,6 +24,8 @@ from mijuntos.importer import import_dir
 from models import (
     CoResponsibility,
     Database,
+    Gestor,
+    GestorStatus,
     Household,
     HouseholdStatus,
     Language,
@@ -32,7 +37,9 @@ from models import (
 )
 
 TODAY = dt.date(2026, 11, 27)
-FILES = ["padron.csv", "cronograma.csv", "abonos.csv", "corresponsabilidades.csv"]
+FILES = ["padron.csv", "cronograma.csv", "abonos.csv", "corresponsabilidades.csv", "gestores.csv"]
+# The gestor `mijuntos up` prints (seed 7, any size, any day): docs may quote it.
+PRINTED_GESTOR = "gestor (assisted mode): +51959413843, G000101, Tambo Camicachi, PUNO"
 
 
 def read(directory: Path, name: str) -> list[dict[str, str]]:
@@ -132,6 +139,8 @@ def test_output_imports_without_rejections(db: Database, tmp_path: Path) -> None
     summary = write_demo_data(tmp_path, 1500, today=TODAY)
     report = import_dir(db, tmp_path, batch_size=700)
     assert report.ok, report.errors[:5]
+    assert report.warnings == [], report.warnings[:5]  # no gestor on a household's phone
+    assert report.files["gestores.csv"].inserted == len(summary.gestores) == 6
     assert report.files["padron.csv"].inserted == summary.households == 1500
     assert report.files["abonos.csv"].inserted == summary.abonos
     assert report.files["corresponsabilidades.csv"].inserted == summary.corresponsabilidades
@@ -180,11 +189,50 @@ def test_demo_data_command(tmp_path: Path) -> None:
 def test_the_phones_a_demo_prints_differ_in_their_last_three_digits(tmp_path: Path, households: int) -> None:
     # A masked log line shows a phone's last three digits only: the phone of record and the
     # "any other phone" the demo prints (and the README quotes) once both ended in 436.
-    samples = write_demo_data(tmp_path / "demo", households, today=dt.date(2026, 12, 2)).samples
+    summary = write_demo_data(tmp_path / "demo", households, today=dt.date(2026, 12, 2))
+    samples = summary.samples
     phones = {p for s in samples for p in (s.phone_of_record, s.dial_from) if p}
-    assert len(phones) >= 3
+    phones |= {g.phone for g in summary.gestores}
+    assert len(phones) >= 9
     assert len({mask_phone(p) for p in phones}) == len(phones), sorted(phones)
     with open(tmp_path / "demo" / "padron.csv", encoding="utf-8") as f:
         padron = {"".join(c for c in row["celular"] if c.isdigit())[-9:] for row in csv.DictReader(f)}
     strangers = {s.dial_from for s in samples if s.dial_from != s.phone_of_record}
     assert strangers and not {p[-9:] for p in strangers} & padron  # still nobody's phone
+
+
+def test_demo_gestores(db: Database, tmp_path: Path) -> None:
+    summary = write_demo_data(tmp_path, 2000, today=TODAY)
+    rows = read(tmp_path, "gestores.csv")
+    assert len(rows) == 6 and len({r["gestor_id"] for r in rows}) == 6
+    assert [r["estado"] for r in rows].count("inactivo") == 1
+    assert {r["unidad_territorial"] for r in rows} <= set(DISTRICTS_BY_UT)
+    assert all(r["nombres"] and r["apellidos"] for r in rows)
+    assert sum(1 for r in rows if r["tambo"].startswith("Tambo ")) >= 4
+    # A masked log line shows three digits: no two gestores' phones may look alike there.
+    assert len({mask_phone(g.phone) for g in summary.gestores}) == 6
+    report = import_dir(db, tmp_path)
+    assert report.ok and report.warnings == [], (report.errors[:3], report.warnings[:3])
+    printed = summary.gestor_sample
+    assert summary.identity_lines()[-1] == printed.line() == PRINTED_GESTOR
+    assert PRINTED_GESTOR in summary.lines()
+    with db.session() as s:
+        gestores = {g.gestor_id: g for g in s.scalars(select(Gestor))}
+        household_phones = set(s.scalars(select(Household.phone).where(Household.phone.is_not(None))))
+        titular_ut = s.scalar(select(Household.unidad_territorial).where(Household.dni == "27000020"))
+    assert gestores[printed.gestor_id].active and gestores[printed.gestor_id].phone == printed.phone
+    assert [g.estado for g in gestores.values()].count(GestorStatus.INACTIVO) == 1
+    assert not {g.phone for g in gestores.values()} & household_phones
+    # The README's titular (by DNI) lives where the printed gestor serves: not an outside-UT lookup.
+    assert titular_ut == printed.unidad_territorial
+
+
+@pytest.mark.parametrize(("households", "seed"), [(1, 7), (40, 7), (300, 3), (760_000, 7)])
+def test_gestor_phones_are_nobodys(tmp_path: Path, households: int, seed: int) -> None:
+    people = People(random.Random(seed), seed, households, TODAY)
+    household_phones = {people._phone_digits(i) for i in range(households)}
+    gestor_phones = {g.phone.removeprefix("+51") for g in demo_gestores(people)}
+    assert len(gestor_phones) == 6 and not gestor_phones & household_phones
+    assert people.stranger not in gestor_phones
+    if seed == 7:
+        assert demo_gestores(people)[0].line() == PRINTED_GESTOR

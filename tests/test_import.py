@@ -395,7 +395,7 @@ def test_cli_import_of_a_folder_without_contract_files_exits_4(
     assert result.exit_code == 4, result.output
     assert "all rows ok" not in result.output
     assert (f"nothing imported: {tmp_path} has none of padron.csv, cronograma.csv, abonos.csv, "
-            "corresponsabilidades.csv; its CSV files: Padron_2026.csv") in result.stderr
+            "corresponsabilidades.csv, gestores.csv; its CSV files: Padron_2026.csv") in result.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     result = invoke(db, monkeypatch, "import", str(empty))

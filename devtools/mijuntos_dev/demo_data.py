@@ -18,6 +18,7 @@ from typing import Any
 
 from mijuntos.csv_rows import FILES
 from mijuntos_dev.demo_geo import COMMUNITIES, STREETS, District, interleaved_districts
+from mijuntos_dev.demo_gestores import DemoGestor, demo_gestores, write_gestores
 from mijuntos_dev.demo_people import FORCED_COUNT, People, Person
 
 HOUSEHOLDS_PER_POINT = 211  # 760,000 households -> about 3,600 pay points, as nationally
@@ -80,13 +81,23 @@ class DemoSummary:
     corresponsabilidades: int = 0
     periods: list[str] = field(default_factory=list)
     samples: list[DemoSample] = field(default_factory=list)
+    gestores: list[DemoGestor] = field(default_factory=list)
+
+    @property
+    def gestor_sample(self) -> DemoGestor:
+        """The active gestor the demo prints (the first; in PUNO, the README titular's UT)."""
+        return next(g for g in self.gestores if g.estado == "activo")
+
+    def identity_lines(self) -> list[str]:
+        """The identities to try: households, then the gestor for the assisted menu."""
+        return [*(s.line() for s in self.samples), self.gestor_sample.line()]
 
     def lines(self) -> list[str]:
         """A short printable summary."""
         head = (f"wrote {self.households} households, {self.pay_points} pay point rows, "
-                f"{self.abonos} abonos, {self.corresponsabilidades} corresponsabilidades "
-                f"for {', '.join(self.periods)} to {self.directory}")
-        return [head, *(s.line() for s in self.samples)]
+                f"{self.abonos} abonos, {self.corresponsabilidades} corresponsabilidades, "
+                f"{len(self.gestores)} gestores for {', '.join(self.periods)} to {self.directory}")
+        return [head, *self.identity_lines()]
 
 
 def period_labels(today: dt.date, periods: int) -> list[str]:
@@ -127,7 +138,7 @@ def write_demo_data(
     periods: int = 4,
     today: dt.date | None = None,
 ) -> DemoSummary:
-    """Write padron, cronograma, abonos and corresponsabilidades CSV files to `directory`."""
+    """Write padron, cronograma, abonos, corresponsabilidades and gestores CSV files to `directory`."""
     if households < 1 or periods < 2:
         raise ValueError("households: at least 1; periods: at least 2")
     today = today or dt.date.today()
@@ -150,6 +161,8 @@ def write_demo_data(
             point = points[i % len(points)]
             person = people.person(i, point.district)
             _write_household(out, rng, i, person, point, summary)
+        summary.gestores = demo_gestores(people)
+        write_gestores(out["gestores.csv"], summary.gestores)
     return summary
 
 

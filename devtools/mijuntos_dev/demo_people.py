@@ -18,6 +18,7 @@ _FORCED_MEMBERS = {0: "any", 1: "salud", 2: "educacion", 5: "none"}
 _FORCED_IDIOMA = ["es", "ay", "qu", ""]
 _FORCED_ESTADO = {3: "suspendido", 4: "desafiliado"}
 FORCED_COUNT = 8  # households 0..7 have hand-made profiles
+STAFF_PHONES = 6  # phones set apart for the demo's gestores (demo_gestores.STAFF)
 
 # Birth dates count back from a fixed day, not from today: the demo identities the README
 # quotes (DNI and date of birth) must be the same on every day it is run.
@@ -86,10 +87,26 @@ class People:
         # household's phone, which the demo prints beside it (households `households` and
         # `households - 1000` would otherwise end alike).
         shown = {self._phone_digits(i)[-3:] for i in range(min(households, FORCED_COUNT))}
+        # The gestores' phones do not depend on the size: the demo prints one, the docs quote it.
+        self.staff_phones = self._staff_phones(
+            {self._phone_digits(i)[-3:] for i in range(FORCED_COUNT)})
+        shown |= {digits[-3:] for digits in self.staff_phones}
         index = households
         while self._phone_digits(index)[-3:] in shown:
             index += 1
         self.stranger = self._phone_digits(index)
+
+    def _staff_phones(self, shown: set[str]) -> list[str]:
+        """Phones for the demo's gestores: the bijection's last indices, which no padron of a
+        realistic size reaches, each ending in three digits no other printed phone ends in."""
+        phones: list[str] = []
+        index = _SPACE - 1
+        while len(phones) < STAFF_PHONES:
+            digits = self._phone_digits(index)
+            if digits[-3:] not in shown | {p[-3:] for p in phones}:
+                phones.append(digits)
+            index -= 1
+        return phones
 
     def _phone_digits(self, i: int) -> str:
         return f"9{(_PHONE_STEP * i + self.phone_offset) % _SPACE:08d}"

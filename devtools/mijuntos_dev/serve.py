@@ -36,7 +36,7 @@ def prepare_demo(settings: Settings, households: int) -> list[str]:
         summary = write_demo_data(demo_dir, households)
         report = import_dir(db, demo_dir, progress=True)
         click.echo("\n".join(report.summary_lines()))
-        lines = [s.line() for s in summary.samples]
+        lines = summary.identity_lines()
         (settings.var_dir / "demo-identities.txt").write_text("\n".join(lines) + "\n")
     else:
         saved = settings.var_dir / "demo-identities.txt"
