@@ -27,6 +27,7 @@ OTHER = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# any other phone", READ
 SMS_IDENTITY = re.findall(r'mijuntos sms --from (\+51\d{9}) "(\d{8}) (\d{8})"', README)
 TYPED = re.findall(r"^> (\S+)$", README, flags=re.M)  # what the README's transcript types
 SCRIPTED = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+)\n", README)
+GESTOR_DIAL = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+) +# a gestor's phone", README)
 # The transcript: the code block whose lines are screens and "> " inputs.
 TRANSCRIPT = next((b for b in re.findall(r"^```\n(.*?)^```$", README, flags=re.M | re.S)
                    if "\n> " in b), "")
@@ -43,6 +44,7 @@ def client(app: Flask, db: Database, tmp_path: Path) -> FlaskClient:
 def test_the_readme_quotes_phones_and_an_identity() -> None:
     assert OF_RECORD and OTHER and SMS_IDENTITY and len(TYPED) >= 3, "README examples moved?"
     assert SCRIPTED and TRANSCRIPT, "README's scripted dial or transcript moved?"
+    assert GESTOR_DIAL, "README's gestor session moved?"
 
 
 def test_the_demo_identities_do_not_depend_on_the_day(tmp_path: Path) -> None:
@@ -96,5 +98,25 @@ def test_the_readme_scripted_dial_gives_its_transcript_every_time(
                 result = CliRunner().invoke(main, args)
                 assert result.exit_code == 0, result.output
                 assert result.output == TRANSCRIPT + "(hung up: session ended)\n", result.output
+    finally:
+        server.shutdown()
+
+
+def test_the_readme_gestor_session_consults_for_the_titular(client: FlaskClient, app: Flask) -> None:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for phone, sends in GESTOR_DIAL:
+            args = ["dial", "--phone", phone, "--url", f"http://127.0.0.1:{server.server_port}/ussd",
+                    *sends.split()]
+            for _ in range(2):  # the same every time: no resume offer on a gestor's phone
+                result = CliRunner().invoke(main, args)
+                assert result.exit_code == 0, result.output
+                out = result.output
+                for shown in ("Modo gestor", "1 Consultar para una usuaria", "Consulta asistida",
+                              "fecha de nacimiento", "Consulta asistida: Lucia", "7 SMS al hogar",
+                              "No hay pago en el periodo", "controles de salud"):
+                    assert shown in out, (shown, out)
     finally:
         server.shutdown()
