@@ -16,14 +16,27 @@ from core.logs import ScrubbingFormatter
 from core.settings import Settings
 from gateway.app import create_app
 from models import Base, Database, OutboxMessage
-from tests.support import JUANA, ROSA, ROSA_PHONE, SHARED_PHONE, STRANGER_PHONE, Phone
+from tests.support import (
+    GESTOR_PHONE,
+    JUANA,
+    ROSA,
+    ROSA_PHONE,
+    SHARED_PHONE,
+    STRANGER_PHONE,
+    Phone,
+    seed_gestores,
+)
 from workers.retention import PURGED, purge
 
-SECRETS = [ROSA["dni"], JUANA["dni"], ROSA["dob"], JUANA["dob"], "1990-08-25", "1985-01-02"]
-PHONES = [ROSA_PHONE, STRANGER_PHONE, SHARED_PHONE]
-# Tables that must hold personal data to do their job: the padron itself (household), and the
-# opt-out list (a phone's own request to get nothing, honoured by number).
-EXEMPT = {"household", "sms_optout"}
+CARMEN = ("55500001", "04031992")  # a titular of the shared phone, consulted by the gestor
+SECRETS = [ROSA["dni"], JUANA["dni"], ROSA["dob"], JUANA["dob"], "1990-08-25", "1985-01-02",
+           *CARMEN, "1992-03-04"]
+GIVEN_PHONE = "+51955444333"  # the number a titular gives a gestor (her new phone of record)
+PHONES = [ROSA_PHONE, STRANGER_PHONE, SHARED_PHONE, GESTOR_PHONE, GIVEN_PHONE]
+# Tables that must hold personal data to do their job: the padron itself (household), the
+# opt-out list (a phone's own request to get nothing, honoured by number), and the staff list
+# (gestor: a gestor's registered phone is what opens the assisted mode, as gestores.csv gives it).
+EXEMPT = {"household", "sms_optout", "gestor"}
 
 
 def digits(value: str) -> str:
@@ -47,6 +60,14 @@ def scenario(app: Flask) -> None:
         client.post("/sms/inbound", data={"id": f"scan{n}", "from": ROSA_PHONE, "text": text})
     client.post("/sms/inbound", data={"id": "scan9", "from": STRANGER_PHONE,
                                       "text": f"{JUANA['dni']} {JUANA['dob']}"})
+    # A gestor at a Tambo: a wrong date, two titulares, a summary SMS, a new phone of record.
+    seed_gestores(app.extensions["mijuntos"].db)
+    gestor = Phone(client, GESTOR_PHONE)
+    gestor.dial()
+    for value in ("2", "0", "1", JUANA["dni"], "01011998", JUANA["dob"], "1", "00", "7", "00",
+                  "1", CARMEN[0], CARMEN[1], "7", "00", "1", ROSA["dni"], ROSA["dob"], "4", "1",
+                  GIVEN_PHONE[3:], GIVEN_PHONE[3:], "00", "0"):
+        gestor.send(value)
 
 
 def send_and_report(app: Flask, settings: Settings, redis: redis_lib.Redis, redis_url: str,
@@ -101,8 +122,9 @@ def test_nothing_personal_is_left_in_clear(settings: Settings, seeded: Database,
         app.extensions["mijuntos"].close()
     with seeded.session() as s:
         rows = s.scalars(select(OutboxMessage)).all()
-        replies = [r for r in rows if r.purpose == "reply"]
+        replies = [r for r in rows if r.purpose == "reply" and not r.dedupe_key.startswith("summary:")]
         assert len(replies) == 6  # one per inbound SMS, the parked one included
+        assert sum(r.dedupe_key.startswith("summary:") for r in rows) == 1  # the gestor's
         assert any(r.kind == "reminder" for r in rows) and any(r.kind == "notice" for r in rows)
         sent = [r for r in rows if r.status in ("submitted", "delivered")]
         assert sent and all(r.status == "delivered" for r in sent)  # the reports came back
