@@ -27,7 +27,8 @@ from models.wave import WAVE_KINDS, periods
 from workers.usage import drain_before_counting
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
-# The column of each caller channel (models/query.py CALLER_CHANNELS; a new one needs its name).
+# Each caller channel's column is named by models/query.py CHANNEL_NAMES; "gestor" (assisted
+# lookups: a gestor's phone consulting for a titular) is explained where the totals start.
 
 
 @click.command("report")
@@ -85,7 +86,8 @@ def text_lines(r: UsageReport) -> list[str]:
     names = [CHANNEL_NAMES[ch] for ch in r.channels]
     shares = ", ".join(f"{n} {r.by_channel.get(ch, 0)}" for n, ch in zip(names, r.channels, strict=True))
     sim = r.simulator
-    lines += ["", "Real callers (the simulator is counted apart, on its own line):",
+    lines += ["", "Real callers (self-service USSD and SMS, and gestor: assisted lookups a gestor made "
+              "for a titular; the simulator is counted apart, on its own line):",
               f"lookups: {r.lookups} ({shares})",
               f"verifications: {r.verified} verified, {r.failed_verifications} failed",
               f"households reached: {r.households}",

@@ -37,6 +37,11 @@ LOOKUPS = [  # channel, kind, outcome, UT, household, when (UTC)
     ("ussd", "verify", "dob_wrong", "PUNO", None, _at(4)),
     ("ussd", "verify", "locked", "PUNO", None, _at(4)),
     ("sms", "verify", "dni_limit", None, None, _at(7)),
+    # Assisted lookups (a gestor's phone, for a titular): a column of their own beside USSD and SMS.
+    ("gestor", "next_payment", "programado", "PIURA", "H8", _at(9)),
+    ("gestor", "status", "sin_abono", "PIURA", "H9", _at(9)),
+    ("gestor", "verify", "ok_dob", None, "H8", _at(9)),
+    ("gestor", "verify", "gestor_cap", None, None, _at(9)),  # the gestor's daily cap: not verified
     # Staff training in the simulator: on its own line, in no total (PIURA stays at 3).
     ("sim", "next_payment", "programado", "PIURA", "H7", _at(8)),
     ("sim", "verify", "ok_phone", None, "H7", _at(8)),
@@ -95,23 +100,27 @@ EXPECTED = [
     ("period", "", "wave", "2026-6"),
     ("lookups", "all", "ussd", "4"),
     ("lookups", "all", "sms", "2"),
-    ("lookups", "all", "total", "6"),
-    ("verifications", "all", "verified", "3"),
-    ("verifications", "all", "failed", "3"),
-    ("households", "all", "reached", "5"),
+    ("lookups", "all", "gestor", "2"),
+    ("lookups", "all", "total", "8"),
+    ("verifications", "all", "verified", "4"),
+    ("verifications", "all", "failed", "4"),
+    ("households", "all", "reached", "7"),
     ("lookups_by_ut", "PIURA", "ussd", "2"),
     ("lookups_by_ut", "PIURA", "sms", "1"),
-    ("lookups_by_ut", "PIURA", "total", "3"),
+    ("lookups_by_ut", "PIURA", "gestor", "2"),
+    ("lookups_by_ut", "PIURA", "total", "5"),
     ("lookups_by_ut", "PUNO", "ussd", "2"),
     ("lookups_by_ut", "PUNO", "sms", "0"),
+    ("lookups_by_ut", "PUNO", "gestor", "0"),
     ("lookups_by_ut", "PUNO", "total", "2"),
     ("lookups_by_ut", "CUSCO", "ussd", "0"),
     ("lookups_by_ut", "CUSCO", "sms", "1"),
+    ("lookups_by_ut", "CUSCO", "gestor", "0"),
     ("lookups_by_ut", "CUSCO", "total", "1"),
     *((("lookups_by_day", day, measure, n) for day, counts in (
-        ("2026-03-02", "101"), ("2026-03-03", "101"), ("2026-03-04", "101"), ("2026-03-05", "011"),
-        ("2026-03-06", "011"), ("2026-03-31", "101"))
-       for measure, n in zip(("ussd", "sms", "total"), counts, strict=True))),
+        ("2026-03-02", "1001"), ("2026-03-03", "1001"), ("2026-03-04", "1001"), ("2026-03-05", "0101"),
+        ("2026-03-06", "0101"), ("2026-03-09", "0022"), ("2026-03-31", "1001"))
+       for measure, n in zip(("ussd", "sms", "gestor", "total"), counts, strict=True))),
     ("simulator", "all", "lookups", "1"),
     ("simulator", "all", "verified", "1"),
     ("simulator", "all", "failed", "1"),
@@ -149,8 +158,8 @@ EXPECTED = [
 def test_the_csv_carries_every_figure_of_the_text_report() -> None:
     text = report()
     for line in ("Mi Juntos usage 2026-03-01 to 2026-03-31 (31 days on the Lima clock)",
-                 "lookups: 6 (USSD 4, SMS 2)", "verifications: 3 verified, 3 failed",
-                 "households reached: 5",
+                 "lookups: 8 (USSD 4, SMS 2, gestor 2)", "verifications: 4 verified, 4 failed",
+                 "households reached: 7",
                  "simulator (staff training; in no other figure of this report): 1 lookups, "
                  "2 verifications (1 verified, 1 failed)",
                  "  planned = waiting + sent + send_failed + opted_out + withdrawn",
@@ -161,12 +170,13 @@ def test_the_csv_carries_every_figure_of_the_text_report() -> None:
                  "  71699 (unknown): 100.0% of 1 (1 delivered, 0 delivery_failed)"):
         assert line in text.splitlines(), text
     table = [line.split() for line in text.splitlines()]
-    assert table.index(["PIURA", "2", "1", "3"]) < table.index(["PUNO", "2", "0", "2"]) \
-        < table.index(["CUSCO", "0", "1", "1"])  # top UTs first
+    assert ["Unidad", "Territorial", "USSD", "SMS", "gestor", "total"] in table
+    assert table.index(["PIURA", "2", "1", "2", "5"]) < table.index(["PUNO", "2", "0", "0", "2"]) \
+        < table.index(["CUSCO", "0", "1", "0", "1"])  # top UTs first
     assert ["Unidad", "Territorial", *STAGES] in table and ["kind", *STAGES] in table
     for row in (["PIURA", *"4 0 4 2 1 1 0 0 0".split()], ["PUNO", *"4 1 0 0 0 0 1 2 0".split()],
                 ["total", *"9 1 4 2 1 1 1 2 1".split()], ["reminder", *"6 1 3 2 1 0 1 1 0".split()],
-                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "1"]):
+                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "0", "1"]):
         assert row in table, text
     rows = list(csv.reader(io.StringIO(report("--csv"))))
     assert rows[0] == ["section", "key", "measure", "value"]
