@@ -9,8 +9,9 @@ import re
 from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
+from flask_wtf.csrf import CSRFError
 
-from gateway.admin import _services, login_required, render, staff_user
+from gateway.admin import ERRORS, _services, login_required, render, staff_user
 from models.assisted import roster
 from models.clock import LIMA
 from models.gestor_review import (
@@ -36,6 +37,13 @@ DONE = {"suspendido": "Gestor {g} suspendido: desde su proxima pantalla no tiene
         "sin_cambio": "El gestor {g} ya estaba asi: no se cambio nada."}
 REASONS = {VOLUME: "volumen inusual", OUTSIDE_UT: "hogares de otra UT"}
 NOT_FOUND = "No existe el gestor {g}."
+
+
+@bp.errorhandler(CSRFError)
+def stale_form(exc: CSRFError) -> Any:
+    """A suspension form without this session's token (forged, or from before a logout)."""
+    log.warning("staff form refused on %s: %s", request.path, exc.description)
+    return render("stale.html", error=ERRORS["stale"], back=url_for("admin_gestores.gestores")), 400
 
 
 @bp.app_template_filter("lima")

@@ -33,10 +33,12 @@ def _open(settings: Settings) -> Database:
 
 
 @gestores.command("list")
-def list_command() -> None:
+@click.option("--day", type=DAY, default=None,
+              help="the Lima day whose lookups to show, YYYY-MM-DD (default: today)")
+def list_command(day: dt.datetime | None) -> None:
     """Every gestor: code, UT, Tambo, estado, suspension, today's lookups and verifications."""
     settings = Settings.from_env()
-    today = settings.local_today()
+    today = day.date() if day else settings.local_today()
     db = _open(settings)
     with db.session() as s:
         rows = roster(s, today)
