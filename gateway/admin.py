@@ -51,7 +51,7 @@ ERRORS = {
     "nobody": "Ningun hogar recibiria este aviso: revise las UT, los puntos de pago o el periodo.",
     "queue": "No se pudo guardar ni poner el aviso en cola; intente de nuevo en unos minutos.",
 }
-# The dashboard's name of each caller channel (models/query.py CALLER_CHANNELS); the stages'
+# The dashboard names each caller channel by models/query.py CHANNEL_NAMES; the stages'
 # names are models/funnel.py's LABELS, one for each of the report's stage names.
 JOB_STATES = {"queued": "en cola", "started": "en curso", "finished": "terminada",
               "failed": "fallo (sin mas reintentos)", "scheduled": "esperando un reintento",

@@ -14,6 +14,7 @@ from core.logs import configure_logging
 from core.settings import Settings, check_production
 from gateway.admin import SESSION_LIFETIME
 from gateway.admin import bp as admin_bp
+from gateway.admin_gestores import bp as admin_gestores_bp
 from gateway.admin_phone_changes import bp as admin_phone_changes_bp
 from gateway.auth import CALLBACK_PREFIXES, CallbackGuard, exempt_callbacks
 from gateway.auth import install as install_auth
@@ -79,6 +80,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sms_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_phone_changes_bp)
+    app.register_blueprint(admin_gestores_bp)
     app.register_blueprint(simulator_bp)
     exempt_callbacks(app, csrf)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalogs": ("mijuntos.catalogs_cli:catalogs_command",
                  "How complete each language's texts are; untranslated ones show in Spanish."),
     "db": ("mijuntos.db_cli:db", "Database schema."),
+    "gestores": ("mijuntos.gestores_cli:gestores", "Gestores: their assisted lookups and the anomaly flags."),
     "import": ("mijuntos.data_commands:import_command", "Import the programme's CSV files from DIRECTORY."),
     "phone-changes": ("mijuntos.phone_changes_cli:phone_changes_command",
                       "Every move of a phone of record: household, when (Lima), channel, masked "

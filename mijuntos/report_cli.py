@@ -12,6 +12,7 @@ import click
 from core.connections import redis_client, redis_url
 from core.settings import Settings
 from models import Database, Freshness, funnel, schedule_freshness
+from models.assisted import GROUPINGS, MEASURES
 from models.operators import operator_label
 from models.query import CHANNEL_NAMES
 from models.reports import (
@@ -27,7 +28,8 @@ from models.wave import WAVE_KINDS, periods
 from workers.usage import drain_before_counting
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
-# The column of each caller channel (models/query.py CALLER_CHANNELS; a new one needs its name).
+# Each caller channel's column is named by models/query.py CHANNEL_NAMES; "gestor" (assisted
+# lookups: a gestor's phone consulting for a titular) has sections of its own (assisted_lines).
 
 
 @click.command("report")
@@ -52,7 +54,7 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: 
     if first > last:
         raise click.UsageError(f"--from {first} is after --to {last}")
     db = Database(settings.database_url)
-    _move_usage_records(settings, db)
+    move_usage_records(settings, db)
     with db.session() as session:
         known = periods(session)
         report = usage_report(session, first, last, periodo) if periodo in (None, *known) else None
@@ -68,7 +70,7 @@ def report_command(start: dt.datetime | None, end: dt.datetime | None, periodo: 
         click.echo("\n".join(text_lines(report)))
 
 
-def _move_usage_records(settings: Settings, db: Database) -> None:
+def move_usage_records(settings: Settings, db: Database) -> None:
     """Lookups wait in Redis for up to a minute (core/usage_stream.py): count them too."""
     url, _ = redis_url(settings)
     client = redis_client(url)
@@ -85,7 +87,8 @@ def text_lines(r: UsageReport) -> list[str]:
     names = [CHANNEL_NAMES[ch] for ch in r.channels]
     shares = ", ".join(f"{n} {r.by_channel.get(ch, 0)}" for n, ch in zip(names, r.channels, strict=True))
     sim = r.simulator
-    lines += ["", "Real callers (the simulator is counted apart, on its own line):",
+    lines += ["", "Real callers (gestor: assisted lookups, detailed below; the simulator is counted "
+              "apart, on its own line):",
               f"lookups: {r.lookups} ({shares})",
               f"verifications: {r.verified} verified, {r.failed_verifications} failed",
               f"households reached: {r.households}",
@@ -98,6 +101,7 @@ def text_lines(r: UsageReport) -> list[str]:
     lines += table("day", [*names, "total"],
                    [(day, [*(c.get(ch, 0) for ch in r.channels), sum(c.get(ch, 0) for ch in r.channels)])
                     for day, c in sorted(r.per_day.items())])
+    lines += assisted_lines(r)
     lines += ["", "messages by stage (docs/REMINDERS.md):", *(f"  {line}" for line in funnel.sums()),
               "", "reminders and notices created in these days, by UT:"]
     lines += table("Unidad Territorial", FUNNEL,
@@ -116,7 +120,27 @@ def text_lines(r: UsageReport) -> list[str]:
     return lines
 
 
-def table(first: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[int]]]) -> list[str]:
+def assisted_lines(r: UsageReport) -> list[str]:
+    """The gestor channel's lookups by the gestor's UT, their Tambo and the gestor."""
+    a = r.assisted
+    if a is None:
+        return []
+    lines = ["", "assisted lookups (channel gestor: a gestor's phone, for a titular), in three ways:",
+             "  verified, failed: their verifications; summaries_sent: next-payment SMS sent to the",
+             "  household's phone of record; households: distinct in each row (a household two",
+             "  gestores helped counts in each row, once in the total)"]
+    titles = {"ut": "assisted lookups by the gestor's Unidad Territorial, busiest first:",
+              "tambo": "assisted lookups by Tambo, busiest first:",
+              "gestor": "assisted lookups by gestor, busiest first:"}
+    for _, by, label in GROUPINGS:
+        lines += ["", titles[by]]
+        rows = [*a.busiest(by), ("total", a.total)]
+        lines += table(label, MEASURES, [(key, [getattr(c, m) for m in MEASURES]) for key, c in rows])
+    return lines
+
+
+def table(first: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[int | str]]]
+          ) -> list[str]:
     """A text table: a label column, then right-aligned number columns as wide as they need."""
     left = max([len(first), *(len(label) for label, _ in rows)]) + 2
     widths = [max([len(c), *(len(str(values[i])) for _, values in rows)]) + 2 for i, c in enumerate(columns)]

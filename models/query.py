@@ -31,6 +31,18 @@ CHANNEL_NAMES: dict[str, str] = {
 }
 
 
+# What the figures count (models/reports.py, models/assisted.py), defined once. A lookup is a
+# row of one of these kinds; a `verify` row is verified with one of these outcomes and failed
+# with any other (a wrong date, a locked DNI, the per-phone limit, a gestor's daily cap).
+LOOKUP_KINDS = ("next_payment", "status", "co_responsibilities")
+VERIFY_KIND = "verify"
+VERIFIED_OUTCOMES = ("ok_phone", "ok_dob")
+# An assisted lookup's SMS of the household's next payment to its phone of record: `sent`, or
+# not sent because it was `already` sent that day or the household has `no_phone`.
+SUMMARY_SMS_KIND = "summary_sms"
+SUMMARY_SENT = "sent"
+
+
 class Query(Base):
     __tablename__ = "query"
 

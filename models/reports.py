@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from models.assisted import AssistedReport, assisted_report
 from models.clock import lima_date_of, lima_days
 from models.export import Freshness
 from models.funnel import STAGE_KEYS, empty, stage_counts
 from models.operators import OPERATORS
 from models.outbox import OutboxMessage, OutboxStatus
-from models.query import CALLER_CHANNELS, NOT_CALLERS, Query
+from models.query import CALLER_CHANNELS, LOOKUP_KINDS, NOT_CALLERS, VERIFIED_OUTCOMES, Query
 from models.wave import WAVE_KINDS, broadcast_stages, latest_period, wave_stages
 
-VERIFIED = ("ok_phone", "ok_dob")
-LOOKUPS = ("next_payment", "status", "co_responsibilities")
+VERIFIED = VERIFIED_OUTCOMES
+LOOKUPS = LOOKUP_KINDS
 FUNNEL = STAGE_KEYS
 CHANNELS: tuple[str, ...] = CALLER_CHANNELS
 # The period a report covers when none is asked for: the last DEFAULT_DAYS days, today included
@@ -59,6 +60,8 @@ class UsageReport:
     households: int = 0
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> channel -> lookups
     simulator: SimulatorUse = field(default_factory=SimulatorUse)
+    # The gestor channel's lookups again, by the gestor's UT, Tambo and gestor (models/assisted.py).
+    assisted: AssistedReport | None = None
     # Reminders, notices and change notices created in the period: UT -> stage -> messages.
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     broadcasts: dict[str, int] = field(default_factory=empty)  # created in the period
@@ -109,6 +112,8 @@ class UsageReport:
             out += _channel_rows("lookups_by_ut", ut, self.by_ut[ut])
         for day in sorted(self.per_day):
             out += _channel_rows("lookups_by_day", day, self.per_day[day])
+        if self.assisted is not None:
+            out += self.assisted.rows()
         sim = self.simulator
         out += [("simulator", "all", "lookups", sim.lookups),
                 ("simulator", "all", "verified", sim.verified),
@@ -154,9 +159,9 @@ def delivery_rate(delivered: int, failed: int) -> float:
 
 def usage_report(session: Session, start: dt.date, end: dt.date, periodo: str | None = None
                  ) -> UsageReport:
-    """Lookups by channel, UT and day; verifications; households reached; the simulator's use
-    apart; reminders by UT, the wave of `periodo` (default the newest) and broadcasts by stage;
-    delivery by operator."""
+    """Lookups by channel, UT and day; verifications; households reached; assisted lookups by
+    UT, Tambo and gestor; the simulator's use apart; reminders by UT, the wave of `periodo`
+    (default the newest) and broadcasts by stage; delivery by operator."""
     since, until = lima_days(start, end)
     report = UsageReport(start, end)
     # Real callers only: the simulator's records are counted apart (`_simulator`).
@@ -185,6 +190,7 @@ def usage_report(session: Session, start: dt.date, end: dt.date, periodo: str | 
         .group_by(lima_day, Query.channel).order_by(lima_day)
     ):
         report.per_day.setdefault(str(day), {})[channel] = count
+    report.assisted = assisted_report(session, start, end)
     report.simulator = _simulator(session, since, until)
     _messages(session, report, since, until)
     report.periodo = periodo or latest_period(session)

@@ -6,7 +6,9 @@ The expected figures are counted below in plain Python from the seeded rows, wit
 own statement of the rules (docs/DEPLOY.md "Usage", docs/REMINDERS.md "Figures"): real callers
 only, the simulator apart; a message's stage from its status, reason and `sent_at`; merged rows
 not counted. Every member of `Channel` is seeded, so a new channel must show up as a column of
-its own everywhere (or this test fails), never inside a total without one.
+its own everywhere (or this test fails), never inside a total without one. The gestor channel's
+rows carry a gestor, their UT and Tambo: the assisted sections (models/assisted.py) group them
+so, each measure the sum of its rows but households, which are distinct in each row.
 """
 
 from __future__ import annotations
@@ -65,6 +67,14 @@ STAGES = ("planned", *STAGES_PLANNED, *STAGES_SENT)
 Figures = dict[tuple[str, str, str], str]
 
 
+# Assisted lookups (channel gestor) carry the gestor's code, UT and Tambo; two gestores may share
+# a Tambo, a Tambo may hold gestores of two UTs, and a row may lack any of the three.
+GESTORES = [("G000001", "PIURA", "Tambo Chulucanas"), ("G000002", "PIURA", "Tambo Chulucanas"),
+            ("G000003", "PUNO", "Tambo Ilave"), ("G000004", "PUNO", None), (None, None, None)]
+ASSISTED_MEASURES = ("lookups", "households", "verified", "failed", "summaries_sent")
+ASSISTED_SECTIONS = {"assisted_by_ut": 1, "assisted_by_tambo": 2, "assisted_by_gestor": 0}  # -> GESTORES
+
+
 @dataclass(frozen=True)
 class Lookup:
     channel: str
@@ -73,6 +83,7 @@ class Lookup:
     ut: str | None
     hogar: str | None
     at: dt.datetime
+    gestor: tuple[str | None, str | None, str | None] = (None, None, None)  # code, UT, Tambo
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,17 @@ def make_rows(seed: int) -> tuple[list[Lookup], list[Message]]:
     rng = random.Random(seed)
     lookups = []
     for channel in Channel:
-        for what in (*LOOKUP_KINDS, "verify"):
-            outcomes = ("ok_phone", "ok_dob", "dob_wrong", "locked", "dni_limit") if what == "verify" \
-                else ("programado", "cobrado", "sin_abono")
-            for _ in range(rng.randint(8, 16)):
+        assisted = channel is Channel.GESTOR
+        kinds = (*LOOKUP_KINDS, "verify", *(("summary_sms",) if assisted else ()))
+        for what in kinds:
+            outcomes = {"verify": ("ok_phone", "ok_dob", "dob_wrong", "locked", "dni_limit", "gestor_cap"),
+                        "summary_sms": ("sent", "already", "no_phone")}.get(
+                            what, ("programado", "cobrado", "sin_abono"))
+            for _ in range(rng.randint(8, 16) * (3 if assisted else 1)):
                 hogar = rng.choice([None, *(f"H{n:02d}" for n in range(1, 13))])
+                gestor = rng.choice(GESTORES) if assisted else (None, None, None)
                 lookups.append(Lookup(channel.value, what, rng.choice(outcomes), rng.choice(UTS), hogar,
-                                      instants(rng)))
+                                      instants(rng), gestor))
     messages = []
     for kind in (*WAVE_KINDS, "broadcast", None):
         for status, reason, sent in OUTCOMES:
@@ -125,7 +140,8 @@ def make_rows(seed: int) -> tuple[list[Lookup], list[Message]]:
 def seed_rows(db: Database, lookups: list[Lookup], messages: list[Message]) -> None:
     with db.session() as s:
         s.add_all(Query(channel=q.channel, kind=q.kind, outcome=q.outcome, unidad_territorial=q.ut,
-                        hogar_id=q.hogar, created_at=q.at) for q in lookups)
+                        hogar_id=q.hogar, created_at=q.at, gestor_id=q.gestor[0], gestor_ut=q.gestor[1],
+                        tambo=q.gestor[2]) for q in lookups)
         s.add_all(OutboxMessage(recipient="+51900000001", text="Mi Juntos: prueba", encoding="gsm7",
                                 segments=1, purpose=m.kind or "reply", kind=m.kind, periodo=m.periodo,
                                 unidad_territorial=m.ut, status=m.status, failure_reason=m.reason,
@@ -170,6 +186,17 @@ def by_channel(section: str, key: str, rows: list[Lookup]) -> Figures:
     return out
 
 
+def assisted(section: str, key: str, rows: list[Lookup]) -> Figures:
+    """The assisted figures of `rows` (channel gestor, in the period): households are distinct."""
+    looked = [q for q in rows if q.kind in LOOKUP_KINDS]
+    checks = [q for q in rows if q.kind == "verify"]
+    counts = {"lookups": len(looked), "households": len({q.hogar for q in looked if q.hogar}),
+              "verified": sum(q.outcome in VERIFIED for q in checks),
+              "failed": sum(q.outcome not in VERIFIED for q in checks),
+              "summaries_sent": sum(q.kind == "summary_sms" and q.outcome == "sent" for q in rows)}
+    return {(section, key, m): str(n) for m, n in counts.items()}
+
+
 def by_stage(section: str, key: str, messages: Iterable[Message]) -> Figures:
     return {(section, key, stage): str(n) for stage, n in stages(messages).items()}
 
@@ -189,6 +216,14 @@ def expected(lookups: list[Lookup], messages: list[Message]) -> Figures:
         out |= by_channel("lookups_by_ut", ut, [q for q in looked if (q.ut or "-") == ut])
     for day in {lima_day(q.at) for q in looked}:
         out |= by_channel("lookups_by_day", day.isoformat(), [q for q in looked if lima_day(q.at) == day])
+    helped = [q for q in real if q.channel == Channel.GESTOR]
+    for section, part in ASSISTED_SECTIONS.items():
+        counted = [q for q in helped if q.kind in (*LOOKUP_KINDS, "verify", "summary_sms")]
+        for key in {q.gestor[part] or "-" for q in counted}:
+            group = assisted(section, key, [q for q in helped if (q.gestor[part] or "-") == key])
+            if any(v != "0" for v in group.values()):  # a group of only unsent SMS rows: no row
+                out |= group
+        out |= assisted(section, "all", helped)
     out[("simulator", "all", "lookups")] = str(sum(q.kind in LOOKUP_KINDS for q in training))
     out[("simulator", "all", "verified")] = str(sum(q.kind == "verify" and q.outcome in VERIFIED
                                                     for q in training))
@@ -221,6 +256,15 @@ def assert_adds_up(figures: Figures, where: str) -> None:
     for (section, key, measure), value in figures.items():
         if value.isdigit():
             groups.setdefault((section, key), {})[measure] = int(value)
+    for section in ASSISTED_SECTIONS:
+        parts = [got for (s, k), got in groups.items() if s == section and k != "all"]
+        whole = groups.get((section, "all"), {})
+        for m in ASSISTED_MEASURES:
+            if m == "households":  # distinct in each row: a household two gestores helped is in both
+                assert max((p[m] for p in parts), default=0) <= whole[m] <= sum(p[m] for p in parts), where
+            else:
+                assert whole[m] == sum(p[m] for p in parts), (where, section, m)
+        assert whole["lookups"] == groups[("lookups", "all")]["gestor"], where  # the gestor column's
     for (section, key), got in groups.items():
         if "total" in got:
             assert got["total"] == sum(got.get(ch, 0) for ch in CALLERS), (where, section, key, got)
@@ -274,7 +318,10 @@ def cli_figures(text: str) -> tuple[Figures, dict[str, list[str]]]:
     sections = {"lookups by Unidad Territorial, busiest first:": "lookups_by_ut",
                 "lookups by day (the days with any):": "lookups_by_day",
                 "reminders and notices created in these days, by UT:": "reminders_by_ut",
-                "broadcasts created in these days:": "broadcasts"}
+                "broadcasts created in these days:": "broadcasts",
+                "assisted lookups by the gestor's Unidad Territorial, busiest first:": "assisted_by_ut",
+                "assisted lookups by Tambo, busiest first:": "assisted_by_tambo",
+                "assisted lookups by gestor, busiest first:": "assisted_by_gestor"}
     for block in blocks[1:]:
         title = block[0]
         if title.startswith("Real callers"):
@@ -387,6 +434,12 @@ def dashboard_figures(page: str) -> tuple[Figures, list[str]]:
         for label, values in chart(page, card).items():
             out |= {(section, label, channel_of[s]): str(n) for s, n in values.items()}
             out[(section, label, "total")] = str(sum(values.values()))
+    for section in ASSISTED_SECTIONS:
+        cells = page.split(f'id="{section}"', 1)[1].split("</table>", 1)[0]
+        for key, row in re.findall(r'<tr data-key="([^"]+)">(.*?)</tr>', cells, re.S):
+            found = re.findall(r'data-measure="(\w+)">(\d+)<', row)
+            assert [m for m, _ in found] == list(ASSISTED_MEASURES), (section, key)
+            out |= {(section, html.unescape(key), m): n for m, n in found}
     # The table of reminders by UT: its headers are the stages' Spanish names, its cells say
     # which stage of the CLI they are; one name per stage, both ways.
     reminders = page.split('id="reminders-by-ut"', 1)[1].split("</table>", 1)[0]
@@ -437,10 +490,17 @@ def test_the_cli_the_csv_and_the_dashboard_show_the_figures_the_rows_make(
     assert [int(want[("lookups_by_ut", ut, "total")]) for ut in uts] == sorted(
         (int(want[("lookups_by_ut", ut, "total")]) for ut in uts), reverse=True)  # busiest first
 
+    for section in ASSISTED_SECTIONS:  # busiest first, then the total
+        keys = [k for s, k, m in order if s == section and m == "lookups"]
+        assert keys[-1] == "all" and [int(want[(section, k, "lookups")]) for k in keys[:-1]] == sorted(
+            (int(want[(section, k, "lookups")]) for k in keys[:-1]), reverse=True)
+        assert int(want[(section, "all", "lookups")]) > 0 and len(keys) > 2
+
     got_cli, columns = cli_figures(report())
     assert got_cli == want
     assert_adds_up(got_cli, "cli")
     assert columns["lookups_by_ut"] == [*(CLI_CHANNELS[ch] for ch in CALLERS), "total"]
+    assert all(columns[section] == list(ASSISTED_MEASURES) for section in ASSISTED_SECTIONS)
 
     page = staff.get(f"/admin/?from={START}&to={END}").get_data(as_text=True)
     got_page, keys = dashboard_figures(page)
@@ -472,9 +532,12 @@ def test_both_default_to_the_same_days_and_say_which(app: Flask, seeded: Databas
     assert text_of(asked, "period") == "Cifras del 01/03/2026 al 07/03/2026: 7 dias, hora de Lima."
 
 
-def test_every_caller_channel_has_a_column_name_in_the_cli_and_on_the_dashboard() -> None:
+def test_every_channel_has_one_name_in_the_cli_and_on_the_dashboard() -> None:
     assert list(CALLER_CHANNELS) == CALLERS  # every channel but the simulator, in the enum's order
-    assert set(CLI_CHANNELS) == set(DASHBOARD_CHANNELS) == set(CALLER_CHANNELS)
+    assert CLI_CHANNELS is DASHBOARD_CHANNELS  # one table of names (models/query.py)
+    assert set(CLI_CHANNELS) == set(Channel)  # the simulator's line names it too
+    names = list(CLI_CHANNELS.values())
+    assert len(set(names)) == len(names) and all(" " not in n for n in names)  # a text table's column
 
 
 def test_every_outbox_row_has_one_stage_and_the_docs_say_what_adds_up() -> None:

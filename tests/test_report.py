@@ -42,6 +42,19 @@ LOOKUPS = [  # channel, kind, outcome, UT, household, when (UTC)
     ("sim", "verify", "ok_phone", None, "H7", _at(8)),
     ("sim", "verify", "dob_wrong", None, None, _at(8)),
 ]
+# Assisted lookups (channel gestor: a gestor's phone, for a titular): a column of their own beside
+# USSD and SMS, and sections by the gestor's UT, Tambo and gestor.
+# kind, outcome, the household's UT, household, when, gestor, the gestor's UT, Tambo
+TAMBO = "Tambo Chulucanas"
+ASSISTED = [
+    ("next_payment", "programado", "PIURA", "H8", _at(9), "G000001", "PIURA", TAMBO),
+    ("status", "sin_abono", "PIURA", "H9", _at(9), "G000001", "PIURA", TAMBO),
+    ("verify", "ok_dob", None, "H8", _at(9), "G000001", "PIURA", TAMBO),
+    ("verify", "gestor_cap", None, None, _at(9), "G000001", "PIURA", TAMBO),  # the daily cap: failed
+    ("summary_sms", "sent", "PIURA", "H8", _at(9), "G000001", "PIURA", TAMBO),
+    ("summary_sms", "already", "PIURA", "H8", _at(9), "G000001", "PIURA", TAMBO),  # not sent again
+    ("co_responsibilities", "programado", "PUNO", "H2", _at(11), "G000002", "PUNO", None),  # no Tambo
+]
 MESSAGES = [  # kind, UT, period, status, failure reason, sent (accepted by the provider), network
     ("reminder", "PIURA", "2026-6", "delivered", None, True, "71610"),
     ("reminder", "PIURA", "2026-6", "delivered", None, True, "71610"),
@@ -64,6 +77,9 @@ def usage(seeded: Database, redis: redis_lib.Redis, redis_url: str, monkeypatch:
     with seeded.session() as s:
         s.add_all(Query(channel=c, kind=k, outcome=o, unidad_territorial=ut, hogar_id=h, created_at=when)
                   for c, k, o, ut, h, when in LOOKUPS)
+        s.add_all(Query(channel="gestor", kind=k, outcome=o, unidad_territorial=ut, hogar_id=h,
+                        created_at=when, gestor_id=g, gestor_ut=gut, tambo=tambo)
+                  for k, o, ut, h, when, g, gut, tambo in ASSISTED)
         s.add_all(OutboxMessage(recipient="+51987654321", text="Mi Juntos", encoding="gsm7", segments=1,
                                 purpose="reminder" if kind else "reply", kind=kind, periodo=periodo,
                                 unidad_territorial=ut, status=status, failure_reason=reason,
@@ -80,8 +96,15 @@ def report(*args: str) -> str:
     return result.output
 
 
+ASSISTED_MEASURES = ("lookups", "households", "verified", "failed", "summaries_sent")
 STAGES = ("planned", "waiting", "sent", "delivered", "delivery_failed", "no_report", "send_failed",
           "opted_out", "withdrawn")
+
+
+def assisted(section: str, rows: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+    """A section of assisted figures, its rows then `all` (3 lookups, 3 households, 1 of each else)."""
+    return [(section, key, m, n) for key, counts in [*rows, ("all", "3 3 1 1 1")]
+            for m, n in zip(ASSISTED_MEASURES, counts.split(), strict=True)]
 
 
 def by_stage(section: str, key: str, counts: str) -> list[tuple[str, str, str, str]]:
@@ -95,23 +118,31 @@ EXPECTED = [
     ("period", "", "wave", "2026-6"),
     ("lookups", "all", "ussd", "4"),
     ("lookups", "all", "sms", "2"),
-    ("lookups", "all", "total", "6"),
-    ("verifications", "all", "verified", "3"),
-    ("verifications", "all", "failed", "3"),
-    ("households", "all", "reached", "5"),
+    ("lookups", "all", "gestor", "3"),
+    ("lookups", "all", "total", "9"),
+    ("verifications", "all", "verified", "4"),
+    ("verifications", "all", "failed", "4"),
+    ("households", "all", "reached", "7"),
     ("lookups_by_ut", "PIURA", "ussd", "2"),
     ("lookups_by_ut", "PIURA", "sms", "1"),
-    ("lookups_by_ut", "PIURA", "total", "3"),
+    ("lookups_by_ut", "PIURA", "gestor", "2"),
+    ("lookups_by_ut", "PIURA", "total", "5"),
     ("lookups_by_ut", "PUNO", "ussd", "2"),
     ("lookups_by_ut", "PUNO", "sms", "0"),
-    ("lookups_by_ut", "PUNO", "total", "2"),
+    ("lookups_by_ut", "PUNO", "gestor", "1"),
+    ("lookups_by_ut", "PUNO", "total", "3"),
     ("lookups_by_ut", "CUSCO", "ussd", "0"),
     ("lookups_by_ut", "CUSCO", "sms", "1"),
+    ("lookups_by_ut", "CUSCO", "gestor", "0"),
     ("lookups_by_ut", "CUSCO", "total", "1"),
     *((("lookups_by_day", day, measure, n) for day, counts in (
-        ("2026-03-02", "101"), ("2026-03-03", "101"), ("2026-03-04", "101"), ("2026-03-05", "011"),
-        ("2026-03-06", "011"), ("2026-03-31", "101"))
-       for measure, n in zip(("ussd", "sms", "total"), counts, strict=True))),
+        ("2026-03-02", "1001"), ("2026-03-03", "1001"), ("2026-03-04", "1001"), ("2026-03-05", "0101"),
+        ("2026-03-06", "0101"), ("2026-03-09", "0022"), ("2026-03-11", "0011"),
+        ("2026-03-31", "1001"))
+       for measure, n in zip(("ussd", "sms", "gestor", "total"), counts, strict=True))),
+    *assisted("assisted_by_ut", [("PIURA", "2 2 1 1 1"), ("PUNO", "1 1 0 0 0")]),
+    *assisted("assisted_by_tambo", [(TAMBO, "2 2 1 1 1"), ("-", "1 1 0 0 0")]),
+    *assisted("assisted_by_gestor", [("G000001", "2 2 1 1 1"), ("G000002", "1 1 0 0 0")]),
     ("simulator", "all", "lookups", "1"),
     ("simulator", "all", "verified", "1"),
     ("simulator", "all", "failed", "1"),
@@ -149,8 +180,8 @@ EXPECTED = [
 def test_the_csv_carries_every_figure_of_the_text_report() -> None:
     text = report()
     for line in ("Mi Juntos usage 2026-03-01 to 2026-03-31 (31 days on the Lima clock)",
-                 "lookups: 6 (USSD 4, SMS 2)", "verifications: 3 verified, 3 failed",
-                 "households reached: 5",
+                 "lookups: 9 (USSD 4, SMS 2, gestor 3)", "verifications: 4 verified, 4 failed",
+                 "households reached: 7",
                  "simulator (staff training; in no other figure of this report): 1 lookups, "
                  "2 verifications (1 verified, 1 failed)",
                  "  planned = waiting + sent + send_failed + opted_out + withdrawn",
@@ -161,12 +192,15 @@ def test_the_csv_carries_every_figure_of_the_text_report() -> None:
                  "  71699 (unknown): 100.0% of 1 (1 delivered, 0 delivery_failed)"):
         assert line in text.splitlines(), text
     table = [line.split() for line in text.splitlines()]
-    assert table.index(["PIURA", "2", "1", "3"]) < table.index(["PUNO", "2", "0", "2"]) \
-        < table.index(["CUSCO", "0", "1", "1"])  # top UTs first
+    assert ["Unidad", "Territorial", "USSD", "SMS", "gestor", "total"] in table
+    assert table.index(["PIURA", "2", "1", "2", "5"]) < table.index(["PUNO", "2", "0", "1", "3"]) \
+        < table.index(["CUSCO", "0", "1", "0", "1"])  # top UTs first
     assert ["Unidad", "Territorial", *STAGES] in table and ["kind", *STAGES] in table
     for row in (["PIURA", *"4 0 4 2 1 1 0 0 0".split()], ["PUNO", *"4 1 0 0 0 0 1 2 0".split()],
                 ["total", *"9 1 4 2 1 1 1 2 1".split()], ["reminder", *"6 1 3 2 1 0 1 1 0".split()],
-                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "1"]):
+                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "0", "1"],
+                ["Tambo", "Chulucanas", *"2 2 1 1 1".split()], ["G000002", *"1 1 0 0 0".split()],
+                ["gestor", *ASSISTED_MEASURES]):
         assert row in table, text
     rows = list(csv.reader(io.StringIO(report("--csv"))))
     assert rows[0] == ["section", "key", "measure", "value"]

@@ -20,6 +20,7 @@ from gateway.admin import SESSION_LIFETIME
 from gateway.auth import CALLBACK_PREFIXES
 from models import Database
 from tests.admin_support import PASSWORD, create_user, csrf_of, log_in
+from tests.gestor_support import add_gestores
 from tests.support import ROSA_PHONE, simulator_token
 
 
@@ -46,6 +47,9 @@ POSTS: dict[str, Post] = {
     "/admin/broadcast": ({"action": "preview", "ut": "PIURA", "text": "Mi Juntos: prueba."},
                          "/admin/broadcast",
                          lambda client, r: "Destinatarios" in r.get_data(as_text=True)),
+    "/admin/gestores/suspension": ({"gestor_id": "G000001", "action": "suspend"}, "/admin/gestores",
+                                   lambda client, r: r.status_code == 302
+                                   and "hecho=suspendido" in r.headers["Location"]),
     "/simulator/hop": ({"sessionId": "sim-csrf", "phoneNumber": ROSA_PHONE, "text": ""}, "/simulator",
                        lambda client, r: r.status_code == 200 and r.get_data(as_text=True).startswith("CON")),
 }
@@ -62,6 +66,7 @@ def test_every_post_route_of_a_page_is_checked_here(app: Flask) -> None:
 def test_a_page_post_needs_its_sessions_token(app: Flask, seeded: Database, monkeypatch: pytest.MonkeyPatch,
                                               path: str) -> None:
     data, token_from, acted = POSTS[path]
+    add_gestores(seeded)  # what the suspension form acts on
     client = log_in(app, seeded, monkeypatch) if path != "/admin/login" else app.test_client()
     if path == "/admin/login":
         create_user(seeded, monkeypatch)
