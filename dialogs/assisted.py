@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from dialogs.facts import GestorFacts
 
 HOME = "00"  # in an assisted session: the assisted menu, for the next titular
-MAX_NAME = 14
+MAX_NAME = 14  # the gestor's name on the assisted menu
+MAX_NAME_MENU = 10  # the titular's on her household's menu, which has a line more than hers
 # Rendered here: the assisted menu and its screens (main and option 4 too, in assisted mode).
 RENDERED = ("assist", "assist_dni", "assist_today", "assist_phone", "assist_phone_again",
             "assist_moved", "assist_sms_sent", "assist_cap")
@@ -87,7 +88,7 @@ def render(step: _Step, screen_id: str) -> str:
     household = step.household()
     masked = views.mask_phone(household.phone if household else None)
     if screen_id == "main":
-        return t("main_menu_assist", name=s.name)
+        return t("main_menu_assist", name=s.name[:MAX_NAME_MENU])
     if screen_id == "remind":
         key = "assist_remind" if household and household.phone else "assist_remind_none"
         return t(key, masked=masked) + "\n" + t("nav_full")

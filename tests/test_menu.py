@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from core.catalogs import LOCALES_DIR, load_catalog
 from dialogs import Catalog, Context
 from dialogs.engine import SCREEN_MAX, _Step
-from dialogs.facts import CoRespFacts
+from dialogs.facts import CoRespFacts, GestorFacts
 from dialogs.gsm import gsm_safe, is_gsm7
 from dialogs.screens import SCREENS, MenuError, _screen, check_menu
 from dialogs.state import SessionState
@@ -152,6 +152,41 @@ def every_rendering(catalog: Catalog) -> list[tuple[str, str, str]]:
                     if state.page < page or not screen.paged:
                         break
     return rendered
+
+
+# An assisted session (dialogs/assisted.py): the gestor's screens, and the household's menu and
+# option 4 as a gestor sees them, with every notice they can carry.
+GESTOR = GestorFacts("G000123", "Maximilianaaaa", "HUANCAVELICA", "Tambo Santa Rosa de Alto Yanajanca")
+ASSIST_NOTICES = {
+    "assist": [None, "invalid_option", "assist_locked", "dni_unknown"],
+    "assist_dni": [None, "dni_invalid", "dni_unknown", "dni_check_wrong"],
+    "assist_phone": [None, "assist_phone_invalid", "assist_phone_staff", "assist_phone_same",
+                     "assist_phone_mismatch", "invalid_option"],
+    "main": NOTICES["main"],
+}
+ASSIST_NOTICES["assist_phone_again"] = ASSIST_NOTICES["assist_phone"]
+
+
+def every_assisted_rendering(catalog: Catalog) -> list[tuple[str, str, str]]:
+    rendered = []
+    screens = [s for s in SCREENS if s.startswith("assist") or s in ("main", "remind", "dob")]
+    for lang, facts in itertools.product(LANGUAGES, scenarios()[-4:]):
+        for screen_id in screens:
+            for notice in ASSIST_NOTICES.get(screen_id, [None, "invalid_option"]):
+                state = SessionState(screen=screen_id, lang=lang, hogar_id="H1", name="Maximilianaaaa",
+                                     gestor=GESTOR.gestor_id, new_last3="999", notice=notice)
+                step = _Step(state, CTX, facts, catalog)
+                step.gestor = GESTOR
+                rendered.append((lang, f"assisted {screen_id}/{notice}", step.reply().text))
+    return rendered
+
+
+def test_every_assisted_screen_fits_in_every_language() -> None:
+    renderings = every_assisted_rendering(CATALOG)
+    assert len(renderings) > 100
+    for lang, where, text in renderings:
+        assert len(text) <= SCREEN_MAX - 4, f"{lang} {where}: {len(text)} chars\n{text}"
+        assert is_gsm7(text), f"{lang} {where}: not GSM-7\n{text}"
 
 
 def test_every_screen_fits_182_gsm7_characters_in_every_language() -> None:

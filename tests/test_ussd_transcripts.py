@@ -534,7 +534,7 @@ def test_a_gestor_reaches_every_assisted_screen(
         ("4", ["van al celular *** *** 321", "1 Cambiar el celular del hogar"]),
         ("1", ["Escriba el celular de la titular"]),
         ("12345", ["El celular tiene 9 numeros", "Escriba el celular"]),
-        ("955 444 333", ["iran al ***333", "Avisaremos al *** *** 321", "otra vez"]),
+        ("955 444 333", ["iran al ***333", "Avisaremos al *** *** 321", "repita el numero"]),
         ("955444332", ["no coinciden", "Escriba el celular"]),
         ("955444333", ["iran al ***333"]),
         ("955444333", ["Listo. Los avisos del hogar iran al ***333"]),
