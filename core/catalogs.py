@@ -1,27 +1,89 @@
-"""Loads the gettext catalogs (Babel .po files) into the pure dialogs.Catalog."""
+"""Loads the gettext catalogs (Babel .po files) into the pure dialogs.Catalog, in either mode.
+
+A text is *reviewed* when its entry has a text and no `fuzzy` flag, a *draft* when it is flagged
+`fuzzy` (machine-written or not yet checked by a translator), *missing* when empty. Which of them
+callers see is the `TRANSLATIONS` setting: `reviewed` (production) shows reviewed texts and
+Spanish for the rest, per text; `drafts` (the demo, the simulator, review sessions) shows drafts
+too.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from babel.messages.pofile import read_po
+from babel.messages.catalog import Catalog as PoCatalog
+from babel.messages.pofile import read_po, write_po
 
-from dialogs.texts import LANGUAGES, Catalog
+from dialogs.texts import FALLBACK, LANGUAGES, Catalog
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "dialogs" / "locales"
+REVIEWED, DRAFT, MISSING = "reviewed", "draft", "missing"
+MODES = ("reviewed", "drafts")  # the TRANSLATIONS setting
 
 
-def read_messages(path: Path) -> dict[str, str]:
-    """key -> text of one .po file; fuzzy and empty entries count as untranslated."""
+@dataclass(frozen=True)
+class Entry:
+    """One key of one language's catalog."""
+
+    key: str
+    text: str
+    status: str  # REVIEWED, DRAFT or MISSING
+
+
+def read_po_file(path: Path) -> PoCatalog:
     with path.open("rb") as handle:
-        catalog = read_po(handle)
-    return {
-        str(message.id): str(message.string)
-        for message in catalog
-        if message.id and message.string and not message.fuzzy
-    }
+        return read_po(handle)
 
 
-def load_catalog(directory: Path = LOCALES_DIR) -> Catalog:
-    """Every language's texts from `directory`/<lang>.po."""
-    return Catalog({lang: read_messages(directory / f"{lang}.po") for lang in LANGUAGES})
+def entries(path: Path) -> dict[str, Entry]:
+    """key -> its text and status, in the file's order."""
+    out: dict[str, Entry] = {}
+    for message in read_po_file(path):
+        if not message.id:
+            continue
+        text = str(message.string or "")
+        status = MISSING if not text else DRAFT if message.fuzzy else REVIEWED
+        out[str(message.id)] = Entry(str(message.id), text, status)
+    return out
+
+
+def read_messages(path: Path, *, drafts: bool = False) -> dict[str, str]:
+    """key -> text of one .po file: reviewed texts, and drafts too when `drafts`."""
+    return {e.key: e.text for e in entries(path).values()
+            if e.status == REVIEWED or (drafts and e.status == DRAFT)}
+
+
+def load_catalog(directory: Path = LOCALES_DIR, *, drafts: bool = False) -> Catalog:
+    """Every language's texts from `directory`/<lang>.po; drafts shown only when `drafts`."""
+    found = {lang: entries(directory / f"{lang}.po") for lang in LANGUAGES}
+    messages = {lang: {e.key: e.text for e in es.values()
+                       if e.status == REVIEWED or (drafts and e.status == DRAFT)}
+                for lang, es in found.items()}
+    draft_keys = {lang: {e.key for e in es.values() if e.status == DRAFT}
+                  for lang, es in found.items() if lang != FALLBACK}
+    return Catalog(messages, draft_keys)
+
+
+def catalog_for(translations: str) -> Catalog:
+    """The catalog a process speaks with, by its TRANSLATIONS setting."""
+    return load_catalog(drafts=translations == "drafts")
+
+
+def write_texts(path: Path, texts: dict[str, tuple[str, bool]]) -> None:
+    """Set the text and the reviewed state (True: reviewed, False: a draft) of keys of one .po
+    file, keeping every other entry, comment and flag; written whole, then moved into place."""
+    catalog = read_po_file(path)
+    for key, (text, reviewed) in texts.items():
+        message = catalog[key]
+        if message is None:
+            raise KeyError(key)
+        message.string = text
+        if reviewed:
+            message.flags.discard("fuzzy")
+        else:
+            message.flags.add("fuzzy")
+    tmp = path.with_suffix(".po.tmp")
+    with tmp.open("wb") as handle:
+        write_po(handle, catalog, width=100, omit_header=False)
+    tmp.replace(path)

@@ -199,6 +199,8 @@ class Settings:
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
+    # Which texts callers see (core/catalogs.py): reviewed ones, Spanish for the rest; or drafts too.
+    translations: str = "reviewed"
     log_format: str = "text"  # LOG_FORMAT=json for JSON lines
     env: str = "development"  # MIJUNTOS_ENV; "production" refuses unsafe settings
     callback_secret: str = field(default="", repr=False)  # required in each callback URL as ?key=... when set
@@ -259,6 +261,7 @@ class Settings:
             session_ttl_seconds=env.integer("USSD_SESSION_TTL_SECONDS", 300, 1, unit=" seconds"),
             resume_window_seconds=env.integer("USSD_RESUME_MINUTES", 10, 1, unit=" minutes") * 60,
             log_level=env.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            translations=env.choice("TRANSLATIONS", "reviewed", ("reviewed", "drafts")),
             log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
             env=env.choice("MIJUNTOS_ENV", "development", ENVIRONMENTS),
             callback_secret=env.raw("CALLBACK_SECRET"),

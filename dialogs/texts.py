@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from string import Formatter
 from typing import Any
 
@@ -18,12 +18,18 @@ Translate = Callable[..., str]
 
 
 class Catalog:
-    """Texts per language; a missing or empty translation falls back to Spanish."""
+    """Texts per language; a missing or empty translation falls back to Spanish.
 
-    def __init__(self, messages: Mapping[str, Mapping[str, str]]) -> None:
+    `drafts`: per language, the keys whose text is a draft not reviewed yet (shown only when the
+    host loaded the catalog in drafts mode, TRANSLATIONS=drafts); every other text is reviewed.
+    """
+
+    def __init__(self, messages: Mapping[str, Mapping[str, str]],
+                 drafts: Mapping[str, Collection[str]] | None = None) -> None:
         if FALLBACK not in messages:
             raise CatalogError(f"catalog: no {FALLBACK!r} messages")
         self.messages = {lang: dict(msgs) for lang, msgs in messages.items()}
+        self.drafts = {lang: frozenset(keys) for lang, keys in (drafts or {}).items()}
 
     @property
     def keys(self) -> set[str]:
@@ -48,6 +54,11 @@ class Catalog:
         """Keys that `lang` has not translated yet (they show in Spanish)."""
         own = self.messages.get(lang, {})
         return sorted(k for k in self.keys if not own.get(k))
+
+    def shows_drafts(self, lang: str) -> bool:
+        """Some of `lang`'s texts shown are drafts, not reviewed yet."""
+        own = self.messages.get(lang, {})
+        return any(own.get(k) for k in self.drafts.get(lang, ()))
 
     def placeholders(self, lang: str, key: str) -> set[str]:
         """The named fields a text uses, to check translations keep them."""

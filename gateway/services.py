@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue
 
-from core.catalogs import load_catalog
+from core.catalogs import catalog_for, load_catalog
 from core.connections import redis_client, redis_url
 from core.embedded import EmbeddedRedis
 from core.settings import Settings, warn_dev_secret
@@ -25,6 +25,7 @@ class Services:
     redis: redis.Redis
     store: SessionStore
     catalog: Catalog
+    draft_catalog: Catalog
     queue: Queue
     guard: DniGuard
     embedded: EmbeddedRedis | None = None
@@ -52,7 +53,9 @@ def build_services(settings: Settings) -> Services:
         db=Database(settings.database_url, statement_timeout_ms=5000),
         redis=client,
         store=store,
-        catalog=load_catalog(),
+        catalog=catalog_for(settings.translations),
+        # The simulator shows drafts whatever the setting: it is where reviewers see them.
+        draft_catalog=load_catalog(drafts=True),
         queue=sms_queue(client),
         guard=DniGuard(client, url, settings.secret_key, settings.max_dnis_per_phone_per_day),
         embedded=embedded,

@@ -29,6 +29,7 @@ from gateway.metrics import count_effects, observe, request_id
 from gateway.phone_changes import queue_notices
 from gateway.services import Services
 from gateway.sessions import StoredSession
+from models.query import Channel
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -200,9 +201,12 @@ def converse(
     """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written)."""
     effects: list[Effect] = []
     facts = DbFacts(services.db.read_connection, services.store, services.guard)
+    # The simulator is where reviewers and trainers see the draft translations, whatever
+    # TRANSLATIONS says for callers (docs/TRANSLATIONS.md).
+    catalog = services.draft_catalog if ctx.channel == Channel.SIMULATOR else services.catalog
     if stored is None:
         saved = resumable if not inputs else None
-        reply = start(ctx, facts, services.catalog, saved, offers=not inputs)
+        reply = start(ctx, facts, catalog, saved, offers=not inputs)
         pending = inputs
     else:
         reply = Reply(False, stored.reply, stored.state)
@@ -216,7 +220,7 @@ def converse(
     for value in pending:
         if reply.end:
             break
-        reply = feed(reply.state, value, ctx, facts, services.catalog)
+        reply = feed(reply.state, value, ctx, facts, catalog)
         effects.extend(reply.effects)
     return reply, effects
 

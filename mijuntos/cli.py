@@ -23,7 +23,7 @@ DEV_HELP = "A development tool (mijuntos-dev): `mijuntos %s --help` tells more."
 COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("mijuntos.admin_cli:admin", "Dashboard accounts."),
     "catalogs": ("mijuntos.catalogs_cli:catalogs_command",
-                 "How complete each language's texts are; untranslated ones show in Spanish."),
+                 "How complete each language's texts are: reviewed, draft, missing (then the detail)."),
     "db": ("mijuntos.db_cli:db", "Database schema."),
     "gestores": ("mijuntos.gestores_cli:gestores", "Gestores: their assisted lookups and the anomaly flags."),
     "import": ("mijuntos.data_commands:import_command", "Import the programme's CSV files from DIRECTORY."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.catalogs import load_catalog
+from core.catalogs import catalog_for
 from core.settings import Settings
 from mijuntos.csv_rows import FILES
 from mijuntos.importer import ImportHeaderError, import_dir
@@ -50,7 +50,8 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         db.upgrade()
         report = import_dir(db, directory, batch_size=batch_size, progress=progress)
         if plan and any((directory / name).is_file() for name in ("cronograma.csv", "abonos.csv")):
-            click.echo(plan_reminders(db, load_catalog(), settings, progress=progress).line())
+            catalog = catalog_for(settings.translations)
+            click.echo(plan_reminders(db, catalog, settings, progress=progress).line())
     except ImportHeaderError as exc:
         click.echo(f"rejected: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_REJECTED_HEADER) from None

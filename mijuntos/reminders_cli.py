@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import ColumnElement, func, select
 
-from core.catalogs import load_catalog
+from core.catalogs import catalog_for
 from core.settings import Settings
 from models import OutboxMessage
 from workers.context import WorkerContext, configure
@@ -29,7 +29,7 @@ def plan(progress: bool) -> None:
     """Plan reminders and notices for the active periods now (the scheduler does it too)."""
     ctx = _context()
     ctx.db.upgrade()
-    report = plan_reminders(ctx.db, load_catalog(), ctx.settings, progress=progress)
+    report = plan_reminders(ctx.db, catalog_for(ctx.settings.translations), ctx.settings, progress=progress)
     click.echo(report.line())
     click.echo(f"{withdraw_opted_out(ctx.db)} pending reminders withdrawn after an opt-out")
 

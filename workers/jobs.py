@@ -8,7 +8,7 @@ import logging
 from rq import get_current_job
 from sqlalchemy import select, update
 
-from core.catalogs import load_catalog
+from core.catalogs import catalog_for
 from core.delivery_reports import apply_kept
 from core.privacy import mask_phone
 from models import FINAL, IMMEDIATE, OptOut, OutboxMessage, OutboxStatus, SkipReason
@@ -116,7 +116,7 @@ def plan_job() -> str:
     """Cron: plan reminders and notices for the active periods (idempotent)."""
 
     ctx = current()
-    report = plan_reminders(ctx.db, load_catalog(), ctx.settings)
+    report = plan_reminders(ctx.db, catalog_for(ctx.settings.translations), ctx.settings)
     withdrawn = withdraw_opted_out(ctx.db)
     return f"{report.line()}; {withdrawn} withdrawn after opt-out"
 
