@@ -15,6 +15,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.pofile import read_po, write_po
 
+from core.settings import Settings
 from dialogs.texts import FALLBACK, LANGUAGES, Catalog
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "dialogs" / "locales"
@@ -65,9 +66,11 @@ def load_catalog(directory: Path = LOCALES_DIR, *, drafts: bool = False) -> Cata
     return Catalog(messages, draft_keys)
 
 
-def catalog_for(translations: str) -> Catalog:
-    """The catalog a process speaks with, by its TRANSLATIONS setting."""
-    return load_catalog(drafts=translations == "drafts")
+def catalog_for(settings: Settings, *, drafts: bool | None = None) -> Catalog:
+    """The catalog a process speaks with, by its TRANSLATIONS and LOCALES_DIR settings
+    (`drafts`: shown or not whatever TRANSLATIONS says)."""
+    shown = settings.translations == "drafts" if drafts is None else drafts
+    return load_catalog(settings.locales_dir or LOCALES_DIR, drafts=shown)
 
 
 def write_texts(path: Path, texts: dict[str, tuple[str, bool]]) -> None:

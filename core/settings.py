@@ -187,6 +187,9 @@ class Settings:
     """What the service needs to know about its environment."""
 
     var_dir: Path = Path("var")
+    # Where the .po catalogs are read from (and `mijuntos catalogs import` writes): the package's
+    # own by default; a directory of its own keeps reviewed texts across upgrades.
+    locales_dir: Path | None = None
     database_url: str = ""
     redis_url: str = ""
     secret_key: str = field(default=DEV_SECRET, repr=False)  # secrets stay out of reprs
@@ -245,8 +248,14 @@ class Settings:
         var_dir = Path(env.raw("MIJUNTOS_VAR_DIR") or "var")
         if var_dir.exists() and not var_dir.is_dir():
             env.wrong("MIJUNTOS_VAR_DIR", "must be a directory (or not exist yet)", str(var_dir))
+        locales = Path(env.raw("LOCALES_DIR")) if env.raw("LOCALES_DIR") else None
+        if locales is not None and not all((locales / f"{lang}.po").is_file()
+                                           for lang in ("es", "qu", "ay")):
+            env.wrong("LOCALES_DIR", "must be a directory holding es.po, qu.po and ay.po",
+                      str(locales))
         settings = cls(
             var_dir=var_dir,
+            locales_dir=locales,
             database_url=env.database_url("DATABASE_URL", f"sqlite:///{(var_dir / 'mijuntos.db').resolve()}"),
             redis_url=env.redis_url("REDIS_URL"),
             secret_key=env.raw("SECRET_KEY") or DEV_SECRET,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue
 
-from core.catalogs import catalog_for, load_catalog
+from core.catalogs import catalog_for
 from core.connections import redis_client, redis_url
 from core.embedded import EmbeddedRedis
 from core.settings import Settings, warn_dev_secret
@@ -53,9 +53,9 @@ def build_services(settings: Settings) -> Services:
         db=Database(settings.database_url, statement_timeout_ms=5000),
         redis=client,
         store=store,
-        catalog=catalog_for(settings.translations),
+        catalog=catalog_for(settings),
         # The simulator shows drafts whatever the setting: it is where reviewers see them.
-        draft_catalog=load_catalog(drafts=True),
+        draft_catalog=catalog_for(settings, drafts=True),
         queue=sms_queue(client),
         guard=DniGuard(client, url, settings.secret_key, settings.max_dnis_per_phone_per_day),
         embedded=embedded,

@@ -165,8 +165,9 @@ def check_rows(lang: str, path: Path, samples: Samples,
         if lacking:
             result.errors.append(f"{path.name}: line 1: the header lacks {', '.join(sorted(lacking))}")
             return result
-        for row in reader:
-            line = reader.line_num
+        # A row's number as a spreadsheet shows it (the header is 1), whatever line breaks its
+        # cells hold.
+        for line, row in enumerate(reader, start=2):
             key = (row.get("key") or "").strip()
             text = (row.get("text") or "").replace("\r\n", "\n").strip()
             status = (row.get("status") or "").strip().lower() or DRAFT

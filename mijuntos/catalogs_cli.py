@@ -27,9 +27,11 @@ def catalogs_command(ctx: click.Context, detail: bool) -> None:
     """How complete each language's texts are: reviewed, draft, missing (then the detail)."""
     if ctx.invoked_subcommand is not None:
         return
-    counts = summary()
-    total = len(entries(LOCALES_DIR / "es.po"))
-    mode = Settings.from_env().translations
+    settings = Settings.from_env()
+    directory = settings.locales_dir or LOCALES_DIR
+    counts = summary(directory)
+    total = len(entries(directory / "es.po"))
+    mode = settings.translations
     shown = "reviewed texts and drafts" if mode == "drafts" else "reviewed texts"
     click.echo(f"{total} texts; callers see {shown} (TRANSLATIONS={mode}), Spanish for the rest")
     for lang, c in counts.items():
@@ -37,9 +39,9 @@ def catalogs_command(ctx: click.Context, detail: bool) -> None:
     if not detail:
         click.echo("(--detail lists them; `mijuntos catalogs export LANG FILE.csv` for review)")
         return
-    spanish = entries(LOCALES_DIR / "es.po")
+    spanish = entries(directory / "es.po")
     for lang in counts:
-        own = entries(LOCALES_DIR / f"{lang}.po")
+        own = entries(directory / f"{lang}.po")
         for key, source in spanish.items():
             entry = own.get(key)
             status = entry.status if entry else "missing"
@@ -68,7 +70,8 @@ def _samples(settings: Settings) -> Samples:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def export_command(lang: str, path: Path) -> None:
     """Write LANG's texts to a CSV for review: source, text, status, budget, example."""
-    count = write_csv(path, export_rows(lang, _samples(Settings.from_env())))
+    settings = Settings.from_env()
+    count = write_csv(path, export_rows(lang, _samples(settings), settings.locales_dir or LOCALES_DIR))
     click.echo(f"{path}: {count} rows ({lang}); fill `text`, set `status` to reviewed or draft, "
                f"then `mijuntos catalogs import {lang} {path}`")
 
@@ -78,7 +81,8 @@ def export_command(lang: str, path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(lang: str, path: Path) -> None:
     """Check a reviewed CSV and write LANG's catalog; nothing is written if any row is wrong."""
-    result = import_csv(lang, path, _samples(Settings.from_env()))
+    settings = Settings.from_env()
+    result = import_csv(lang, path, _samples(settings), settings.locales_dir or LOCALES_DIR)
     for error in result.errors:
         click.echo(error, err=True)
     if result.errors:

@@ -50,7 +50,7 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         db.upgrade()
         report = import_dir(db, directory, batch_size=batch_size, progress=progress)
         if plan and any((directory / name).is_file() for name in ("cronograma.csv", "abonos.csv")):
-            catalog = catalog_for(settings.translations)
+            catalog = catalog_for(settings)
             click.echo(plan_reminders(db, catalog, settings, progress=progress).line())
     except ImportHeaderError as exc:
         click.echo(f"rejected: {exc}", err=True)

@@ -29,7 +29,7 @@ def plan(progress: bool) -> None:
     """Plan reminders and notices for the active periods now (the scheduler does it too)."""
     ctx = _context()
     ctx.db.upgrade()
-    report = plan_reminders(ctx.db, catalog_for(ctx.settings.translations), ctx.settings, progress=progress)
+    report = plan_reminders(ctx.db, catalog_for(ctx.settings), ctx.settings, progress=progress)
     click.echo(report.line())
     click.echo(f"{withdraw_opted_out(ctx.db)} pending reminders withdrawn after an opt-out")
 

@@ -116,7 +116,7 @@ def plan_job() -> str:
     """Cron: plan reminders and notices for the active periods (idempotent)."""
 
     ctx = current()
-    report = plan_reminders(ctx.db, catalog_for(ctx.settings.translations), ctx.settings)
+    report = plan_reminders(ctx.db, catalog_for(ctx.settings), ctx.settings)
     withdrawn = withdraw_opted_out(ctx.db)
     return f"{report.line()}; {withdrawn} withdrawn after opt-out"
 
