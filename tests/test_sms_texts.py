@@ -17,6 +17,9 @@ from dialogs.views import REASONS, STATES
 from tests.dialog_facts import MemoryFacts, household, settlement
 
 CATALOG = load_catalog()
+# Both modes of TRANSLATIONS: what callers see in production, and with the drafts shown.
+CATALOGS = {"reviewed": CATALOG, "drafts": load_catalog(drafts=True)}
+MODES = pytest.mark.parametrize("mode", list(CATALOGS))
 # Long real-world style place names of pay points (agency and field operation).
 PLACES = [
     "Agencia BN Santiago de Chuco",
@@ -79,18 +82,21 @@ def every_answer(catalog: Catalog) -> list[tuple[str, str, str]]:
     return out
 
 
-def test_every_sms_reply_is_one_gsm7_part_in_every_language() -> None:
-    answers = every_answer(CATALOG)
+@MODES
+def test_every_sms_reply_is_one_gsm7_part_in_every_language(mode: str) -> None:
+    answers = every_answer(CATALOGS[mode])
     assert len(answers) > 500
     for lang, where, text in answers:
         assert sms_parts(text) == ("gsm7", 1), f"{lang} {where}: {len(text)} chars: {text}"
 
 
+@MODES
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_sms_template_fits_with_the_longest_values(lang: str) -> None:
-    t = CATALOG.translator(lang)
-    longest_category = max((t(k) for k in CATALOG.keys if k.startswith("category_")), key=len)
-    for key in sms_keys(CATALOG):
+def test_every_sms_template_fits_with_the_longest_values(lang: str, mode: str) -> None:
+    catalog = CATALOGS[mode]
+    t = catalog.translator(lang)
+    longest_category = max((t(k) for k in catalog.keys if k.startswith("category_")), key=len)
+    for key in sms_keys(catalog):
         text = t(key, periodo="2026-6", dates="del 28/12/2026 al 02/01/2027", open="08:00",
                  close="17:30", place=max(PLACES, key=len), category=longest_category, left=2,
                  minutes=30, code="*1880#", helpline="1880", end="02/01/2027",
@@ -111,25 +117,27 @@ LONGEST_PLACE = ("Operativo ETV Comunidad Campesina San Pedro de Huancaire, loca
                  "de armas, distrito de Huancaire")[:120]
 
 
+@MODES
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_a_place_name_as_long_as_the_contract_allows_keeps_one_sms(lang: str) -> None:
+def test_a_place_name_as_long_as_the_contract_allows_keeps_one_sms(lang: str, mode: str) -> None:
+    catalog = CATALOGS[mode]
     assert len(LONGEST_PLACE) == 120
     texts = []
     for modalidad in ("agencia", "etv"):
         facts = MemoryFacts(households=[household(idioma=lang)],
                             history=[settlement("programado", lugar=LONGEST_PLACE, modalidad=modalidad)])
-        texts.append(answer(parse_command("PAGO"), CTX, facts, CATALOG).text)
+        texts.append(answer(parse_command("PAGO"), CTX, facts, catalog).text)
         op = Operation("2026-6", "P1", modalidad, LONGEST_PLACE, dt.date(2026, 12, 28),
                        dt.date(2027, 1, 2), dt.time(8, 0), dt.time(17, 30))
         params = {"code": "*1880#", "helpline": "1880"}
-        texts += [reminder_text(CATALOG, lang, op, params),
-                  reminder_text(CATALOG, lang, op, params, change=True)]
+        texts += [reminder_text(catalog, lang, op, params),
+                  reminder_text(catalog, lang, op, params, change=True)]
     for text in texts:
         assert sms_parts(text) == ("gsm7", 1), f"{len(text)}: {text}"
         assert "Operativo ETV Comunidad Campesina San Pedro" in text, text
         assert "08:00-17:30" in text and "*1880#" in text, text
     short = answer(parse_command("PAGO"), CTX, MemoryFacts(
-        households=[household(idioma=lang)], history=[settlement("programado", lugar=PLACES[0])]), CATALOG)
+        households=[household(idioma=lang)], history=[settlement("programado", lugar=PLACES[0])]), catalog)
     assert PLACES[0] in short.text  # a name that fits is never cut
 
 
