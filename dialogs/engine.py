@@ -218,8 +218,8 @@ class _Step:
             return phone_move.render(self, screen.id)
         body = t(f"screen_{screen.id}", helpline=ctx.helpline, minutes=ctx.lock_minutes,
                  code=ctx.service_code)
-        footer = {"none": "", "back": t("nav_back"), "full": t("nav_full")}[screen.nav]
-        return f"{body}\n{footer}" if footer and not screen.end else body
+        footer = {"none": "", "back": "nav_back", "full": "nav_full"}[screen.nav]
+        return f"{body}\n{t(footer)}" if footer and not screen.end else body
 
     def render_choose(self) -> str:
         t, listed = self.t, self.listed()

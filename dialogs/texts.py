@@ -55,6 +55,11 @@ class Catalog:
         own = self.messages.get(lang, {})
         return sorted(k for k in self.keys if not own.get(k))
 
+    def for_review(self, lang: str | None) -> ReviewCatalog:
+        """This catalog as a reviewer uses it in the simulator: every text in `lang` (whatever
+        the household's language; None keeps it), and the keys each hop used, recorded."""
+        return ReviewCatalog(self, lang)
+
     def shows_drafts(self, lang: str) -> bool:
         """Some of `lang`'s texts shown are drafts, not reviewed yet."""
         own = self.messages.get(lang, {})
@@ -64,3 +69,18 @@ class Catalog:
         """The named fields a text uses, to check translations keep them."""
         raw = self.messages.get(lang, {}).get(key) or ""
         return {name for _, name, _, _ in Formatter().parse(raw) if name}
+
+
+class ReviewCatalog(Catalog):
+    """A catalog pinned to one language for a review session, recording the keys it renders."""
+
+    def __init__(self, base: Catalog, lang: str | None) -> None:
+        self.messages = base.messages
+        self.drafts = base.drafts
+        self.lang = lang if lang in self.messages else None
+        self.used: list[str] = []
+
+    def text(self, lang: str, key: str, **params: Any) -> str:
+        if key not in self.used:
+            self.used.append(key)
+        return super().text(self.lang or lang, key, **params)

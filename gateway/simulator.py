@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
+from dialogs.texts import LANGUAGES
 from gateway.admin import ERRORS, csrf_token, staff_user
 from gateway.hops import CallbackError, parse_ussd_hop
 from gateway.services import Services
@@ -25,8 +26,11 @@ def page() -> Response | str:
     if not _allowed():
         return redirect(url_for("admin.login", next="/simulator"))  # type: ignore[return-value]
     services: Services = current_app.extensions["mijuntos"]
+    catalog = services.draft_catalog
+    completeness = {lang: len(catalog.keys) - len(catalog.missing(lang)) for lang in LANGUAGES}
     return render_template("simulator.html", code=services.settings.service_code,
-                           phone=request.args.get("phone", "+51987654321"), csrf=csrf_token())
+                           phone=request.args.get("phone", "+51987654321"), csrf=csrf_token(),
+                           languages=LANGUAGES, shown=completeness, total=len(catalog.keys))
 
 
 @bp.errorhandler(CSRFError)
@@ -47,9 +51,15 @@ def hop() -> Response:
         parsed = parse_ussd_hop(request.form)
     except CallbackError as exc:
         return Response(f"END {exc}", mimetype="text/plain")
+    # A review session: every text in the language chosen on the page (else the household's),
+    # drafts included, and the keys of the texts shown sent back for the "show keys" switch.
+    lang = request.form.get("lang") or None
+    catalog = services.draft_catalog.for_review(lang if lang in LANGUAGES else None)
     try:
-        wire, _ = answer(services, parsed, channel=Channel.SIMULATOR)
+        wire, _ = answer(services, parsed, channel=Channel.SIMULATOR, catalog=catalog)
     except Exception:
         current_app.logger.exception("simulator hop failed")
         wire = "END " + services.catalog.text("es", "service_down", helpline=services.settings.helpline)
-    return Response(wire, mimetype="text/plain")
+    response = Response(wire, mimetype="text/plain")
+    response.headers["X-Catalog-Keys"] = " ".join(catalog.used)
+    return response

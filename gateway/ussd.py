@@ -20,6 +20,7 @@ from dialogs import Context, Reply, feed, start
 from dialogs.effects import Effect
 from dialogs.screens import SCREENS
 from dialogs.state import SessionState
+from dialogs.texts import Catalog
 from gateway.auth import CallbackGuard
 from gateway.effects import apply_effects, needs_database
 from gateway.facts import DbFacts
@@ -127,11 +128,13 @@ class UssdEndpoint:
         return 200, wire, screen
 
 
-def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str, str]:
+def answer(services: Services, hop: UssdHop, channel: str = "ussd",
+           catalog: Catalog | None = None) -> tuple[str, str]:
     """The reply to one hop: load the session, run the dialog, store, reply.
 
     `channel` names the usage records: "sim" for the browser simulator, so demos and training
-    are not counted as the programme's USSD lookups.
+    are not counted as the programme's USSD lookups. `catalog`: the simulator's, for a review
+    session (a language chosen, the keys recorded); else the one TRANSLATIONS gives callers.
     """
     store, settings = services.store, services.settings
     pkey = phone_key(settings.secret_key, hop.phone)
@@ -161,7 +164,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         gestor_cap=settings.gestor_daily_cap,
     )
     try:
-        reply, effects = converse(services, ctx, stored, resumable, inputs)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
@@ -170,7 +173,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd") -> tuple[str
         # (a new DNI may be counted twice in the phone's daily window: erring on the safe side).
         log.warning("ussd hop: database connection lost, reading again session=%s", hop.session_id)
         services.db.drop_read_connection()
-        reply, effects = converse(services, ctx, stored, resumable, inputs)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
     # One Redis pipeline carries the session, the counters and the usage records. Only a hop
     # that changes a household (language, reminders, phone of record) opens a transaction, and
     # it commits before Redis is told: a hop whose rows failed leaves no session trace.
@@ -197,13 +200,15 @@ def converse(
     stored: StoredSession | None,
     resumable: SessionState | None,
     inputs: list[str],
+    catalog: Catalog | None = None,
 ) -> tuple[Reply, list[Effect]]:
     """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written)."""
     effects: list[Effect] = []
     facts = DbFacts(services.db.read_connection, services.store, services.guard)
     # The simulator is where reviewers and trainers see the draft translations, whatever
     # TRANSLATIONS says for callers (docs/TRANSLATIONS.md).
-    catalog = services.draft_catalog if ctx.channel == Channel.SIMULATOR else services.catalog
+    if catalog is None:
+        catalog = services.draft_catalog if ctx.channel == Channel.SIMULATOR else services.catalog
     if stored is None:
         saved = resumable if not inputs else None
         reply = start(ctx, facts, catalog, saved, offers=not inputs)

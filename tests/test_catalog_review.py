@@ -146,3 +146,32 @@ def test_a_file_without_the_columns_is_refused(locales: Path, tmp_path: Path) ->
     path.write_text("clave,texto\nmain_menu,hola\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["catalogs", "import", "qu", str(path)])
     assert result.exit_code == 1 and "line 1: the header lacks key, status, text" in result.output
+
+
+def test_the_simulator_shows_drafts_in_the_language_chosen_and_the_keys(
+    locales: Path, settings: Settings, redis: redis_lib.Redis
+) -> None:
+    """Reviewers see a draft in context: in the simulator, in the language picked on the page,
+    with the keys of the texts shown; callers on /ussd keep the reviewed texts (Spanish here)."""
+    from core.catalogs import write_texts
+    from tests.support import simulator_token
+
+    write_texts(locales / "qu.po", {"screen_dni": ("Mi Juntos. DNI qillqay (8 yupay):", False)})
+    app = create_app(settings.with_(locales_dir=locales))
+    try:
+        client = app.test_client()
+        form = {"sessionId": "SIMrev1", "serviceCode": "*1880#", "phoneNumber": STRANGER_PHONE,
+                "networkCode": "71610", "text": "", "lang": "qu"}
+        shown = client.post("/simulator/hop", data=form,
+                            headers={"X-CSRFToken": simulator_token(client)})
+        assert shown.get_data(as_text=True) == "CON Mi Juntos. DNI qillqay (8 yupay):"
+        assert shown.headers["X-Catalog-Keys"] == "screen_dni"
+        spanish = client.post("/simulator/hop", data={**form, "sessionId": "SIMrev2", "lang": ""},
+                              headers={"X-CSRFToken": simulator_token(client)})
+        assert "Bienvenida a Mi Juntos" in spanish.get_data(as_text=True)  # a stranger: Spanish
+        caller = Phone(client, STRANGER_PHONE, redis=redis).dial()
+        assert "Bienvenida a Mi Juntos" in caller  # TRANSLATIONS=reviewed: the draft is not shown
+        page = client.get("/simulator").get_data(as_text=True)
+        assert 'id="lang"' in page and 'id="keys"' in page
+    finally:
+        app.extensions["mijuntos"].close()

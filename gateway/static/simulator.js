@@ -8,9 +8,15 @@
     form.set("sessionId", state.session);
     form.set("phoneNumber", document.getElementById("msisdn").value);
     form.set("text", state.inputs.join("*"));
+    form.set("lang", document.getElementById("lang").value);
     return fetch("simulator/hop", { method: "POST", body: form, credentials: "same-origin",
                                     headers: { "X-CSRFToken": token } })
-      .then(function (r) { return r.text(); })
+      .then(function (r) {
+        var keys = document.getElementById("shown-keys");
+        keys.textContent = "claves: " + (r.headers.get("X-Catalog-Keys") || "-");
+        keys.hidden = !document.getElementById("keys").checked;
+        return r.text();
+      })
       .then(function (body) {
         state.open = body.indexOf("CON ") === 0;
         screen.textContent = body.substring(4) + (state.open ? "" : "\n\n(sesion terminada)");
@@ -26,5 +32,8 @@
     state.inputs.push(answer.value); answer.value = ""; hop();
   }
   document.getElementById("send").onclick = send;
+  document.getElementById("keys").onchange = function () {
+    document.getElementById("shown-keys").hidden = !this.checked;
+  };
   answer.addEventListener("keydown", function (e) { if (e.key === "Enter") { send(); } });
 })();
