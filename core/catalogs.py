@@ -73,6 +73,21 @@ def catalog_for(settings: Settings, *, drafts: bool | None = None) -> Catalog:
     return load_catalog(settings.locales_dir or LOCALES_DIR, drafts=shown)
 
 
+def completeness(directory: Path = LOCALES_DIR) -> dict[str, dict[str, int]]:
+    """Per translated language: how many of Spanish's texts are reviewed, drafts, missing."""
+    spanish = entries(directory / f"{FALLBACK}.po")
+    out = {}
+    for lang in LANGUAGES:
+        if lang == FALLBACK:
+            continue
+        own = entries(directory / f"{lang}.po")
+        counts = {REVIEWED: 0, DRAFT: 0, MISSING: 0}
+        for key in spanish:
+            counts[own[key].status if key in own else MISSING] += 1
+        out[lang] = counts
+    return out
+
+
 def write_texts(path: Path, texts: dict[str, tuple[str, bool]]) -> None:
     """Set the text and the reviewed state (True: reviewed, False: a draft) of keys of one .po
     file, keeping every other entry, comment and flag; written whole, then moved into place."""

@@ -19,6 +19,7 @@ from rq.job import Job
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
+from core.catalogs import LOCALES_DIR, completeness
 from core.keys import key_for
 from dialogs.gsm import is_gsm7
 from gateway import broadcast_text
@@ -245,6 +246,7 @@ def dashboard() -> Any:
         asked = request.args.get("periodo", "")
         r = usage_report(s, start, end, asked if asked in known else None)
         fresh = schedule_freshness(s, today, services.settings.data_max_age_days)
+    texts = completeness(services.settings.locales_dir or LOCALES_DIR)
     channels = [(CHANNEL_NAMES[ch], ch) for ch in r.channels]
     names = [name for name, _ in channels]
     per_day = bars("Consultas por dia y canal", [
@@ -265,7 +267,8 @@ def dashboard() -> Any:
                   funnel=funnel, broadcast_funnel=broadcast_funnel, operators=operators,
                   periodo=r.periodo or "", periods=known, fresh=fresh,
                   stages=[(key, STAGE_NAMES[key]) for key in STAGE_KEYS], sums=sums(STAGE_NAMES),
-                  default_days=DEFAULT_DAYS, chosen=bool(request.args.get("from") or request.args.get("to")))
+                  default_days=DEFAULT_DAYS, texts=texts, translations=services.settings.translations,
+                  chosen=bool(request.args.get("from") or request.args.get("to")))
 
 
 def _form() -> broadcasts.Draft:

@@ -227,16 +227,3 @@ def import_csv(lang: str, path: Path, samples: Samples,
     if not result.errors and result.changed:
         write_texts(directory / f"{lang}.po", result.changed)
     return result
-
-
-def summary(directory: Path = LOCALES_DIR) -> dict[str, dict[str, int]]:
-    """Per language: how many texts are reviewed, drafts, missing."""
-    spanish = entries(directory / "es.po")
-    out = {}
-    for lang in ("qu", "ay"):
-        own = entries(directory / f"{lang}.po")
-        counts = dict.fromkeys(STATUSES, 0)
-        for key in spanish:
-            counts[own[key].status if key in own else MISSING] += 1
-        out[lang] = counts
-    return out

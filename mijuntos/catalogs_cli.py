@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from core.catalogs import LOCALES_DIR, entries
+from core.catalogs import LOCALES_DIR, completeness, entries
 from core.settings import Settings
-from mijuntos.catalog_review import Samples, export_rows, import_csv, summary, write_csv
+from mijuntos.catalog_review import Samples, export_rows, import_csv, write_csv
 from models import Database
 
 TRANSLATED = click.Choice(["qu", "ay"])
@@ -29,7 +29,7 @@ def catalogs_command(ctx: click.Context, detail: bool) -> None:
         return
     settings = Settings.from_env()
     directory = settings.locales_dir or LOCALES_DIR
-    counts = summary(directory)
+    counts = completeness(directory)
     total = len(entries(directory / "es.po"))
     mode = settings.translations
     shown = "reviewed texts and drafts" if mode == "drafts" else "reviewed texts"

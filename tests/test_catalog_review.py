@@ -175,3 +175,22 @@ def test_the_simulator_shows_drafts_in_the_language_chosen_and_the_keys(
         assert 'id="lang"' in page and 'id="keys"' in page
     finally:
         app.extensions["mijuntos"].close()
+
+
+def test_the_dashboard_and_the_cli_give_the_same_completeness(
+    locales: Path, settings: Settings, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.catalogs import write_texts
+    from tests.admin_support import log_in
+
+    write_texts(locales / "ay.po", {"nav_back": ("0 Qhipa", False), "nav_more": ("98 Juk'a", True)})
+    total = len(entries(locales / "es.po"))
+    app = create_app(settings.with_(locales_dir=locales))
+    try:
+        client = log_in(app, seeded, monkeypatch)
+        page = client.get("/admin/").get_data(as_text=True)
+    finally:
+        app.extensions["mijuntos"].close()
+    assert f"ay: 1 revisados, 1 borradores, {total - 2} faltan" in page, page
+    out = CliRunner().invoke(main, ["catalogs"]).output
+    assert f"ay: 1 reviewed, 1 draft, {total - 2} missing" in out, out
