@@ -91,6 +91,8 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     check_production_or_exit(settings, sends_sms=True)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATABASE_URL=settings.database_url)
+    # A demo shows the Quechua and Aymara drafts, as a review session would (docs/TRANSLATIONS.md).
+    env.setdefault("TRANSLATIONS", "drafts")
     # The web's alone: an rq worker forks a process per job, each of which would add files.
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if no_demo:
@@ -123,6 +125,8 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     children.append(subprocess.Popen(_cli("worker"), env=env, cwd=root))
     children.append(subprocess.Popen(_cli("scheduler"), env=env, cwd=root))
     click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd{key}")
+    click.echo(f"texts: TRANSLATIONS={env['TRANSLATIONS']} (Quechua and Aymara drafts "
+               f"{'shown' if env['TRANSLATIONS'] == 'drafts' else 'hidden'}; docs/TRANSLATIONS.md)")
     phone = next((s.split("dial from ")[1].split(" ")[0] for s in samples if "dial from" in s), None)
     phone = phone or "+51987654321"
     click.echo(f"In a browser: the phone simulator at {base}/simulator, the staff dashboard at "
