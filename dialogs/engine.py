@@ -355,8 +355,11 @@ class _Step:
             s.back = []
             # A language whose texts are not all reviewed yet shows Spanish meanwhile: say so,
             # or the caller sees nothing change and thinks her choice was lost.
+            # Drafts shown (TRANSLATIONS=drafts, the simulator) are said to be drafts.
             partial = s.lang != FALLBACK and bool(self.catalog.missing(s.lang))
-            self.go("main", push=False, notice="lang_saved_partial" if partial else "lang_saved")
+            draft = s.lang != FALLBACK and self.catalog.shows_drafts(s.lang)
+            notice = "lang_saved_partial" if partial else "lang_saved_draft" if draft else "lang_saved"
+            self.go("main", push=False, notice=notice)
         elif action == "@assist_sms":
             if s.gestor is None:
                 self.bad_input()  # shown only in an assisted consultation

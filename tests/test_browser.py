@@ -73,8 +73,15 @@ def test_simulator_session_login_and_dashboard_chart(browser, server: str, seede
     driver = browser
     wait = WebDriverWait(driver, 10)  # type: ignore[arg-type]
     screen = (By.ID, "screen")
+    from selenium.webdriver.support.ui import Select
+
     driver.get(f"{server}/simulator?phone=%2B51955555555")  # type: ignore[attr-defined]
+    # Juana's household reads Quechua, whose drafts the simulator shows: a reviewer picks the
+    # language to read; Spanish here (the "show keys" switch lists the keys of each screen).
+    Select(driver.find_element(By.ID, "lang")).select_by_value("es")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "keys").click()  # type: ignore[attr-defined]
     driver.find_element(By.ID, "dial").click()  # type: ignore[attr-defined]
+    wait.until(ec.text_to_be_present_in_element((By.ID, "shown-keys"), "screen_dni"))
     wait.until(ec.text_to_be_present_in_element(screen, "Ingrese el DNI"))
     for value, expected in (("40123456", "fecha de nacimiento"), ("02011985", "Hola Juana"),
                             ("1", "controles de salud"), ("00", "Hola Juana"), ("0", "Gracias")):

@@ -112,7 +112,7 @@ NOTICES = {
     "dob": [None, "dob_invalid", "dob_wrong"],
     "resume_dob": [None, "dob_invalid", "dob_wrong"],
     "choose": [None, "invalid_option", "dni_invalid", "dni_unknown"],
-    "main": [None, "invalid_option", "lang_saved", "lang_saved_partial"],
+    "main": [None, "invalid_option", "lang_saved", "lang_saved_partial", "lang_saved_draft"],
 }
 
 

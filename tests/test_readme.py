@@ -15,6 +15,9 @@ from flask.testing import FlaskClient
 from mijuntos_dev.demo_data import write_demo_data
 from werkzeug.serving import make_server
 
+from core.catalogs import load_catalog
+from core.settings import Settings
+from dialogs.gsm import gsm_safe
 from mijuntos.cli import main
 from mijuntos.importer import import_dir
 from models import Database
@@ -31,6 +34,17 @@ GESTOR_DIAL = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+) +
 # The transcript: the code block whose lines are screens and "> " inputs.
 TRANSCRIPT = next((b for b in re.findall(r"^```\n(.*?)^```$", README, flags=re.M | re.S)
                    if "\n> " in b), "")
+
+
+# The demo's texts: `mijuntos up` shows the Quechua and Aymara drafts (TRANSLATIONS=drafts).
+DRAFTS = load_catalog(drafts=True)
+PARAMS = {"code": "*1880#", "helpline": "1880"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The demo's settings: the drafts shown, as `mijuntos up` shows them."""
+    return settings.with_(translations="drafts")
 
 
 @pytest.fixture
@@ -71,15 +85,19 @@ def test_the_readme_transcript_verifies_and_answers(
     dni, dob, choice = TYPED[:3]
     assert "fecha de nacimiento" in phone.send(dni)
     menu = phone.send(dob)
-    assert "Hola Lucia" in menu and "1 Proximo pago" in menu, menu
+    # Lucia's household reads Aymara: its drafts, in the demo.
+    assert menu == "CON " + gsm_safe(DRAFTS.text("ay", "main_menu", name="Lucia")), menu
     answer = phone.send(choice)
-    assert "No hay pago en el periodo" in answer and "controles de salud" in answer, answer
+    reason = DRAFTS.text("ay", "reason_INC_SALUD")
+    assert "2026-6" in answer and reason.split()[0] in answer, answer
 
 
 def test_the_readme_sms_identity_verifies(client: FlaskClient, db: Database) -> None:
     for number, dni, dob in SMS_IDENTITY:
         reply = sms_reply(client, db, number, f"{dni} {dob}")
-        assert reply.startswith("Mi Juntos: en el periodo") and "no hay pago" in reply, reply
+        category = DRAFTS.text("ay", "category_corresponsabilidades")
+        assert reply == gsm_safe(DRAFTS.text("ay", "sms_no_pay", periodo="2026-6",
+                                             category=category, **PARAMS)), reply
 
 
 def test_the_readme_scripted_dial_gives_its_transcript_every_time(
@@ -114,9 +132,9 @@ def test_the_readme_gestor_session_consults_for_the_titular(client: FlaskClient,
                 result = CliRunner().invoke(main, args)
                 assert result.exit_code == 0, result.output
                 out = result.output
+                menu = gsm_safe(DRAFTS.text("ay", "main_menu_assist", name="Lucia"))
                 for shown in ("Modo gestor", "1 Consultar para una usuaria", "Consulta asistida",
-                              "fecha de nacimiento", "Consulta asistida: Lucia", "7 SMS al hogar",
-                              "No hay pago en el periodo", "controles de salud"):
+                              "fecha de nacimiento", *menu.splitlines(), "2026-6"):
                     assert shown in out, (shown, out)
     finally:
         server.shutdown()
