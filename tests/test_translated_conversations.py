@@ -73,3 +73,24 @@ def test_a_household_reads_its_language_by_sms(
         assert "09:00-15:00" in reply and "Llachon" in reply
     spanish = reply.startswith("Mi Juntos: en el periodo") or reply.startswith("Mi Juntos: pago")
     assert spanish == (mode == "reviewed"), reply
+
+
+@pytest.mark.parametrize("mode", ["drafts", "reviewed"])
+def test_the_language_notice_says_the_truth_in_each_mode(
+    mode: str, settings: Settings, seeded: Database, redis: redis_lib.Redis
+) -> None:
+    """Choosing Runasimi: drafts shown are said to be drafts; hidden, that Spanish shows."""
+    from tests.support import ROSA_PHONE
+
+    app = create_app(settings.with_(translations=mode))
+    try:
+        phone = Phone(app.test_client(), ROSA_PHONE, redis=redis)
+        phone.dial()
+        phone.send("5")
+        saved = phone.send("2")
+    finally:
+        app.extensions["mijuntos"].close()
+    if mode == "drafts":
+        assert saved.startswith("CON " + gsm_safe(DRAFTS.text("qu", "lang_saved_draft"))), saved
+    else:
+        assert saved.startswith("CON Idioma guardado; por ahora en espanol."), saved
