@@ -7,7 +7,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from core.keys import key_for
@@ -36,25 +36,41 @@ class DeliveryReport:
     failure_reason: str | None = None
 
 
+# A row's provider status as its rank, in SQL: the conditional UPDATE compares it.
+_RANK_SQL = case(RANK, value=OutboxMessage.provider_status, else_=0)
+
+
 def apply_report(session: Session, report: DeliveryReport) -> str:
-    """Apply one report to its outbox row: 'applied', 'ignored' (stale or repeated) or 'unknown'."""
-    row = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.provider_message_id == report.message_id)
+    """Apply one report to its outbox row: 'applied', 'ignored' (stale or repeated) or 'unknown'.
+
+    One conditional UPDATE, not a read then a write: two reports of one message posted at the
+    same moment (Success and Failed, say) cannot both apply. The database checks the row is not
+    final and the report not behind it in the same statement that changes it; the second one
+    waits for the first's row lock (PostgreSQL) or its write lock (SQLite), then finds the row
+    final and changes nothing.
+    """
+    row_id = session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.provider_message_id == report.message_id)
     )
-    if row is None:
+    if row_id is None:
         return "unknown"
-    if row.status in FINAL:
-        return "ignored"
-    if RANK.get(report.status, 0) < RANK.get(row.provider_status or "", 0):
-        return "ignored"
-    row.provider_status = report.status
-    row.network_code = report.network_code or row.network_code
+    now = utcnow()
+    values: dict[str, object] = {"provider_status": report.status, "updated_at": now}
+    if report.network_code:
+        values["network_code"] = report.network_code
     if report.status == "Success":
-        row.status, row.final_at = OutboxStatus.DELIVERED, utcnow()
+        values.update(status=OutboxStatus.DELIVERED, final_at=now)
     elif report.status in ("Failed", "Rejected"):
-        row.status, row.final_at = OutboxStatus.FAILED, utcnow()
-        row.failure_reason = (report.failure_reason or report.status)[:64]
-    return "applied"
+        values.update(status=OutboxStatus.FAILED, final_at=now,
+                      failure_reason=(report.failure_reason or report.status)[:64])
+    changed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status.not_in(FINAL),
+               _RANK_SQL <= RANK.get(report.status, 0))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return "applied" if changed.rowcount else "ignored"  # type: ignore[attr-defined]
 
 
 def keep_early_report(client: redis.Redis, report: DeliveryReport) -> None:

@@ -102,3 +102,33 @@ def test_a_report_kept_just_after_the_sender_looked_is_not_stranded(
     assert apply_kept(db, redis, "ATXid_race") == 1  # 4. and looks again
     assert state(db, row_id)[0] == "delivered"
     assert redis.exists("mijuntos:dlr:ATXid_race") == 0
+
+
+def test_two_final_reports_at_the_same_moment_leave_one_consistent_final_state(
+    app: Flask, db: Database
+) -> None:
+    """Success and Failed for one message posted at once, forty times over: exactly one applies
+    (a conditional UPDATE), so no row ends `delivered` with a failure reason or `failed` with
+    `Success` as its provider status. On PostgreSQL the two updates race for the row lock."""
+    import threading
+
+    rows = [outbox_row(db, f"ATXid_race{n}") for n in range(40)]
+    outcomes: list[int] = []
+
+    def post(status: str, n: int, barrier: threading.Barrier) -> None:
+        client = app.test_client()
+        barrier.wait()
+        outcomes.append(report(client, status, f"ATXid_race{n}",
+                               "UserIsInactive" if status == "Failed" else ""))
+
+    for n in range(len(rows)):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=post, args=(status, n, barrier))
+                   for status in ("Success", "Failed")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert outcomes == [200] * 2 * len(rows)
+    finals = {state(db, row_id) for row_id in rows}
+    assert finals <= {("delivered", "Success", None), ("failed", "Failed", "UserIsInactive")}, finals
