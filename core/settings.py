@@ -199,6 +199,8 @@ class Settings:
     dob_lock_seconds: int = 30 * 60
     max_dnis_per_phone_per_day: int = 3
     gestor_daily_cap: int = 150  # distinct DNIs a gestor may consult for in a Lima day
+    # A USSD hop answers within this, or with the polite END: the aggregator gives up at ~10 s.
+    hop_deadline_ms: int = 2000
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
     log_level: str = "INFO"
@@ -267,6 +269,7 @@ class Settings:
             dob_lock_seconds=env.integer("DOB_LOCK_MINUTES", 30, 1, unit=" minutes") * 60,
             max_dnis_per_phone_per_day=env.integer("MAX_DNIS_PER_PHONE_PER_DAY", 3, 1),
             gestor_daily_cap=env.integer("GESTOR_DAILY_CAP", 150, 1, 10_000),
+            hop_deadline_ms=env.integer("HOP_DEADLINE_MS", 2000, 200, 9000, unit=" ms"),
             session_ttl_seconds=env.integer("USSD_SESSION_TTL_SECONDS", 300, 1, unit=" seconds"),
             resume_window_seconds=env.integer("USSD_RESUME_MINUTES", 10, 1, unit=" minutes") * 60,
             log_level=env.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),

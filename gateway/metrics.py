@@ -51,7 +51,8 @@ def observe(route: str, status: int, started: float, screen: str | None = None,
     """Count a request and its latency; a USSD hop by screen, CON/END and outcome.
 
     The USSD endpoint passes the screen and the reply of a hop it answered (screen "failed" when
-    the answer is the polite END of an internal error), neither for a refused or malformed one.
+    the answer is the polite END of an internal error, "deadline" when HOP_DEADLINE_MS was
+    spent), neither for a refused or malformed one.
     """
     _child(REQUESTS, route, str(status)).inc()
     _child(LATENCY, route).observe(time.perf_counter() - started)
@@ -60,8 +61,8 @@ def observe(route: str, status: int, started: float, screen: str | None = None,
 
 
 def _hop_labels(status: int, screen: str | None, reply: str | None) -> tuple[str, str, str]:
-    if status == 200 and screen == "failed":
-        return "-", "END", "failed"
+    if status == 200 and screen in ("failed", "deadline"):
+        return "-", "END", screen  # an internal error, or the hop's deadline spent
     if status == 200 and screen is not None:
         return screen, (reply or "")[:3] or "-", "answered"
     return "-", "-", "refused" if status == 403 else "invalid"

@@ -50,7 +50,8 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         # A stuck query must not outlive the aggregator's ~10 s patience with a caller.
-        db=Database(settings.database_url, statement_timeout_ms=5000),
+        db=Database(settings.database_url, statement_timeout_ms=5000,
+                    read_timeout_ms=settings.hop_deadline_ms),
         redis=client,
         store=store,
         catalog=catalog_for(settings),

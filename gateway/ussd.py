@@ -114,6 +114,11 @@ class UssdEndpoint:
         started = time.perf_counter()
         try:
             wire, screen = answer(services, hop)
+        except HopDeadline as exc:
+            log.warning("ussd hop over its deadline (%s ms): %s session=%s phone=%s",
+                        services.settings.hop_deadline_ms, exc, hop.session_id, mask_phone(hop.phone))
+            services.db.drop_read_connection()
+            return 200, "END " + self.sorry(), "deadline"
         except Exception:
             log.exception("ussd hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
             services.db.drop_read_connection()  # it may be the part that broke
@@ -128,6 +133,20 @@ class UssdEndpoint:
         return 200, wire, screen
 
 
+class HopDeadline(Exception):
+    """The hop's deadline (HOP_DEADLINE_MS) is spent: the caller gets the polite END."""
+
+
+# A statement cancelled by its timeout, a lock not granted in time (PostgreSQL's SQLSTATEs), or
+# SQLite's busy timeout: a wait the hop's deadline cut short.
+_TIMED_OUT = ("57014", "55P03")
+
+
+def timed_out(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in _TIMED_OUT or "database is locked" in str(exc.orig)
+
+
 def answer(services: Services, hop: UssdHop, channel: str = "ussd",
            catalog: Catalog | None = None) -> tuple[str, str]:
     """The reply to one hop: load the session, run the dialog, store, reply.
@@ -135,8 +154,13 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     `channel` names the usage records: "sim" for the browser simulator, so demos and training
     are not counted as the programme's USSD lookups. `catalog`: the simulator's, for a review
     session (a language chosen, the keys recorded); else the one TRANSLATIONS gives callers.
+
+    The hop answers within HOP_DEADLINE_MS or raises `HopDeadline` (the polite END): its reads
+    have that statement timeout, its writes wait for locks only as long as is left, and a hop
+    that spent its deadline before writing writes nothing (no row, no session state).
     """
     store, settings = services.store, services.settings
+    deadline = time.monotonic() + settings.hop_deadline_ms / 1000
     pkey = phone_key(settings.secret_key, hop.phone)
     stored, resumable = store.load_hop(hop.session_id, pkey)
     inputs = hop.inputs
@@ -166,6 +190,8 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     try:
         reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
     except DBAPIError as exc:
+        if timed_out(exc):
+            raise HopDeadline("a read waited past the deadline") from exc
         if not exc.connection_invalidated:
             raise
         # The read connection died (a database restart, a failover): no row and no session state
@@ -178,10 +204,18 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     # that changes a household (language, reminders, phone of record) opens a transaction, and
     # it commits before Redis is told: a hop whose rows failed leaves no session trace.
     pipe = store.client.pipeline(transaction=True)
-    writes = services.db.session() if needs_database(effects) else nullcontext(None)
-    with writes as session:
-        notices = apply_effects(effects, session, store, pipe, channel, services.guard,
-                                stage_usage=True)
+    left_ms = int((deadline - time.monotonic()) * 1000)
+    if left_ms <= 0:
+        raise HopDeadline("spent before writing")
+    writes = services.db.bounded_session(left_ms) if needs_database(effects) else nullcontext(None)
+    try:
+        with writes as session:
+            notices = apply_effects(effects, session, store, pipe, channel, services.guard,
+                                    stage_usage=True)
+    except DBAPIError as exc:
+        if timed_out(exc):
+            raise HopDeadline("a write waited past the deadline") from exc
+        raise
     stored_now = StoredSession(reply.state, digest, reply.wire, len(hop.inputs), pkey)
     store.save(hop.session_id, stored_now, pipe)
     if SCREENS[reply.state.screen].resumable and reply.state.gestor is None:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_MS = 5000  # how long a SQLite write waits for another's lock, by default
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -19,7 +20,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the web workers read while an import writes; busy_timeout waits for the lock
     # instead of failing at once.
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -56,9 +57,13 @@ def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
 class Database:
     """One database: its engine, a session factory and its migrations."""
 
-    def __init__(self, url: str, *, statement_timeout_ms: int | None = None) -> None:
+    def __init__(self, url: str, *, statement_timeout_ms: int | None = None,
+                 read_timeout_ms: int | None = None) -> None:
         self.url = url
         self.engine = make_engine(url, statement_timeout_ms)
+        # The read connections' own statement timeout (a USSD hop's deadline), shorter than the
+        # engine's: a hop's SELECT blocked by a lock gives up in time for the polite END.
+        self.read_timeout_ms = read_timeout_ms
         # Same pool, connections in autocommit: for work that only reads (a USSD hop's facts).
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._local = threading.local()
@@ -75,6 +80,8 @@ class Database:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = self.read_engine.connect()
+            if self.read_timeout_ms and conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET statement_timeout = {int(self.read_timeout_ms)}")
             self._local.conn = conn
         return conn
 
@@ -98,6 +105,26 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def bounded_session(self, wait_ms: int) -> Iterator[Session]:
+        """A session (as `session`) whose lock waits and statements give up after `wait_ms`:
+        a USSD hop's writes, within what is left of its deadline. PostgreSQL: lock_timeout and
+        statement_timeout for this transaction only; SQLite: the busy timeout, put back after."""
+        wait_ms = max(int(wait_ms), 50)
+        with self.session() as session:
+            conn = session.connection()
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            else:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {wait_ms}")
+            try:
+                yield session
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
     def alembic_config(self) -> Any:
         """The Alembic configuration for this database, without an ini file."""
