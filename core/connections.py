@@ -1,6 +1,8 @@
-"""Connections every process opens: Redis (a server, or the embedded one for development).
+"""Connections every process opens: Redis (a server, Sentinel-managed, or the embedded one).
 
-The choice "REDIS_URL, else the embedded server under var/redis" is made here and only here.
+The choice "REDIS_URL, else the embedded server under var/redis" is made here and only here, and
+so is the client for a `redis+sentinel://` URL: redis-py's Sentinel-managed connections, which
+find the current primary through the Sentinels and follow a failover (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -8,12 +10,15 @@ from __future__ import annotations
 import fcntl
 import logging
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from core.embedded import EmbeddedRedis
+from core.redis_urls import SENTINEL_SCHEME, parse_sentinel_url
 from core.settings import Settings
 
 log = logging.getLogger("mijuntos")
@@ -43,20 +48,31 @@ def redis_url(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
     return url, server
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A client that gives up quickly: a caller must get an answer even when Redis is down."""
-    # No retries: a retry with backoff would spend the caller's few seconds waiting.
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-    )
+# A caller must get an answer even when Redis is down: no retries, short timeouts (a retry with
+# backoff would spend her few seconds waiting).
+_QUICK: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5,
+                          "retry": Retry(NoBackoff(), 0), "retry_on_timeout": False}
+
+
+def redis_client(url: str, *, blocking: bool = False) -> redis.Redis:
+    """A client for REDIS_URL that gives up quickly; `blocking`: one that may wait on a queue (an
+    rq worker's, the scheduler's), with no socket timeout. A `redis+sentinel://` URL gives a
+    Sentinel-managed client: every new connection asks the Sentinels for the current primary,
+    and one that finds a replica (after a failover) is dropped and made again."""
+    options: dict[str, Any] = {} if blocking else dict(_QUICK)
+    if not url.startswith(SENTINEL_SCHEME + "://"):
+        return redis.Redis.from_url(url, **options)
+    target = parse_sentinel_url(url)
+    auth = {"password": target.password} if target.password else {}
+    sentinel = Sentinel(list(target.sentinels),
+                        sentinel_kwargs={"socket_timeout": 0.5, "socket_connect_timeout": 0.5, **auth},
+                        **auth, **options)
+    return sentinel.master_for(target.service, **options)
 
 
 def limits_url(url: str) -> str:
-    """The `limits` storage URL for a redis-py URL (unix sockets are spelled differently)."""
+    """The `limits` storage URL for a redis-py URL (unix sockets are spelled differently; a
+    Sentinel URL is the same in both)."""
     if url.startswith("unix://"):
         return "redis+unix://" + url.removeprefix("unix://")
     return url

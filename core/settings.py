@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.errors import SettingsError
+from core.redis_urls import SENTINEL_SCHEME, parse_sentinel_url, sentinel_url
 from models.base import LIMA
 
 log = logging.getLogger("mijuntos")
@@ -145,11 +146,31 @@ class _Reader:
 
     def redis_url(self, name: str) -> str:
         raw = self.raw(name)
+        sentinels, master = self.raw("REDIS_SENTINELS"), self.raw("REDIS_SENTINEL_MASTER")
+        if sentinels or master:
+            if raw:
+                self.wrong(name, "give REDIS_URL or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, "
+                           "not both", mask_url(raw))
+                return raw
+            if not (sentinels and master):
+                self.wrong("REDIS_SENTINELS" if not sentinels else "REDIS_SENTINEL_MASTER",
+                           "REDIS_SENTINELS (HOST:PORT,...) and REDIS_SENTINEL_MASTER go together",
+                           sentinels or master)
+                return ""
+            raw = sentinel_url(sentinels, master)
         if not raw:
+            return raw
+        if raw.startswith(SENTINEL_SCHEME + "://"):
+            try:
+                parse_sentinel_url(raw)
+            except ValueError as exc:
+                self.wrong(name, f"a {SENTINEL_SCHEME}://HOST:PORT,HOST:PORT/SERVICE URL: {exc}",
+                           mask_url(raw))
             return raw
         parts = urlsplit(raw)
         if parts.scheme not in REDIS_SCHEMES or not (parts.path if parts.scheme == "unix" else parts.netloc):
-            self.wrong(name, "must be a redis://HOST:PORT/DB, rediss:// (TLS) or unix://PATH URL",
+            self.wrong(name, "must be a redis://HOST:PORT/DB, rediss:// (TLS), unix://PATH or "
+                       "redis+sentinel://HOST:PORT,.../SERVICE URL",
                        mask_url(raw))
         return raw
 

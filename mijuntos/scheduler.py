@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-import redis
 from rq.cron import CronScheduler
 
-from core.connections import redis_url
+from core.connections import redis_client, redis_url
 from core.logs import configure_logging
 from core.settings import Settings
 from gateway.replay import replay_job
@@ -40,4 +39,4 @@ def scheduler_command(plan_every: int, dispatch_every: int) -> None:
     configure_logging(settings.log_level, settings.log_format)
     check_production_or_exit(settings)
     url, _ = redis_url(settings)
-    build_scheduler(redis.Redis.from_url(url), plan_every, dispatch_every).start()
+    build_scheduler(redis_client(url, blocking=True), plan_every, dispatch_every).start()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-import redis
 from rq import Worker
 
-from core.connections import redis_url
+from core.connections import redis_client, redis_url
 from core.logs import configure_logging
 from core.settings import Settings
 from mijuntos.startup import check_production_or_exit
@@ -24,6 +23,6 @@ def worker_command(burst: bool) -> None:
     url, _ = redis_url(settings)
     configure(settings, url)
     # The worker's own connection blocks on the queue: no short socket timeout here.
-    connection = redis.Redis.from_url(url)
+    connection = redis_client(url, blocking=True)
     worker = Worker([sms_queue(connection)], connection=connection)
     worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)

@@ -1,0 +1,160 @@
+"""Redis Sentinel on the real engine: a primary, a replica and three Sentinels started here, the
+service on `redis+sentinel://`, the primary killed (-9) mid-session. The caller gets the polite
+END while the Sentinels fail over, then the service is whole again without restarting anything:
+the same session goes on (its state was replicated), and an rq worker sends through the new
+primary."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from mijuntos_dev.fake_at import FakeAT
+from rq import Queue, SimpleWorker
+
+from core.connections import redis_client
+from core.embedded import redis_server_binary
+from core.settings import Settings
+from gateway.app import create_app
+from models import Database, OutboxMessage
+from tests.support import ROSA_PHONE, Phone, text_in
+from workers.context import configure
+
+SERVICE = "mj"
+POLITE = "END Lo sentimos"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except (redis_lib.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+class Cluster:
+    """A primary, a replica, three Sentinels (ports on loopback, files under `root`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.binary = redis_server_binary()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.primary, self.replica = free_port(), free_port()
+        self.sentinels = [free_port() for _ in range(3)]
+
+    def _start(self, name: str, lines: list[str], *extra: str) -> None:
+        directory = self.root / name
+        directory.mkdir(parents=True, exist_ok=True)
+        conf = directory / "redis.conf"
+        conf.write_text("\n".join([*lines, f'dir "{directory}"', 'save ""', "appendonly no",
+                                   "bind 127.0.0.1", ""]))
+        log = (directory / "log").open("wb")
+        self.procs[name] = subprocess.Popen([self.binary, str(conf), *extra], stdout=log,
+                                            stderr=subprocess.STDOUT)
+
+    def start(self) -> None:
+        self._start("primary", [f"port {self.primary}"])
+        self._start("replica", [f"port {self.replica}", f"replicaof 127.0.0.1 {self.primary}"])
+        for n, port in enumerate(self.sentinels):
+            self._start(f"sentinel{n}", [
+                f"port {port}", f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary} 2",
+                f"sentinel down-after-milliseconds {SERVICE} 1000",
+                f"sentinel failover-timeout {SERVICE} 4000",
+                f"sentinel parallel-syncs {SERVICE} 1"], "--sentinel")
+        replica = redis_lib.Redis(port=self.replica)
+        assert wait_for(lambda: replica.info("replication")["master_link_status"] == "up", 20)
+        for port in self.sentinels:
+            sentinel = redis_lib.Redis(port=port)
+            assert wait_for(lambda s=sentinel: s.execute_command(
+                "SENTINEL", "REPLICAS", SERVICE), 20), "the Sentinels found the replica"
+
+    @property
+    def url(self) -> str:
+        return "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinels) + f"/{SERVICE}"
+
+    def kill_primary(self) -> None:
+        self.procs["primary"].kill()
+        self.procs["primary"].wait()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    found = Cluster(tmp_path / "ha")
+    try:
+        found.start()
+        yield found
+    finally:
+        found.stop()
+
+
+def test_the_redis_url_may_name_the_sentinels(cluster: Cluster) -> None:
+    settings = Settings.from_env({"REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in cluster.sentinels),
+                                  "REDIS_SENTINEL_MASTER": SERVICE})
+    assert settings.redis_url == cluster.url
+    client = redis_client(settings.redis_url)
+    client.set("mijuntos:probe", "1")
+    assert redis_lib.Redis(port=cluster.primary).get("mijuntos:probe") == b"1"  # the primary
+
+
+def test_a_primary_killed_mid_session_costs_polite_ends_then_the_service_is_whole_again(
+    cluster: Cluster, settings: Settings, seeded: Database
+) -> None:
+    with FakeAT.running() as fake:
+        configured = settings.with_(redis_url=cluster.url, at_base_url=fake.root_url,
+                                    at_api_key="test-key", sms_retry_intervals=(0,))
+        app = create_app(configured)
+        try:
+            phone = Phone(app.test_client(), ROSA_PHONE)
+            assert "Hola Rosa" in phone.dial()
+            # The session is on the replica before the primary dies (replication is async).
+            assert wait_for(lambda: redis_lib.Redis(port=cluster.replica).exists(
+                f"mijuntos:ussd:{phone.session_id}"), 5)
+            cluster.kill_primary()
+            killed = time.monotonic()
+            answers: list[tuple[float, str]] = []
+            while time.monotonic() - killed < 30:
+                body = Phone(app.test_client(), ROSA_PHONE).dial()  # always 200 (Phone checks)
+                answers.append((time.monotonic() - killed, body))
+                if "Hola Rosa" in body:
+                    break
+                assert body.startswith(POLITE), body
+                time.sleep(0.2)
+            whole = answers[-1][0]
+            assert "Hola Rosa" in answers[-1][1], answers[-3:]
+            assert whole < 20, whole  # no process restarted: the clients asked the Sentinels
+            # The session from before the failover goes on where it was.
+            assert "Pago 2026-6" in phone.send("1")
+            # An SMS: its send job queued on the new primary, sent by a worker on the Sentinels.
+            text_in(app.test_client(), ROSA_PHONE, "PAGO")
+            configure(configured, cluster.url)
+            connection = redis_client(cluster.url, blocking=True)
+            SimpleWorker([Queue("sms", connection=connection)], connection=connection).work(burst=True)
+            [sent] = fake.messages
+            assert sent["recipients"][0]["number"] == ROSA_PHONE
+            with seeded.session() as s:
+                assert [r.status for r in s.query(OutboxMessage)] in (["submitted"], ["delivered"])
+        finally:
+            app.extensions["mijuntos"].close()
+    print(f"failover: {sum(1 for _, b in answers if b.startswith(POLITE))} polite ENDs, "
+          f"whole again after {whole:.1f} s")
