@@ -96,7 +96,10 @@ WRONG = [  # variable, value, what the message says is expected
     ("DATABASE_URL", "mysql://db/mijuntos", "must be an SQLAlchemy URL for SQLite or PostgreSQL"),
     ("DATABASE_URL", "postgresql+psycopg://db:port/x", "must be an SQLAlchemy URL"),
     ("DATABASE_URL", "postgresql+psycopg2://db/mijuntos", "the driver 'psycopg2' is not installed"),
-    ("REDIS_URL", "localhost:6379", "must be a redis://HOST:PORT/DB, rediss:// (TLS) or unix://PATH URL"),
+    ("REDIS_URL", "localhost:6379", "must be a redis://HOST:PORT/DB, rediss:// (TLS), unix://PATH or "
+     "redis+sentinel://HOST:PORT,.../SERVICE URL"),
+    ("REDIS_URL", "redis+sentinel://sentinel1/mymaster", "sentinel 'sentinel1': expected HOST:PORT"),
+    ("REDIS_URL", "redis+sentinel://s1:26379", "expected /SERVICE"),
     ("REDIS_URL", "http://cache:6379/0", "must be a redis://HOST:PORT/DB"),
     ("REDIS_URL", "unix://", "must be a redis://HOST:PORT/DB"),
     ("AT_BASE_URL", "api.africastalking.com", "must be an http:// or https:// URL with a host"),
