@@ -164,7 +164,7 @@ class _Reader:
             try:
                 parse_sentinel_url(raw)
             except ValueError as exc:
-                self.wrong(name, f"a {SENTINEL_SCHEME}://HOST:PORT,HOST:PORT/SERVICE URL: {exc}",
+                self.wrong(name, f"must be a {SENTINEL_SCHEME}://HOST:PORT,HOST:PORT/SERVICE URL: {exc}",
                            mask_url(raw))
             return raw
         parts = urlsplit(raw)
