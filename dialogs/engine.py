@@ -133,8 +133,11 @@ class _Step:
         return self._mine
 
     def listed(self) -> list[tuple[str, str]]:
-        """The chooser's households, numbered from 1 in the session's order, with labels."""
-        mine = {h.hogar_id: h for h in self.mine()}
+        """The chooser's households, numbered from 1 in the session's order, with labels: those
+        this phone is still the phone of record of. One it lost by a move in its grace period is
+        offered the undo, never listed: picking it would open a household's data by a phone
+        that is no longer its own."""
+        mine = {h.hogar_id: h for h in self.mine() if h.phone == self.ctx.phone}
         return labelled([mine[hid] for hid in self.state.candidates if hid in mine])
 
     def choose(self, inp: str) -> None:

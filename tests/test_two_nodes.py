@@ -11,6 +11,7 @@ or a different answer, and nothing is half-done.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,6 +35,9 @@ SESSION = ("", ROSA["dni"], f"{ROSA['dni']}*{ROSA['dob']}", f"{ROSA['dni']}*{ROS
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REQUIRED = os.environ.get("HA_REQUIRED") == "1"
+# Phones for the readiness probes: a new one each time (no resume offer to answer).
+_probes = iter(range(10**7))
+_salts = iter(random.sample(range(100, 1000), 100))  # one per test run, never the same twice
 
 
 def free_port() -> int:
@@ -42,7 +46,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def hop(base: str, session: str, text: str, phone: str = "+51939999999") -> tuple[int, str]:
+def hop(base: str, session: str, text: str, phone: str) -> tuple[int, str]:
     response = requests.post(f"{base}/ussd", timeout=10, data={
         "sessionId": session, "serviceCode": "*1880#", "phoneNumber": phone,
         "networkCode": "71610", "text": text})
@@ -54,7 +58,7 @@ def wait_answering(base: str, proc: subprocess.Popen[bytes], seconds: float = 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"exited with {proc.returncode}"
         try:
-            if hop(base, f"ready-{time.monotonic_ns()}", "", "+51939999998")[0] == 200:
+            if hop(base, f"ready-{time.monotonic_ns()}", "", f"+5193{next(_probes):07d}")[0] == 200:
                 return
         except requests.RequestException:
             pass
@@ -120,8 +124,9 @@ backend web
 
 def test_a_node_killed_under_load_costs_no_caller_an_answer(nodes: tuple[str, list, str]) -> None:
     base, procs, survivor = nodes
+    salt = next(_salts)  # phones of this run only: no session's phone is reused
     # The answers a session gets, from the node that will survive (the reference).
-    reference = [hop(survivor, "reference", text) for text in SESSION]
+    reference = [hop(survivor, f"reference-{salt}", text, f"+519{salt}99999") for text in SESSION]
     assert [status for status, _ in reference] == [200] * len(SESSION)
     assert "Hola Rosa" in reference[2][1], reference
     results: list[tuple[str, int, str]] = []
@@ -130,7 +135,7 @@ def test_a_node_killed_under_load_costs_no_caller_an_answer(nodes: tuple[str, li
     def caller(n: int) -> None:
         k = 0
         while not stop.is_set():
-            session, phone = f"load-{n}-{k}", f"+5194{n:02d}{k:05d}"  # one phone a session
+            session, phone = f"load-{salt}-{n}-{k}", f"+519{salt}{n}{k:04d}"  # one phone a session
             for text in SESSION:
                 status, body = hop(base, session, text, phone)
                 results.append((text, status, body))
