@@ -141,19 +141,27 @@ def requeue_job(older_than: int = 60) -> str:
     ctx = current()
     cutoff = utcnow() - dt.timedelta(seconds=older_than)
     stale = utcnow() - dt.timedelta(seconds=ctx.settings.claim_stale_seconds)
+    replies = OutboxMessage.purpose.in_(IMMEDIATE)
+    cut_off = (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.updated_at < stale)
     with ctx.db.session() as session:
-        stuck = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.purpose.in_(IMMEDIATE),
-                ((OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.updated_at < cutoff))
-                | ((OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.updated_at < stale)),
+        waiting = list(session.scalars(
+            select(OutboxMessage.id).where(
+                replies, OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.updated_at < cutoff,
             ).limit(1000)
+        ))
+        # Taken back only if still cut off, in one conditional UPDATE: another requeue job (a
+        # second scheduler) may have taken it back and a worker be sending it again by now.
+        taken_back = session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(
+                select(OutboxMessage.id).where(replies, cut_off).limit(1000).scalar_subquery()
+            ), cut_off)
+            .values(status=OutboxStatus.PENDING, dup_risk=True, updated_at=utcnow(),
+                    last_error="cut off mid-send; may have gone out")
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
         ).all()
-        for row in stuck:
-            if row.status == OutboxStatus.SENDING:
-                row.status, row.dup_risk = OutboxStatus.PENDING, True
-                row.last_error = "cut off mid-send; may have gone out"
-        ids = [row.id for row in stuck]
+        ids = waiting + list(taken_back)
     queue = sms_queue(ctx.redis)
     for message_id in ids:
         enqueue_send(queue, message_id, ctx.settings)

@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from core.settings import Settings
@@ -30,6 +31,7 @@ from workers.schedule import clock_for
 
 log = logging.getLogger("mijuntos.reminders")
 PAGE = 5000  # settlements a page (workers/plan_source.py pages)
+PLAN_LOCK = 0x6D6A706C616E  # "mjplan": the advisory lock a planner holds over one page
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
 # A notice (no-payment, change, cancellation) is due "now" at every run: its first due time stands.
 NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
@@ -170,6 +172,7 @@ class Planner:
     def plan_page(self, rows: list[Any], periods: list[str], report: PlanReport) -> None:
         report.households += len({r.hogar_id for r in rows})
         with self.db.session() as s:
+            one_planner_at_a_time(s)
             # The other households on this page's shared phones are planned with them (and
             # again on their own page, to the same result): one SMS per phone and slot.
             groups = phone_groups(s, (r.phone for r in rows))
@@ -237,6 +240,21 @@ class Planner:
             report.updated += 1
             report.changes += change
         return None
+
+
+def one_planner_at_a_time(s: Session) -> None:
+    """Wait until no other planner is inside a page: this page's reads and writes are then one.
+
+    Two planners at once (two schedulers by mistake, an import's planning beside the cron's)
+    would otherwise each change rows from what it read: one revives a withdrawn reminder and a
+    dispatcher sends it, and the other, which read it as withdrawn, makes it pending again, so
+    it goes out twice. PostgreSQL: a transaction-level advisory lock (let go at commit, or
+    when a killed worker's connection closes); SQLite: its one write lock, taken at once.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLAN_LOCK})
+    else:
+        s.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def plan_reminders(
