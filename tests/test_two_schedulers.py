@@ -28,9 +28,9 @@ from typing import Any
 import redis as redis_lib
 from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
-from rq.cron import CronScheduler, get_cron_job_ids
+from rq.cron import CronScheduler
 from rq.job import Job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sqlalchemy import Engine, event, func, select, update
 
 from core.privacy import mask_phone
@@ -40,6 +40,7 @@ from models.base import LIMA
 from tests.reminder_support import Wave, at, wave
 from tests.support import ROSA, ROSA_PHONE, STRANGER_PHONE, household
 from workers.dispatch import Dispatcher
+from workers.queues import SMS_QUEUE
 
 __all__ = ["wave"]
 HELD = "held-run"  # the thread whose run is held after it read the outbox
@@ -232,8 +233,17 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(10)
 
 
+# The functions behind the cron jobs the test watches (mijuntos/scheduler.py).
+CRON_FUNCTIONS = {"plan-reminders": "workers.jobs.plan_job",
+                  "dispatch-reminders": "workers.jobs.dispatch_job"}
+
+
 def jobs_of(name: str, connection: redis_lib.Redis) -> list[Job]:
-    return [j for j in Job.fetch_many(get_cron_job_ids(name, connection), connection) if j is not None]
+    """The finished runs of a cron job, from the queue's registry (every rq version this project
+    allows keeps one; rq 3's per-cron history is newer than the lowest allowed)."""
+    registry = FinishedJobRegistry(SMS_QUEUE, connection=connection)
+    jobs = Job.fetch_many(registry.get_job_ids(), connection)
+    return [j for j in jobs if j is not None and j.func_name == CRON_FUNCTIONS[name]]
 
 
 def ran_at_once(jobs: list[Job]) -> bool:
