@@ -49,12 +49,6 @@ def entries(path: Path) -> dict[str, Entry]:
     return out
 
 
-def read_messages(path: Path, *, drafts: bool = False) -> dict[str, str]:
-    """key -> text of one .po file: reviewed texts, and drafts too when `drafts`."""
-    return {e.key: e.text for e in entries(path).values()
-            if e.status == REVIEWED or (drafts and e.status == DRAFT)}
-
-
 def load_catalog(directory: Path = LOCALES_DIR, *, drafts: bool = False) -> Catalog:
     """Every language's texts from `directory`/<lang>.po; drafts shown only when `drafts`."""
     found = {lang: entries(directory / f"{lang}.po") for lang in LANGUAGES}

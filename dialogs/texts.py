@@ -10,6 +10,11 @@ FALLBACK = "es"
 LANGUAGES = ("es", "qu", "ay")
 
 
+def placeholders(text: str) -> set[str]:
+    """The named fields (`{name}`) a text uses."""
+    return {name for _, name, _, _ in Formatter().parse(text) if name}
+
+
 class CatalogError(Exception):
     """A catalog is incomplete or malformed."""
 
@@ -67,8 +72,7 @@ class Catalog:
 
     def placeholders(self, lang: str, key: str) -> set[str]:
         """The named fields a text uses, to check translations keep them."""
-        raw = self.messages.get(lang, {}).get(key) or ""
-        return {name for _, name, _, _ in Formatter().parse(raw) if name}
+        return placeholders(self.messages.get(lang, {}).get(key) or "")
 
 
 class ReviewCatalog(Catalog):

@@ -13,14 +13,13 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from string import Formatter
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.catalogs import DRAFT, LOCALES_DIR, MISSING, REVIEWED, entries, load_catalog, write_texts
 from dialogs.gsm import fit_place, gsm_safe, is_gsm7, septets
-from dialogs.texts import Catalog
+from dialogs.texts import Catalog, placeholders
 from models import CoResponsibility, Gestor, Household, PayPoint
 
 COLUMNS = ("key", "where", "limit", "source_es", "text", "status", "budget_left", "example")
@@ -38,10 +37,6 @@ def where(key: str) -> str:
 
 def limit(key: str) -> int:
     return SMS_LIMIT if where(key) == "SMS" else SCREEN_LIMIT
-
-
-def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in Formatter().parse(text) if name}
 
 
 def _longest(session: Session, column: object, fallback: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,41 +102,47 @@ def test_the_readme_sms_identity_verifies(client: FlaskClient, db: Database) -> 
                                              category=category, **PARAMS)), reply
 
 
+@contextmanager
+def dialing(app: Flask) -> Iterator[Callable[[str, str], str]]:
+    """The app served on a port, and `dial(phone, sends)`: `mijuntos dial` run against it twice,
+    as a newcomer would, with the same output both times; the output."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def dial(phone: str, sends: str) -> str:
+        args = ["dial", "--phone", phone, "--url", f"http://127.0.0.1:{server.server_port}/ussd",
+                *sends.split()]
+        outputs = []
+        for _ in range(2):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 0, result.output
+            outputs.append(result.output)
+        assert outputs[0] == outputs[1], outputs
+        return outputs[0]
+
+    try:
+        yield dial
+    finally:
+        server.shutdown()
+
+
 def test_the_readme_scripted_dial_gives_its_transcript_every_time(
     client: FlaskClient, app: Flask
 ) -> None:
-    # Run twice, as a newcomer would: the first run must not leave the second one a "continue
-    # where you left off" offer that swallows its inputs.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    # Run twice: the first run must not leave the second one a "continue where you left off"
+    # offer that swallows its inputs.
+    with dialing(app) as dial:
         for phone, sends in SCRIPTED:
-            args = ["dial", "--phone", phone, "--url", f"http://127.0.0.1:{server.server_port}/ussd",
-                    *sends.split()]
-            for _ in range(2):
-                result = CliRunner().invoke(main, args)
-                assert result.exit_code == 0, result.output
-                assert result.output == TRANSCRIPT + "(hung up: session ended)\n", result.output
-    finally:
-        server.shutdown()
+            out = dial(phone, sends)
+            assert out == TRANSCRIPT + "(hung up: session ended)\n", out
 
 
 def test_the_readme_gestor_session_consults_for_the_titular(client: FlaskClient, app: Flask) -> None:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    menu = gsm_safe(DRAFTS.text("ay", "main_menu_assist", name="Lucia"))
+    with dialing(app) as dial:
         for phone, sends in GESTOR_DIAL:
-            args = ["dial", "--phone", phone, "--url", f"http://127.0.0.1:{server.server_port}/ussd",
-                    *sends.split()]
-            for _ in range(2):  # the same every time: no resume offer on a gestor's phone
-                result = CliRunner().invoke(main, args)
-                assert result.exit_code == 0, result.output
-                out = result.output
-                menu = gsm_safe(DRAFTS.text("ay", "main_menu_assist", name="Lucia"))
-                for shown in ("Modo gestor", "1 Consultar para una usuaria", "Consulta asistida",
-                              "fecha de nacimiento", *menu.splitlines(), "2026-6"):
-                    assert shown in out, (shown, out)
-    finally:
-        server.shutdown()
+            out = dial(phone, sends)  # the same every time: no resume offer on a gestor's phone
+            for shown in ("Modo gestor", "1 Consultar para una usuaria", "Consulta asistida",
+                          "fecha de nacimiento", *menu.splitlines(), "2026-6"):
+                assert shown in out, (shown, out)
