@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from mijuntos_dev.ha import PostgresPair, free_port, postgres_available
 from sqlalchemy import select
 
 from core.backlog import REDIS_KEY
@@ -25,67 +24,16 @@ from gateway.inbound import replay_parked
 from models import Database, Household, OutboxMessage
 from tests.support import JUANA, ROSA, ROSA_PHONE, STRANGER_PHONE, TEST_TODAY, Phone, seed
 
-BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-            if (p / "pg_ctl").exists()), None)
 POLITE = "END Lo sentimos"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Pair:
-    """A primary and its streaming standby, run as the postgres user under `root`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.ports = {"primary": free_port(), "standby": free_port()}
-
-    def run(self, *args: str) -> None:
-        assert BIN is not None
-        subprocess.run(["runuser", "-u", "postgres", "--", str(BIN / args[0]), *args[1:]],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def ctl(self, node: str, *args: str) -> None:
-        self.run("pg_ctl", "-D", str(self.root / node), *args)
-
-    def start(self, node: str) -> None:
-        self.ctl(node, "-o", f"-p {self.ports[node]} -k {self.root} -c listen_addresses=127.0.0.1 "
-                 "-c wal_level=replica -c max_wal_senders=5 -c fsync=off",
-                 "-l", str(self.root / f"{node}.log"), "-w", "start")
-
-    def create(self) -> None:
-        self.root.mkdir(parents=True)
-        shutil.chown(self.root, "postgres")
-        self.run("initdb", "-D", str(self.root / "primary"), "-A", "trust", "-U", "postgres")
-        self.start("primary")
-        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.ports["primary"]), "-U", "postgres",
-                 "mj")
-        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports["primary"]), "-U",
-                 "postgres", "-D", str(self.root / "standby"), "-R", "-X", "stream", "-c", "fast")
-        self.start("standby")
-
-    @property
-    def url(self) -> str:
-        hosts = "&".join(f"host=127.0.0.1:{p}" for p in self.ports.values())
-        return f"postgresql+psycopg://postgres@/mj?{hosts}&target_session_attrs=read-write"
-
-    def stop(self) -> None:
-        for node in self.ports:
-            try:
-                self.ctl(node, "-m", "immediate", "stop")
-            except subprocess.CalledProcessError:
-                pass  # not running
-
-
 @pytest.fixture
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    if BIN is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresPair]:
+    if not postgres_available():
         pytest.skip("needs PostgreSQL's server binaries and root (to run them as postgres)")
+    # Not under pytest's tmp_path: the postgres user must reach it, and its socket path stay short.
     root = Path("/tmp") / f"mijuntos-pgha-{os.getpid()}-{free_port()}"
-    found = Pair(root)
+    found = PostgresPair(root)
     try:
         found.create()
         yield found
@@ -95,7 +43,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 
 
 def test_the_standby_promoted_under_a_session_takes_over(
-    pair: Pair, redis_url: str, redis: redis_lib.Redis, tmp_path: Path
+    pair: PostgresPair, redis_url: str, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
     db = Database(pair.url)
     db.upgrade()
@@ -107,7 +55,7 @@ def test_the_standby_promoted_under_a_session_takes_over(
     try:
         phone = Phone(app.test_client(), ROSA_PHONE)
         assert "Hola Rosa" in phone.dial()
-        pair.ctl("primary", "-m", "immediate", "stop")  # the primary's machine is gone
+        pair.stop_primary()  # the primary's machine is gone
         stopped = time.monotonic()
         down = Phone(app.test_client(), ROSA_PHONE).dial()
         assert down.startswith(POLITE), down  # answered (200, Phone checks), politely
@@ -115,7 +63,7 @@ def test_the_standby_promoted_under_a_session_takes_over(
         parked = app.test_client().post("/sms/inbound", data={
             "id": "ha-1", "from": STRANGER_PHONE, "text": f"{JUANA['dni']} {JUANA['dob']}"})
         assert parked.status_code == 200 and redis.llen(REDIS_KEY) == 1
-        pair.ctl("standby", "-w", "promote")
+        pair.promote()
         promoted = time.monotonic() - stopped
         answers = []
         while time.monotonic() - stopped < 30:

@@ -6,8 +6,6 @@ primary."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,92 +13,22 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from mijuntos_dev.fake_at import FakeAT
+from mijuntos_dev.ha import SERVICE, SentinelSet, wait_for
 from rq import Queue, SimpleWorker
 
 from core.connections import redis_client
-from core.embedded import redis_server_binary
 from core.settings import Settings
 from gateway.app import create_app
 from models import Database, OutboxMessage
 from tests.support import ROSA_PHONE, Phone, text_in
 from workers.context import configure
 
-SERVICE = "mj"
 POLITE = "END Lo sentimos"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return True
-        except (redis_lib.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    return False
-
-
-class Cluster:
-    """A primary, a replica, three Sentinels (ports on loopback, files under `root`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.binary = redis_server_binary()
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.primary, self.replica = free_port(), free_port()
-        self.sentinels = [free_port() for _ in range(3)]
-
-    def _start(self, name: str, lines: list[str], *extra: str) -> None:
-        directory = self.root / name
-        directory.mkdir(parents=True, exist_ok=True)
-        conf = directory / "redis.conf"
-        conf.write_text("\n".join([*lines, f'dir "{directory}"', 'save ""', "appendonly no",
-                                   "bind 127.0.0.1", ""]))
-        log = (directory / "log").open("wb")
-        self.procs[name] = subprocess.Popen([self.binary, str(conf), *extra], stdout=log,
-                                            stderr=subprocess.STDOUT)
-
-    def start(self) -> None:
-        self._start("primary", [f"port {self.primary}"])
-        self._start("replica", [f"port {self.replica}", f"replicaof 127.0.0.1 {self.primary}"])
-        for n, port in enumerate(self.sentinels):
-            self._start(f"sentinel{n}", [
-                f"port {port}", f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary} 2",
-                f"sentinel down-after-milliseconds {SERVICE} 1000",
-                f"sentinel failover-timeout {SERVICE} 4000",
-                f"sentinel parallel-syncs {SERVICE} 1"], "--sentinel")
-        replica = redis_lib.Redis(port=self.replica)
-        assert wait_for(lambda: replica.info("replication")["master_link_status"] == "up", 20)
-        for port in self.sentinels:
-            sentinel = redis_lib.Redis(port=port)
-            assert wait_for(lambda s=sentinel: s.execute_command(
-                "SENTINEL", "REPLICAS", SERVICE), 20), "the Sentinels found the replica"
-
-    @property
-    def url(self) -> str:
-        return "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinels) + f"/{SERVICE}"
-
-    def kill_primary(self) -> None:
-        self.procs["primary"].kill()
-        self.procs["primary"].wait()
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    found = Cluster(tmp_path / "ha")
+def cluster(tmp_path: Path) -> Iterator[SentinelSet]:
+    found = SentinelSet(tmp_path / "ha")
     try:
         found.start()
         yield found
@@ -108,7 +36,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         found.stop()
 
 
-def test_the_redis_url_may_name_the_sentinels(cluster: Cluster) -> None:
+def test_the_redis_url_may_name_the_sentinels(cluster: SentinelSet) -> None:
     settings = Settings.from_env({"REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in cluster.sentinels),
                                   "REDIS_SENTINEL_MASTER": SERVICE})
     assert settings.redis_url == cluster.url
@@ -118,7 +46,7 @@ def test_the_redis_url_may_name_the_sentinels(cluster: Cluster) -> None:
 
 
 def test_a_primary_killed_mid_session_costs_polite_ends_then_the_service_is_whole_again(
-    cluster: Cluster, settings: Settings, seeded: Database
+    cluster: SentinelSet, settings: Settings, seeded: Database
 ) -> None:
     with FakeAT.running() as fake:
         configured = settings.with_(redis_url=cluster.url, at_base_url=fake.root_url,
