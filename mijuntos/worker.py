@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rq import Worker
 
 from core.connections import redis_client, redis_url
 from core.logs import configure_logging
 from core.settings import Settings
+from mijuntos.keepalive import REDIS_LOST, keep_running
 from mijuntos.startup import check_production_or_exit
 from workers.context import configure
 from workers.queues import sms_queue
@@ -24,5 +27,25 @@ def worker_command(burst: bool) -> None:
     configure(settings, url)
     # The worker's own connection blocks on the queue: no short socket timeout here.
     connection = redis_client(url, blocking=True)
-    worker = Worker([sms_queue(connection)], connection=connection)
-    worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+
+    def run() -> bool:
+        worker = _Worker([sms_queue(connection)], connection=connection)
+        try:
+            worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+        except REDIS_LOST:
+            if worker.stop_asked:
+                return True  # Redis lost while it said goodbye: stopped all the same
+            raise
+        return burst or worker.stop_asked
+
+    keep_running(run, "worker")
+
+
+class _Worker(Worker):
+    """rq's worker, remembering a stop asked by a signal (rq's loop also ends on a lost Redis)."""
+
+    stop_asked = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
