@@ -442,8 +442,8 @@ def show(f: dict[str, Any]) -> None:
         + f"; slowest hop after the fault {f['slowest_after_fault_s']:.2f} s; p50 {f['p50_ms']:.0f} ms, "
         f"p99 {f['p99_ms']:.0f} ms")
     say(f"  sessions cut {f['sessions_cut']} (by hop {f['sessions_cut_at']}; "
-        f"{f['sessions_cut_worth_resuming']} after a screen worth resuming): resumed {f['sessions_resumed']}, began anew "
-        f"{f['sessions_restarted']}")
+        f"{f['sessions_cut_worth_resuming']} after a screen worth resuming): resumed "
+        f"{f['sessions_resumed']}, began anew {f['sessions_restarted']}")
     say(f"  SMS: {f['meant']} meant, {f['received']} received by the provider "
         f"({f['sms_accepted_before_fault']} before the fault); lost {f['sms_lost']}, sent twice "
         f"{f['twice']} (rows flagged dup_risk {f['twice_flagged_dup_risk']}); unsent {f['unsent']}, "

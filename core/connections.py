@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from core.embedded import EmbeddedRedis
 from core.redis_urls import SENTINEL_SCHEME, parse_sentinel_url
@@ -67,7 +67,23 @@ def redis_client(url: str, *, blocking: bool = False) -> redis.Redis:
     sentinel = Sentinel(list(target.sentinels),
                         sentinel_kwargs={"socket_timeout": 0.5, "socket_connect_timeout": 0.5, **auth},
                         **auth, **options)
-    return sentinel.master_for(target.service, **options)
+    return sentinel.master_for(target.service, connection_class=_SentinelConnection, **options)
+
+
+class _SentinelConnection(SentinelManagedConnection):
+    """redis-py's Sentinel-managed connection, dropped when a read is cut short.
+
+    redis-py's own keeps the connection after an error or a signal in mid-read (its
+    `disconnect_on_error` defaults to False there, True for a plain connection). A worker asked to
+    stop while it waited on the queue (BLMOVE) then gave that connection back to the pool with the
+    server still blocked on it, and its next command waited behind the blocking one: minutes.
+    """
+
+    def read_response(  # type: ignore[override]  # redis-py 5 lacks some of 8's keywords
+        self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any
+    ) -> Any:
+        return super().read_response(disable_decoding, disconnect_on_error=disconnect_on_error,
+                                     **kwargs)
 
 
 def limits_url(url: str) -> str:

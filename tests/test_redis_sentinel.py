@@ -6,6 +6,7 @@ primary."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from core.settings import Settings
 from gateway.app import create_app
 from models import Database, OutboxMessage
 from tests.support import ROSA_PHONE, Phone, text_in
+from tests.test_two_schedulers import jobs_of, start, stop
 from workers.context import configure
 
 POLITE = "END Lo sentimos"
@@ -86,3 +88,48 @@ def test_a_primary_killed_mid_session_costs_polite_ends_then_the_service_is_whol
             app.extensions["mijuntos"].close()
     print(f"failover: {sum(1 for _, b in answers if b.startswith(POLITE))} polite ENDs, "
           f"whole again after {whole:.1f} s")
+
+
+def test_the_worker_and_the_scheduler_outlive_the_failover(
+    cluster: SentinelSet, settings: Settings, seeded: Database, tmp_path: Path
+) -> None:
+    """rq's loops quit when Redis is lost under them; `mijuntos worker` and `mijuntos scheduler`
+    start them again on the new primary, with no process restarted by hand."""
+    with FakeAT.running() as fake:
+        env = dict(os.environ, DATABASE_URL=seeded.url, REDIS_URL=cluster.url, SECRET_KEY="test-secret",
+                   AT_BASE_URL=fake.root_url, AT_API_KEY="test-key", LOG_LEVEL="WARNING",
+                   MIJUNTOS_VAR_DIR=str(tmp_path / "var"))
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        logs = {name: tmp_path / f"{name}.log" for name in ("worker", "scheduler")}
+        procs = {"worker": start(["worker"], env, logs["worker"]),
+                 "scheduler": start(["scheduler", "--dispatch-every", "1"], env, logs["scheduler"])}
+        try:
+            before = redis_lib.Redis(port=cluster.primary)
+            assert wait_for(lambda: jobs_of("dispatch-reminders", before), 30), logs_of(logs)
+            cluster.kill_primary()
+            killed = time.time()
+            assert wait_for(lambda: cluster.current_primary() in cluster.replicas, 30)
+            after = redis_lib.Redis(port=cluster.current_primary() or 0)
+            # The scheduler enqueues on the new primary; the worker runs what it enqueues.
+            assert wait_for(lambda: any(j.ended_at and j.ended_at.timestamp() > killed
+                                        for j in jobs_of("dispatch-reminders", after)), 40), \
+                logs_of(logs)
+            # And a reply queued now by the web is sent by the same worker process.
+            configured = settings.with_(redis_url=cluster.url, at_base_url=fake.root_url,
+                                        at_api_key="test-key")
+            app = create_app(configured)
+            try:
+                text_in(app.test_client(), ROSA_PHONE, "PAGO")
+            finally:
+                app.extensions["mijuntos"].close()
+            assert wait_for(lambda: fake.messages, 30), logs_of(logs)
+            assert all(p.poll() is None for p in procs.values()), logs_of(logs)
+            assert "starting it again" in logs["worker"].read_text()
+        finally:
+            stop(list(procs.values()))
+    # Asked to stop (SIGTERM), both ended on their own, promptly.
+    assert [p.returncode for p in procs.values()] == [0, 0], logs_of(logs)
+
+
+def logs_of(logs: dict[str, Path]) -> dict[str, str]:
+    return {name: path.read_text()[-3000:] for name, path in logs.items() if path.exists()}
