@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +17,7 @@ from models import Database, OutboxMessage
 from models.base import utcnow
 from models.clock import lima_date
 from tests.admin_support import PASSWORD, create_user, csrf_of, log_in
-from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, Phone, simulator_token
+from tests.support import JUANA, ROSA_PHONE, STRANGER_PHONE, TEST_TODAY, Phone, simulator_token
 
 
 @pytest.fixture
@@ -122,10 +123,12 @@ def test_dashboard_funnel_is_the_current_waves_reminders_and_notices(staff: Flas
         ("notice", "2026-6", "failed", "UserInBlacklist"), ("change", "2026-6", "submitted", None),
     ] + [("reminder", "2026-5", "delivered", None)] * 5 + [("broadcast", "2026-6", "pending", None)] * 3 + [
         (None, None, "submitted", None)] * 2  # replies
+    made = dt.datetime.combine(TEST_TODAY, dt.time(17), tzinfo=dt.UTC)  # noon in Lima, "today"
     with seeded.session() as s:
         s.add_all([OutboxMessage(recipient=ROSA_PHONE, text="Mi Juntos: prueba", encoding="gsm7", segments=1,
                                  purpose=kind or "reply", kind=kind, periodo=periodo, status=status,
-                                 failure_reason=reason, dedupe_key=f"test:{n}", unidad_territorial="PIURA")
+                                 failure_reason=reason, dedupe_key=f"test:{n}", unidad_territorial="PIURA",
+                                 created_at=made)
                    for n, (kind, periodo, status, reason) in enumerate(rows)])
     html = staff.get("/admin/").get_data(as_text=True)
     assert "Recordatorios y avisos del periodo 2026-6" in html
