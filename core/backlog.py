@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from core.keys import key_for
 from models import Database, ParkedCallback
@@ -48,6 +49,24 @@ def park(client: redis.Redis, db: Database, kind: str, form: dict[str, str]) -> 
         return "database"
     except Exception as exc:
         raise ParkingFailed(f"could not park a {kind} callback") from exc
+
+
+def counts_in_redis(client: redis.Redis) -> dict[str, int]:
+    """Parked callbacks in Redis: 'waiting' for the replay, 'set_aside' for good (two LLENs)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.llen(REDIS_KEY)
+    pipe.llen(REJECTED_KEY)
+    waiting, set_aside = pipe.execute()
+    return {"waiting": int(waiting), "set_aside": int(set_aside)}
+
+
+def counts_in_database(session: Session) -> dict[str, int]:
+    """Parked callbacks in the database, as `counts_in_redis` (one count of a small table)."""
+    total, set_aside = session.execute(
+        select(func.count(), func.count(case((ParkedCallback.kind.like(f"{REJECTED}%"), 1))))
+        .select_from(ParkedCallback)
+    ).one()
+    return {"waiting": int(total) - int(set_aside), "set_aside": int(set_aside)}
 
 
 Handler = Callable[[str, dict[str, str]], Any]

@@ -14,11 +14,13 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from core import backlog
 from core.logs import REQUEST_ID
 from core.usage_stream import STREAM as USAGE_STREAM
 from gateway.metrics import PROCESS_METRICS, observe, request_id
 from models import OutboxMessage, schedule_freshness
 from models.base import utcnow
+from models.outbox import REPORT_HORIZON, REPORT_LATE, report_backlog
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -27,10 +29,12 @@ log = logging.getLogger("mijuntos.ops")
 bp = Blueprint("ops", __name__)
 
 class StateCollector:
-    """Read at scrape time: outbox, provider errors, schedule data's age, queue, usage backlog.
+    """Read at scrape time: outbox, provider errors, schedule data's age, queue, usage backlog,
+    parked callbacks and the delivery reports still awaited.
 
     Gauges of shared state (the database, Redis), the same whichever worker is scraped, so they
-    are computed here rather than kept per process.
+    are computed here rather than kept per process. A part that cannot be read leaves out its
+    samples (and logs a warning): an alert then sees no value, never a zero that is not true.
     """
 
     def __init__(self, services: Services) -> None:
@@ -43,6 +47,12 @@ class StateCollector:
         errors = GaugeMetricFamily("mijuntos_provider_failures", "Failed messages by reason",
                                    labels=["reason"])
         freshness = self._freshness_gauges()
+        reports = self._report_gauges()
+        parked = GaugeMetricFamily(
+            "mijuntos_parked_callbacks",
+            "Callbacks parked during an outage, by where they wait (redis, database) and state "
+            "(waiting for the replay, or set_aside: they cannot be replayed)",
+            labels=["store", "state"])
         try:
             with services.db.session() as s:
                 for status, kind, count in s.execute(
@@ -55,23 +65,55 @@ class StateCollector:
                     .where(OutboxMessage.status == "failed").group_by(OutboxMessage.failure_reason)
                 ):
                     errors.add_metric([reason or "-"], count)
-            self._read_freshness(s, freshness)
+                self._read_freshness(s, freshness)
+                self._read_reports(s, reports)
+                in_database = backlog.counts_in_database(s)
+            self._add_parked(parked, "database", in_database)
         except Exception:
             log.warning("metrics: database not readable")
         yield outbox
         yield errors
         yield from freshness
+        yield from reports
         depth = GaugeMetricFamily("mijuntos_queue_depth", "Jobs waiting in the SMS queue")
         staged = GaugeMetricFamily("mijuntos_usage_backlog",
                                    "Usage records staged in Redis, not yet moved to the database")
         try:
             depth.add_metric([], services.queue.count)
             staged.add_metric([], services.redis.xlen(USAGE_STREAM))
+            self._add_parked(parked, "redis", backlog.counts_in_redis(services.redis))
         except Exception:
             log.warning("metrics: Redis not readable")
         yield depth
         yield staged
+        yield parked
 
+    @staticmethod
+    def _add_parked(parked: GaugeMetricFamily, store: str, counts: dict[str, int]) -> None:
+        for state in ("waiting", "set_aside"):  # both, zeros too: an alert tells 0 from unreadable
+            parked.add_metric([store, state], counts[state])
+
+    @staticmethod
+    def _report_gauges() -> list[GaugeMetricFamily]:
+        horizon, late = (int(d.total_seconds()) // 3600 for d in (REPORT_HORIZON, REPORT_LATE))
+        return [
+            GaugeMetricFamily("mijuntos_outbox_oldest_submitted_seconds",
+                              f"Age of the oldest SMS sent in the last {horizon} h that has no final "
+                              "delivery report yet (0: none)"),
+            GaugeMetricFamily("mijuntos_outbox_submitted_late",
+                              f"SMS sent {late} h to {horizon} h ago that have no final delivery "
+                              "report yet"),
+        ]
+
+    @staticmethod
+    def _read_reports(session: Session, gauges: list[GaugeMetricFamily]) -> None:
+        """The delivery reports still awaited (docs/DEPLOY.md, MiJuntosDeliveryReportsLate)."""
+        now = utcnow()
+        waiting = report_backlog(session, now)
+        oldest, late = gauges
+        age = (now - waiting.oldest_sent_at).total_seconds() if waiting.oldest_sent_at else 0.0
+        oldest.add_metric([], max(age, 0.0))  # a web machine's clock a little behind a worker's
+        late.add_metric([], waiting.late)
 
     @staticmethod
     def _freshness_gauges() -> list[GaugeMetricFamily]:

@@ -96,7 +96,7 @@ def exported(app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_the_rules_file_has_the_layout_the_checks_read() -> None:
     found = rules()
-    assert 6 <= len(found) <= 10
+    assert 6 <= len(found) <= 16
     text = RULES.read_text(encoding="utf-8")
     assert re.match(r"(#.*\n)*groups:\n  - name: \S+\n    rules:\n", text)
     for name, rule in found.items():

@@ -3,6 +3,7 @@ workers; and JSON log lines from every process (web, worker, scheduler)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -22,7 +23,10 @@ from flask import Flask
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from models import Database
+from core.backlog import REDIS_KEY, park
+from core.embedded import EmbeddedRedis
+from core.settings import Settings
+from models import Database, OutboxMessage, OutboxStatus
 from tests.support import JUANA, ROSA, ROSA_PHONE, STRANGER_PHONE, Phone, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +143,138 @@ def test_a_refused_hop_is_counted(settings, redis, seeded: Database) -> None:
         app.extensions["mijuntos"].close()
     assert (sample(after, "mijuntos_ussd_hops_total", outcome="refused")
             - sample(before, "mijuntos_ussd_hops_total", outcome="refused")) == 1
+
+
+# --- shared state read at scrape time: parked callbacks, delivery reports awaited -----------
+
+def series(text: str, name: str) -> dict[tuple[str, ...], float]:
+    """Every sample of one series in a scrape, by its label values (absent samples are absent)."""
+    return {tuple(s.labels.values()): s.value for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == name}
+
+
+def parked(text: str) -> dict[tuple[str, str], float]:
+    """mijuntos_parked_callbacks by (store, state)."""
+    return {(s.labels["store"], s.labels["state"]): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "mijuntos_parked_callbacks"}
+
+
+def inbound_form(n: int, *, good: bool) -> dict[str, str]:
+    """An inbound SMS as parked; a bad one (its sender not a phone) can never be replayed."""
+    return {"id": f"park{n}", "from": ROSA_PHONE if good else "not a phone", "text": "AYUDA"}
+
+
+def redis_down() -> redis_lib.Redis:
+    return redis_lib.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+
+
+def test_parked_callbacks_are_counted_where_they_wait(app: Flask, seeded: Database,
+                                                      redis: redis_lib.Redis) -> None:
+    from gateway.inbound import replay_parked
+
+    services = app.extensions["mijuntos"]
+    assert parked(scrape(app)) == {("redis", "waiting"): 0, ("redis", "set_aside"): 0,
+                                   ("database", "waiting"): 0, ("database", "set_aside"): 0}
+    for n, good in enumerate((True, False, False, True)):
+        assert park(services.redis, services.db, "inbound", inbound_form(n, good=good)) == "redis"
+    for n, good in enumerate((False, True), start=10):  # Redis down: the database takes them
+        assert park(redis_down(), services.db, "inbound", inbound_form(n, good=good)) == "database"
+    assert parked(scrape(app)) == {("redis", "waiting"): 4, ("redis", "set_aside"): 0,
+                                   ("database", "waiting"): 2, ("database", "set_aside"): 0}
+    assert replay_parked(services) == 3  # the good ones; the bad ones are set aside
+    assert parked(scrape(app)) == {("redis", "waiting"): 0, ("redis", "set_aside"): 2,
+                                   ("database", "waiting"): 0, ("database", "set_aside"): 1}
+
+
+def test_with_redis_stopped_the_database_still_counts_its_parked_callbacks(
+        tmp_path: Path, seeded: Database, caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.app import create_app
+
+    server = EmbeddedRedis(tmp_path / "redis")
+    app = create_app(Settings(var_dir=tmp_path, database_url=seeded.url, redis_url=server.start(),
+                              secret_key="k"))
+    services = app.extensions["mijuntos"]
+    try:
+        assert park(services.redis, services.db, "inbound", inbound_form(1, good=True)) == "redis"
+        server.kill()
+        for kind, form in (("delivery", {"id": "ATX-1", "status": "Success"}),
+                           ("optout", {"phoneNumber": ROSA_PHONE})):
+            assert park(services.redis, services.db, kind, form) == "database"  # Redis is down
+        with caplog.at_level(logging.WARNING, logger="mijuntos.ops"):
+            response = app.test_client().get("/metrics")
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        assert parked(text) == {("database", "waiting"): 2, ("database", "set_aside"): 0}
+        assert series(text, "mijuntos_outbox_oldest_submitted_seconds") == {(): 0}  # the database's
+        assert series(text, "mijuntos_queue_depth") == {}
+        assert "metrics: Redis not readable" in caplog.messages
+        back = redis_lib.Redis.from_url(server.start())  # back (empty: it kept nothing on disk)
+        assert parked(scrape(app))[("redis", "waiting")] == back.llen(REDIS_KEY) == 0
+        back.close()
+    finally:
+        services.close()
+        server.stop()
+
+
+def test_with_the_database_unreadable_redis_still_counts_its_parked_callbacks(
+        tmp_path: Path, redis: redis_lib.Redis, redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.app import create_app
+
+    app = create_app(Settings(var_dir=tmp_path, database_url="sqlite:////proc/no-such-dir/m.db",
+                              redis_url=redis_url, secret_key="k"))
+    services = app.extensions["mijuntos"]
+    try:
+        park(services.redis, services.db, "inbound", inbound_form(1, good=True))
+        with caplog.at_level(logging.WARNING, logger="mijuntos.ops"):
+            text = scrape(app)
+    finally:
+        services.close()
+    assert parked(text) == {("redis", "waiting"): 1, ("redis", "set_aside"): 0}
+    # No age rather than a 0 that would say every report came: the alert then has nothing to judge.
+    assert series(text, "mijuntos_outbox_oldest_submitted_seconds") == {}
+    assert series(text, "mijuntos_outbox_submitted_late") == {}
+    assert "metrics: database not readable" in caplog.messages
+
+
+def test_the_delivery_reports_still_awaited(app: Flask, db: Database) -> None:
+    start = dt.datetime.now(dt.UTC)
+    sent = {  # provider message id -> (status, how long ago it was sent)
+        "ATX-recent": (OutboxStatus.SUBMITTED, dt.timedelta(minutes=30)),  # not late yet
+        "ATX-oldest": (OutboxStatus.SUBMITTED, dt.timedelta(hours=3)),
+        "ATX-late": (OutboxStatus.SUBMITTED, dt.timedelta(hours=2)),
+        "ATX-lost": (OutboxStatus.SUBMITTED, dt.timedelta(hours=30)),  # its report never came
+        "ATX-done": (OutboxStatus.DELIVERED, dt.timedelta(hours=5)),
+        "ATX-failed": (OutboxStatus.FAILED, dt.timedelta(hours=4)),
+    }
+    with db.session() as s:
+        s.add_all(OutboxMessage(recipient=ROSA_PHONE, text="Mi Juntos: prueba", encoding="gsm7",
+                                segments=1, purpose="reminder", kind="reminder", status=status,
+                                provider_message_id=message_id, sent_at=start - ago)
+                  for message_id, (status, ago) in sent.items())
+        s.add(OutboxMessage(recipient=ROSA_PHONE, text="Mi Juntos: prueba", encoding="gsm7",
+                            segments=1, purpose="reminder", kind="reminder"))  # pending, not sent
+
+    def awaited() -> tuple[float, float, float]:
+        """The oldest's age, the late ones, and how long the scrape can have been after `start`."""
+        text = scrape(app)
+        elapsed = (dt.datetime.now(dt.UTC) - start).total_seconds()
+        [age] = series(text, "mijuntos_outbox_oldest_submitted_seconds").values()
+        [late] = series(text, "mijuntos_outbox_submitted_late").values()
+        return age, late, elapsed
+
+    age, late, elapsed = awaited()
+    assert 3 * 3600 <= age <= 3 * 3600 + elapsed
+    assert late == 2  # sent 3 h and 2 h ago; not the one 30 min ago, nor the lost one
+    client = app.test_client()
+    assert client.post("/sms/delivery", data={"id": "ATX-oldest", "status": "Success"}).status_code == 200
+    age, late, elapsed = awaited()
+    assert 2 * 3600 <= age <= 2 * 3600 + elapsed and late == 1
+    for message_id in ("ATX-late", "ATX-recent"):
+        client.post("/sms/delivery", data={"id": message_id, "status": "Failed",
+                                           "failureReason": "DeliveryFailure"})
+    assert awaited()[:2] == (0, 0)  # only the lost one is still submitted, out of the last day
+    assert sample(scrape(app), "mijuntos_outbox_messages", status="submitted") == 1
 
 
 # --- the shipped web process: gunicorn with several workers ---------------------------------
