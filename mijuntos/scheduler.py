@@ -12,7 +12,7 @@ from core.logs import configure_logging
 from core.settings import Settings
 from gateway.replay import replay_job
 from mijuntos.keepalive import REDIS_LOST, keep_running
-from mijuntos.startup import check_production_or_exit
+from mijuntos.startup import check_production_or_exit, reach_redis_or_exit
 from workers.jobs import dispatch_job, plan_job, purge_job, requeue_job
 from workers.queues import SMS_QUEUE
 from workers.usage import usage_job
@@ -53,6 +53,7 @@ def scheduler_command(plan_every: int, dispatch_every: int) -> None:
     check_production_or_exit(settings)
     url, _ = redis_url(settings)
     connection = redis_client(url, blocking=True)
+    reach_redis_or_exit(connection, url)
 
     def run() -> bool:
         scheduler = build_scheduler(connection, plan_every, dispatch_every)

@@ -11,7 +11,7 @@ from core.connections import redis_client, redis_url
 from core.logs import configure_logging
 from core.settings import Settings
 from mijuntos.keepalive import REDIS_LOST, keep_running
-from mijuntos.startup import check_production_or_exit
+from mijuntos.startup import check_production_or_exit, reach_redis_or_exit
 from workers.context import configure
 from workers.queues import sms_queue
 
@@ -27,6 +27,7 @@ def worker_command(burst: bool) -> None:
     configure(settings, url)
     # The worker's own connection blocks on the queue: no short socket timeout here.
     connection = redis_client(url, blocking=True)
+    reach_redis_or_exit(connection, url)
 
     def run() -> bool:
         worker = _Worker([sms_queue(connection)], connection=connection)
@@ -38,7 +39,10 @@ def worker_command(burst: bool) -> None:
             raise
         return burst or worker.stop_asked
 
-    keep_running(run, "worker")
+    if burst:
+        run()  # once: a burst that loses Redis fails, as any one-off command does
+    else:
+        keep_running(run, "worker")
 
 
 class _Worker(Worker):

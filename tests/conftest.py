@@ -128,3 +128,13 @@ def seeded(db: Database) -> Database:
 
     seed(db)
     return db
+
+
+@pytest.fixture(autouse=True)
+def _delivery_summary_written() -> Iterator[None]:
+    """The delivery-report summary of a test is written while its log capture is open (at exit,
+    where the web writes its last one, pytest has closed the stream: a 'Logging error')."""
+    yield
+    from gateway.sms import DELIVERIES
+
+    DELIVERIES.flush()

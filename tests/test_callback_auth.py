@@ -106,3 +106,19 @@ def test_the_staff_cookie_is_secure_and_same_site_in_production(settings: Settin
     app = create_app(settings.with_(env="production", callback_secret="k", secret_key="real-secret"))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax" and app.config["SESSION_COOKIE_HTTPONLY"]
+
+
+@pytest.mark.parametrize("command", [["worker"], ["worker", "--burst"], ["scheduler"]])
+def test_a_worker_or_scheduler_that_cannot_reach_redis_at_start_says_so(tmp_path, command) -> None:
+    """Once running they outlive a lost Redis (mijuntos/keepalive.py); at start, an unreachable
+    one is a wrong REDIS_URL or a start too soon, told at once (exit status 1), password masked."""
+    from click.testing import CliRunner
+
+    from mijuntos.cli import main
+
+    env = {"MIJUNTOS_ENV": "development", "MIJUNTOS_VAR_DIR": str(tmp_path / "var"),
+           "REDIS_URL": "redis://:hunter2@127.0.0.1:1/0", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite"}
+    result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == 1, result.output
+    assert "REDIS_URL: Redis does not answer at redis://***@127.0.0.1:1/0" in result.output
+    assert "hunter2" not in result.output
