@@ -91,14 +91,21 @@ def wave(settings: Settings, seeded: Database, redis: redis_lib.Redis, redis_url
 
 
 @contextmanager
-def held_after_reading_outbox(engine: Engine) -> Iterator[tuple[threading.Event, threading.Event]]:
-    """Hold the `HELD` thread right after its first statement on the outbox, until `go` is set."""
+def held_after_reading_outbox(
+    engine: Engine, reading: str = "outbox", nth: int = 1,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Hold the `HELD` thread right after its `nth` statement with `reading` in it (by default
+    its first on the outbox), until `go` is set."""
     reached, go = threading.Event(), threading.Event()
+    seen = 0
 
     def hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.current_thread().name == HELD and "outbox" in statement and not reached.is_set():
-            reached.set()
-            go.wait(30)
+        nonlocal seen
+        if threading.current_thread().name == HELD and reading in statement and not reached.is_set():
+            seen += 1
+            if seen == nth:
+                reached.set()
+                go.wait(30)
 
     event.listen(engine, "after_cursor_execute", hold)
     try:
