@@ -7,14 +7,17 @@ The worker runs the real dispatcher at a pinned instant (the seed's pay dates ar
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis as redis_lib
 from mijuntos_dev.fake_at import FakeAT
 from rq import Queue, Worker
-from sqlalchemy import select, update
+from sqlalchemy import Engine, event, select, update
 
 from core.catalogs import load_catalog
 from core.settings import Settings
@@ -25,6 +28,7 @@ from workers.dispatch import Dispatcher
 from workers.planner import PlanReport, plan_reminders
 
 CATALOG = load_catalog()
+HELD = "held-run"  # the thread whose run is held after it read the outbox
 
 
 def at(text: str) -> dt.datetime:
@@ -84,3 +88,34 @@ def wave(settings: Settings, seeded: Database, redis: redis_lib.Redis, redis_url
         ctx = configure(configured, redis_url)
         yield Wave(seeded, ctx, fake, configured, redis)
         ctx.db.dispose()
+
+
+@contextmanager
+def held_after_reading_outbox(
+    engine: Engine, reading: str = "outbox", nth: int = 1,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Hold the `HELD` thread right after its `nth` statement with `reading` in it (by default
+    its first on the outbox), until `go` is set."""
+    reached, go = threading.Event(), threading.Event()
+    seen = 0
+
+    def hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal seen
+        if threading.current_thread().name == HELD and reading in statement and not reached.is_set():
+            seen += 1
+            if seen == nth:
+                reached.set()
+                go.wait(30)
+
+    event.listen(engine, "after_cursor_execute", hold)
+    try:
+        yield reached, go
+    finally:
+        go.set()
+        event.remove(engine, "after_cursor_execute", hold)
+
+
+def in_thread(target: Callable[[], object], name: str = "") -> threading.Thread:
+    thread = threading.Thread(target=target, name=name or None, daemon=True)
+    thread.start()
+    return thread

@@ -19,11 +19,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import redis as redis_lib
 from mijuntos_dev.fake_at import FakeAT
@@ -31,44 +29,19 @@ from rq import Queue, Worker
 from rq.cron import CronScheduler
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import func, select, update
 
 from core.privacy import mask_phone
 from core.usage_stream import stage
 from models import Database, Household, OutboxMessage, PayPoint, Query, Settlement
 from models.base import LIMA
-from tests.reminder_support import Wave, at, wave
+from tests.reminder_support import HELD, Wave, at, held_after_reading_outbox, in_thread, wave
 from tests.support import ROSA, ROSA_PHONE, STRANGER_PHONE, household
 from workers.dispatch import Dispatcher
 from workers.queues import SMS_QUEUE
 
 __all__ = ["wave"]
-HELD = "held-run"  # the thread whose run is held after it read the outbox
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def held_after_reading_outbox(engine: Engine) -> Iterator[tuple[threading.Event, threading.Event]]:
-    """Hold the `HELD` thread right after its first statement on the outbox, until `go` is set."""
-    reached, go = threading.Event(), threading.Event()
-
-    def hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.current_thread().name == HELD and "outbox" in statement and not reached.is_set():
-            reached.set()
-            go.wait(30)
-
-    event.listen(engine, "after_cursor_execute", hold)
-    try:
-        yield reached, go
-    finally:
-        go.set()
-        event.remove(engine, "after_cursor_execute", hold)
-
-
-def in_thread(target: Callable[[], object], name: str = "") -> threading.Thread:
-    thread = threading.Thread(target=target, name=name or None, daemon=True)
-    thread.start()
-    return thread
 
 
 def at_once(run: Callable[[], object], times: int = 2) -> list[Exception]:

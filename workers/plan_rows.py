@@ -7,11 +7,16 @@ operation and offset, the same no-payment period, the same change), one row carr
 naming every household by initials, and the others are `skipped` with reason `merged`. A merged
 row follows its carrier: it counts as sent when the carrier was sent, and it is the planner's
 to change again (revive, re-merge) while the carrier is not sent.
+
+A dispatcher may claim and send a row between the planner's read and its write: the planner
+writes a row only while it is still as read (`RowBook.taken`), and plans again the households
+whose rows were taken, with those on their phones (`overtaken`), from what the dispatcher left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +28,18 @@ from dialogs import choice
 from dialogs.reminders import MAX_NAMED
 from models import Household, OutboxMessage, OutboxStatus, SkipReason
 
+log = logging.getLogger("mijuntos.reminders")
 SENT = (OutboxStatus.SUBMITTED, OutboxStatus.DELIVERED)
 MERGED = SkipReason.MERGED
 # Why a planned row was withdrawn, when it may be planned again (not: its operation started).
 REVIVABLE = frozenset(SkipReason) - {SkipReason.OPERATION_STARTED}
 PLANNED = ("reminder", "notice", "change")  # the kinds of rows the planner owns
 CANCEL = "cancel|"  # the subject of a cancellation notice starts so (its kind is "change")
+# A row as the planner read it: a dispatcher's claim changes its status and attempts, an expiry
+# or an opt-out its status; the rest are the columns the planner itself writes.
+STATE = ("status", "attempts", "batch_id", "failure_reason", "final_at", "text", "recipient",
+         "send_after", "not_after", "subject")
+CHECKED = 5000  # rows checked by one statement
 
 
 def slot_of(row: OutboxMessage | dict[str, Any]) -> tuple[Any, ...]:
@@ -51,6 +62,7 @@ class RowBook:
 
     def __init__(self, s: Session, existing: Iterable[OutboxMessage], periods: list[str]) -> None:
         self.rows = list(existing)
+        self.read = {m.id: _state(m) for m in self.rows}
         self.by_key = {m.dedupe_key: m for m in self.rows}
         self.announced: dict[tuple[str | None, str | None], list[OutboxMessage]] = {}
         for m in self.rows:
@@ -104,6 +116,22 @@ class RowBook:
                 best = rank
         return best[2] if best else None
 
+    def taken(self, s: Session, changed: list[OutboxMessage]) -> set[int]:
+        """The rows of `changed` no longer as this page read them (a dispatcher claimed or sent
+        one, an opt-out withdrew it), or being changed right now; the others stay locked until
+        the page commits, so its writes land on them as read. PostgreSQL: FOR UPDATE SKIP LOCKED
+        (never waiting, so never a deadlock with a dispatcher); SQLite: the page's write lock
+        has kept every other writer out since the page read them."""
+        ids = sorted(m.id for m in changed)
+        found: dict[int, tuple[Any, ...]] = {}
+        with s.no_autoflush:  # what the database holds, not the page's changes
+            for start in range(0, len(ids), CHECKED):
+                found.update((row[0], tuple(row[1:])) for row in s.execute(
+                    select(OutboxMessage.id, *(getattr(OutboxMessage, col) for col in STATE))
+                    .where(OutboxMessage.id.in_(ids[start:start + CHECKED]))
+                    .order_by(OutboxMessage.id).with_for_update(skip_locked=True)))
+        return {i for i in ids if found.get(i) != self.read[i]}
+
     def free_key(self, base: str) -> str:
         """`base`, or `base:2`... when an announcement of that key already went out."""
         key, n = base, 1
@@ -111,6 +139,49 @@ class RowBook:
             n += 1
             key = f"{base}:{n}"
         return key
+
+
+def _state(row: OutboxMessage) -> tuple[Any, ...]:
+    return tuple(getattr(row, col) for col in STATE)
+
+
+def entangled(seed: Iterable[str], links: Iterable[tuple[str | None, str | None]]) -> set[str]:
+    """`seed` and every household planned together with one of them: households linked by a
+    phone (`links`: household and phone pairs), one link after another."""
+    phones: dict[str, set[str]] = {}
+    homes: dict[str, set[str]] = {}
+    for home, phone in links:
+        if home and phone:
+            phones.setdefault(phone, set()).add(home)
+            homes.setdefault(home, set()).add(phone)
+    found: set[str] = set()
+    todo = list(seed)
+    while todo:
+        home = todo.pop()
+        if home not in found:
+            found.add(home)
+            todo += [other for phone in homes.get(home, ()) for other in phones[phone]]
+    return found
+
+
+def overtaken(s: Session, book: RowBook, wants: list[Want], groups: dict[str, dict[str, str]]) -> set[str]:
+    """The households whose planned changes are dropped (taken out of the session): those with
+    a row taken while the page was planned, and the others on their phones (one SMS may name
+    them all). They are planned again from what the dispatcher left."""
+    changed = [m for m in book.rows if s.is_modified(m)]
+    taken = book.taken(s, changed)
+    if not taken:
+        return set()
+    again = entangled({m.hogar_id or "" for m in changed if m.id in taken},
+                      [(m.hogar_id, m.recipient) for m in book.rows]
+                      + [(w.row["hogar_id"], w.row["recipient"]) for w in wants]
+                      + [(h, phone) for phone, group in groups.items() for h in group])
+    for m in changed:
+        if m.hogar_id in again:
+            s.expunge(m)
+    log.info("planning: %s rows taken by a dispatcher while planned; %s households planned again",
+             len(taken), len(again))
+    return again
 
 
 def _is_merged(row: OutboxMessage) -> bool:

@@ -3,13 +3,15 @@
 Idempotent: one outbox row per (household, period, kind, offset), enforced by the unique
 `dedupe_key`; planning twice, or two planners at once, creates nothing new. Rows not sent yet
 follow the schedule when a re-import moves a date or a pay point; a household whose reminder
-already went out is told the new place or date by a change notice.
+already went out is told the new place or date by a change notice. A row a dispatcher claims
+while the planner works on it is left to the dispatcher (`Planner.plan_once`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +27,14 @@ from models import Database, OptOut, OutboxMessage, OutboxStatus, PayPoint, Sett
 from models.base import utcnow
 from models.outbox import withdraw_pending
 from workers.outbox_insert import ANALYZE_AFTER, analyze_outbox, insert_new
-from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, phone_groups
+from workers.plan_rows import CANCEL, MERGED, PLANNED, RowBook, Want, merge, overtaken, phone_groups
 from workers.plan_source import active_periods, ineligible, pages, settlements
 from workers.schedule import clock_for
 
 log = logging.getLogger("mijuntos.reminders")
 PAGE = 5000  # settlements a page (workers/plan_source.py pages)
 PLAN_LOCK = 0x6D6A706C616E  # "mjplan": the advisory lock a planner holds over one page
+ATTEMPTS = 3  # a page's households planned again at once, when a dispatcher overtook the page
 FOLLOWED = ("text", "recipient", "send_after", "not_after", "subject")  # re-planned columns
 # A notice (no-payment, change, cancellation) is due "now" at every run: its first due time stands.
 NOTICE_FOLLOWED = tuple(col for col in FOLLOWED if col != "send_after")
@@ -53,6 +56,11 @@ class PlanReport:
     changes: int = 0
     merged: int = 0
     periods: list[str] = field(default_factory=list)
+
+    def add(self, other: PlanReport) -> None:
+        """Count `other`'s rows too (its households and periods aside)."""
+        for name in ("created", "updated", "skipped", "changes", "merged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def line(self) -> str:
         return (f"planned periods {', '.join(self.periods) or '-'}: {self.households} households, "
@@ -170,7 +178,25 @@ class Planner:
                 ], SkipReason.OPERATION_CANCELLED
 
     def plan_page(self, rows: list[Any], periods: list[str], report: PlanReport) -> None:
+        """Plan one page of settlements; the households a dispatcher overtook, again at once."""
         report.households += len({r.hogar_id for r in rows})
+        for _ in range(ATTEMPTS):
+            rows = self.plan_once(rows, periods, report)
+            if not rows:
+                return
+        log.warning("planning: %s households left for the next run (rows taken while planned)",
+                    len({r.hogar_id for r in rows}))
+
+    def plan_once(self, rows: list[Any], periods: list[str], report: PlanReport) -> list[Any]:
+        """Plan `rows` in one transaction; the rows of the households to plan again.
+
+        A dispatcher may claim and send a row after this page read it: the page then writes
+        nothing for that household, nor for the others on its phone (one SMS may name them
+        all), and returns them to be planned again from what the dispatcher left. A reminder
+        sent meanwhile stays sent with its own text; a change or cancellation notice follows
+        as for any household told before, and a shared SMS no longer names its household.
+        """
+        tally: dict[str, PlanReport] = defaultdict(PlanReport)  # per household, added if written
         with self.db.session() as s:
             one_planner_at_a_time(s)
             # The other households on this page's shared phones are planned with them (and
@@ -198,7 +224,7 @@ class Planner:
                 withdrawn[(row.hogar_id, row.periodo)] = why
             merge(wants, groups)
             wanted_keys = {w.row["dedupe_key"] for w in wants}
-            new = [self.apply(w, report) for w in wants if not w.settled]
+            new = [self.apply(w, tally[w.row["hogar_id"]]) for w in wants if not w.settled]
             for m in book.rows:
                 # Not wanted any more, a change notice included (its place or date is stale, or
                 # the household is no longer to be texted): withdrawn before it goes out.
@@ -207,12 +233,17 @@ class Planner:
                 why = withdrawn.get((m.hogar_id or "", m.periodo or ""), SkipReason.PLAN_CHANGED)
                 if m.status == OutboxStatus.PENDING:
                     m.status, m.final_at, m.failure_reason = OutboxStatus.SKIPPED, self.now, why
-                    report.skipped += 1
+                    tally[m.hogar_id or ""].skipped += 1
                 elif m.failure_reason == MERGED:  # carried by another's SMS: now why it is not
                     m.failure_reason = why
-            fresh = [row for row in new if row is not None]
+            again = overtaken(s, book, wants, groups)  # their changes are not written
+            for hogar_id, counted in tally.items():
+                if hogar_id not in again:
+                    report.add(counted)
+            fresh = [row for row in new if row is not None and row["hogar_id"] not in again]
             if fresh:
                 report.created += insert_new(s, fresh)
+        return [r for r in rows if r.hogar_id in again]
 
     def apply(self, want: Want, report: PlanReport) -> dict[str, Any] | None:
         """Bring the existing row in line with `want`; the new row to insert, if there is none."""
