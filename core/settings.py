@@ -211,6 +211,8 @@ class Settings:
     # Where the .po catalogs are read from (and `mijuntos catalogs import` writes): the package's
     # own by default; a directory of its own keeps reviewed texts across upgrades.
     locales_dir: Path | None = None
+    # The voice line's audio prompts (core/prompts.py, docs/VOICE.md); None: var_dir / "prompts".
+    prompts_dir: Path | None = None
     database_url: str = ""
     redis_url: str = ""
     secret_key: str = field(default=DEV_SECRET, repr=False)  # secrets stay out of reprs
@@ -276,9 +278,18 @@ class Settings:
                                            for lang in ("es", "qu", "ay")):
             env.wrong("LOCALES_DIR", "must be a directory holding es.po, qu.po and ay.po",
                       str(locales))
+        prompts = Path(env.raw("PROMPTS_DIR")) if env.raw("PROMPTS_DIR") else None
+        usable = prompts or var_dir / "prompts"
+        # Given, it must be there (a typo would leave a line with no prompts); the default is made
+        # by `mijuntos prompts generate` and may not exist yet.
+        if (prompts is not None or usable.exists()) and not (
+                usable.is_dir() and os.access(usable, os.R_OK | os.X_OK)):
+            env.wrong("PROMPTS_DIR", "must be a directory the service can read (the voice line's "
+                      "audio prompts; `mijuntos prompts generate` fills it)", str(usable))
         settings = cls(
             var_dir=var_dir,
             locales_dir=locales,
+            prompts_dir=prompts,
             database_url=env.database_url("DATABASE_URL", f"sqlite:///{(var_dir / 'mijuntos.db').resolve()}"),
             redis_url=env.redis_url("REDIS_URL"),
             secret_key=env.raw("SECRET_KEY") or DEV_SECRET,
@@ -335,6 +346,11 @@ class Settings:
         if self.today is not None:
             return self.today
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def prompts_path(self) -> Path:
+        """Where the audio prompts are: PROMPTS_DIR, or the var dir's `prompts`."""
+        return self.prompts_dir or self.var_dir / "prompts"
 
     @property
     def secret_key_is_default(self) -> bool:

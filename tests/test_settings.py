@@ -27,6 +27,7 @@ VARIABLES = (
     "AT_BASE_URL", "SMS_MAX_RETRIES", "SMS_RETRY_INTERVALS", "SMS_RATE_LIMIT", "SMS_BATCH_SIZE",
     "SMS_CLAIM_SIZE", "REMINDER_OFFSETS_DAYS", "SMS_SEND_WINDOW", "REMINDER_SEND_AT",
     "SMS_CLAIM_STALE_SECONDS", "SMS_RETENTION_DAYS", "DATA_MAX_AGE_DAYS", "PHONE_CHANGE_GRACE_HOURS",
+    "PROMPTS_DIR",
 )
 
 
@@ -156,6 +157,25 @@ def test_a_var_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "var").write_text("")
     [problem] = problems({"MIJUNTOS_VAR_DIR": str(tmp_path / "var")})
     assert problem.startswith("MIJUNTOS_VAR_DIR: must be a directory")
+
+
+def test_the_prompts_dir_is_the_var_dirs_unless_given(tmp_path: Path) -> None:
+    assert Settings.from_env({"MIJUNTOS_VAR_DIR": str(tmp_path)}).prompts_path == tmp_path / "prompts"
+    assert Settings(var_dir=tmp_path).prompts_path == tmp_path / "prompts"
+    given = tmp_path / "audio"
+    given.mkdir()
+    assert Settings.from_env({"PROMPTS_DIR": str(given)}).prompts_path == given
+
+
+def test_a_prompts_dir_that_cannot_be_used_is_refused(tmp_path: Path) -> None:
+    expected = "PROMPTS_DIR: must be a directory the service can read"
+    (tmp_path / "a-file").write_text("")
+    for given in (tmp_path / "a-file", tmp_path / "not-there"):  # given, it must be there
+        [problem] = problems({"MIJUNTOS_VAR_DIR": str(tmp_path), "PROMPTS_DIR": str(given)})
+        assert problem.startswith(expected) and problem.endswith(f"got {str(given)!r}"), problem
+    (tmp_path / "prompts").write_text("")  # the default, where a file is in the way
+    [problem] = problems({"MIJUNTOS_VAR_DIR": str(tmp_path)})
+    assert problem.startswith(expected), problem
 
 
 def test_no_secret_is_echoed() -> None:
