@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "phone-changes": ("mijuntos.phone_changes_cli:phone_changes_command",
                       "Every move of a phone of record: household, when (Lima), channel, masked "
                       "phones, undone."),
+    "prompts": ("mijuntos.prompts_cli:prompts_command",
+                "The voice line's audio prompts: status (synthetic, recorded, missing, stale) and generate."),
     "reminders": ("mijuntos.reminders_cli:reminders", "Payment reminders and no-payment notices."),
     "report": ("mijuntos.report_cli:report_command",
                "Lookups by channel and UT, verifications, households reached, reminders by UT."),
