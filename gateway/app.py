@@ -10,8 +10,11 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.espeak import Espeak, espeak_binary
 from core.logs import configure_logging
+from core.prompts import PromptStore
 from core.settings import Settings, check_production
+from dialogs.speech import required_prompts
 from gateway.admin import SESSION_LIFETIME
 from gateway.admin import bp as admin_bp
 from gateway.admin_gestores import bp as admin_gestores_bp
@@ -19,6 +22,9 @@ from gateway.admin_phone_changes import bp as admin_phone_changes_bp
 from gateway.auth import CALLBACK_PREFIXES, CallbackGuard, exempt_callbacks
 from gateway.auth import install as install_auth
 from gateway.ops import install as install_ops
+from gateway.prompts import PromptFiles
+from gateway.prompts import bp as prompts_bp
+from gateway.prompts import install as install_prompts
 from gateway.services import build_services
 from gateway.simulator import bp as simulator_bp
 from gateway.sms import bp as sms_bp
@@ -75,6 +81,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["mijuntos"] = services
     install_ops(app, services)
+    # The voice line's audio (gateway/prompts.py); espeak-ng, where installed, makes the cache
+    # of dynamic texts on demand, within a voice hop's time.
+    synthesizer = Espeak(timeout_seconds=5) if espeak_binary() else None
+    install_prompts(app, PromptFiles(PromptStore(settings.prompts_path, synthesizer),
+                                     lambda: required_prompts(services.catalog)))
 
     app.register_blueprint(ussd_bp)
     app.register_blueprint(sms_bp)
@@ -82,6 +93,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_phone_changes_bp)
     app.register_blueprint(admin_gestores_bp)
     app.register_blueprint(simulator_bp)
+    app.register_blueprint(prompts_bp)
     exempt_callbacks(app, csrf)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.wsgi_app = UssdEndpoint(app.wsgi_app, services, guard)  # type: ignore[method-assign]
