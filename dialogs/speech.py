@@ -206,9 +206,16 @@ class SpeechIndex:
     def speak(self, lang: str, text: str) -> list[Prompt]:
         """A reply's text (CON/END stripped) as prompts, line by line."""
         out: list[Prompt] = []
+        twin_said: str | None = None  # a voice twin is said once for all its text's lines
         for line in text.split("\n"):
-            if line.strip():
-                out.extend(self._line(lang, line.strip()))
+            if not line.strip():
+                continue
+            found = self.match(lang, line.strip())
+            key = found[0].key if found is not None else None
+            if key is not None and key == twin_said:
+                continue
+            twin_said = key if key is not None and spoken_key(self.catalog, lang, key) != key else None
+            out.extend(self._line(lang, line.strip()))
         return out
 
     def unmatched(self, lang: str, text: str) -> list[str]:
