@@ -142,3 +142,15 @@ def test_a_malformed_callback_gets_a_4xx_with_a_reason(app: Flask, seeded: Datab
     assert bad.status_code == 400 and "callerNumber" in bad.get_data(as_text=True)
     bad = client.post("/voice", data={"isActive": "1", "callerNumber": ROSA_PHONE})
     assert bad.status_code == 400 and "sessionId" in bad.get_data(as_text=True)
+
+
+def test_the_stand_in_provider_calls_through_voice(app: Flask, seeded: Database) -> None:
+    """The development stand-in (what `mijuntos call` uses) against the real endpoint."""
+    from mijuntos_dev.fake_voice import Outcome, inbound_call
+
+    call = inbound_call("http://localhost/voice", STRANGER_PHONE,
+                        [ROSA["dni"], ROSA["dob"], "1", "0", "0"], client=app.test_client())
+    heard = " ".join(call.said)
+    assert "Marque el DNI" in heard and "Lleve su DNI" in heard and "Gracias por usar" in heard
+    assert call.outcome == Outcome.COMPLETED, call.outcome
+    assert call.final is not None and all(p.status == 200 for p in call.posts)
