@@ -218,6 +218,10 @@ class SpeechIndex:
             out.extend(self._line(lang, line.strip()))
         return out
 
+    def say(self, lang: str, key: str) -> list[Prompt]:
+        """A catalog text with no placeholders, said as its phrases (a call's own words)."""
+        return self._template(lang, key)
+
     def unmatched(self, lang: str, text: str) -> list[str]:
         """The lines of `text` that no catalog line matches (spoken as plain text)."""
         return [line for line in text.split("\n") if line.strip() and self.match(lang, line.strip()) is None]

@@ -29,6 +29,7 @@ from gateway.hops import UssdHop, normalize_phone
 from gateway.metrics import VOICE
 from gateway.services import Services
 from gateway.ussd import HopDeadline, answer
+from workers.api import queue_call_back
 
 log = logging.getLogger("mijuntos.voice")
 bp = Blueprint("voice", __name__)
@@ -136,7 +137,8 @@ def voice() -> Response:
         VOICE.labels("invalid").inc()
         return Response("bad request: sessionId missing or malformed", 400, mimetype="text/plain")
     outbound = _field(form, "direction").lower() == "outbound"
-    phone = normalize_phone(_field(form, "destinationNumber" if outbound else "callerNumber")[:32])
+    # callerNumber is the phone user's in both directions; destinationNumber is the line's.
+    phone = normalize_phone(_field(form, "callerNumber")[:32])
     if phone is None:
         VOICE.labels("invalid").inc()
         return Response("bad request: callerNumber is not a phone number", 400, mimetype="text/plain")
@@ -147,8 +149,12 @@ def voice() -> Response:
     key = key_for("voice", session_id)
     if _field(form, "isActive") == "0":
         return _ended(services, key, session_id, phone, form)
+    missed = services.settings.voice_missed_call_number
+    if missed and not outbound and _field(form, "destinationNumber") == missed:
+        return _missed(services, session_id, phone)
     try:
-        body = _step(services, key, session_id, phone, digits, request.args.get("timeout") == "1")
+        body = _step(services, key, session_id, phone, request.args.get("timeout") == "1",
+                     outbound)
     except Exception as exc:  # a caller never hears a crash, whatever broke
         if not isinstance(exc, HopDeadline):
             log.exception("voice callback failed session=%s phone=%s", session_id, mask_phone(phone))
@@ -162,6 +168,20 @@ def voice() -> Response:
     log.debug("voice callback session=%s phone=%s ms=%.1f", session_id, mask_phone(phone),
               (time.perf_counter() - started) * 1000)
     return _response(body)
+
+
+def _missed(services: Services, session_id: str, phone: str) -> Response:
+    """The missed-call line: rejected (free for her), and called back once per phone an hour."""
+    try:
+        queued = queue_call_back(services.redis, services.queue, services.settings, phone)
+    except Exception:
+        log.exception("missed call: the call back could not be queued session=%s phone=%s",
+                      session_id, mask_phone(phone))
+        queued = False
+    VOICE.labels("missed").inc()
+    log.info("missed call session=%s phone=%s call back %s", session_id, mask_phone(phone),
+             "queued" if queued else "not queued (one an hour)")
+    return _response("<Reject/>")
 
 
 def _sorry(services: Services) -> str:
@@ -184,8 +204,8 @@ def _ended(services: Services, key: str, session_id: str, phone: str,
     return _response("")
 
 
-def _step(services: Services, key: str, session_id: str, phone: str, digits: str,
-          timed_out: bool) -> str:
+def _step(services: Services, key: str, session_id: str, phone: str, timed_out: bool,
+          outbound: bool) -> str:
     voice = voice_of(services)
     call = Call.load(services.redis.get(key))
     lead: list[Prompt] = []
@@ -193,18 +213,19 @@ def _step(services: Services, key: str, session_id: str, phone: str, digits: str
         call.silences += 1
         if call.silences >= MAX_SILENCES:
             services.redis.delete(key)
-            return voice.xml(voice.index.speak("es", _text(services, "voice_goodbye")))
+            return voice.xml(voice.index.say(_lang_of(services, session_id), "voice_goodbye"))
     elif form_has_digits():
-        typed = digits.rstrip("#")
+        typed = _field(request.form, "dtmfDigits").rstrip("#")
         call.inputs.append(KEY_MAP.get(typed, typed) if len(typed) == 1 else typed)
         call.silences = 0
     hop = UssdHop(session_id=f"voice-{session_id}", service_code="voice", phone=phone,
                   network_code="", text="*".join(call.inputs))
     wire, screen = answer(services, hop, channel="voice")
-    stored = services.store.load(hop.session_id)
-    lang = stored.state.lang if stored is not None else "es"
+    lang = _lang_of(services, session_id)
     if timed_out:
-        lead = voice.index.speak(lang, _text(services, "voice_no_input", lang))
+        lead = voice.index.say(lang, "voice_no_input")
+    elif outbound and not call.inputs:  # a missed call called back: she hears who calls first
+        lead = voice.index.say(lang, "voice_call_back")
     services.redis.set(key, call.dumps(), ex=CALL_TTL)
     spoken = voice.xml(lead + voice.index.speak(lang, wire[4:]))
     if wire.startswith("END"):
@@ -226,8 +247,10 @@ def form_has_digits() -> bool:
     return "dtmfDigits" in request.form
 
 
-def _text(services: Services, key: str, lang: str = "es") -> str:
-    return services.catalog.text(lang, key)
+def _lang_of(services: Services, session_id: str) -> str:
+    """The language the call's dialog speaks now (Spanish before it knows the household)."""
+    stored = services.store.load(f"voice-{session_id}")
+    return stored.state.lang if stored is not None else "es"
 
 
 def _callback_url(*, timeout: bool = False) -> str:
