@@ -257,6 +257,11 @@ class Settings:
     # Schedule data exported longer ago than this is stale: payment screens say "Datos al DD/MM",
     # the dashboard warns (docs/USSD.md, docs/DEPLOY.md).
     data_max_age_days: int = 21
+    # The voice line (docs/VOICE.md): calls to the missed-call number are rejected (free for the
+    # caller) and called back from VOICE_NUMBER within these Lima hours; empty: no such line.
+    voice_missed_call_number: str = ""
+    voice_number: str = ""
+    voice_call_window: tuple[str, str] = ("08:00", "20:00")
     # Pins "today" on the Lima calendar (tests, training sessions on old data); None: the clock.
     today: dt.date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -332,11 +337,19 @@ class Settings:
             claim_stale_seconds=env.integer("SMS_CLAIM_STALE_SECONDS", 120, 1, unit=" seconds"),
             retention_days=env.integer("SMS_RETENTION_DAYS", 90, 1, unit=" days"),
             data_max_age_days=env.integer("DATA_MAX_AGE_DAYS", 21, 0, unit=" days"),
+            voice_missed_call_number=env.pattern("VOICE_MISSED_CALL_NUMBER", "", r"\+\d{6,15}",
+                                                 "must be a phone number in E.164, e.g. +5112345678"),
+            voice_number=env.pattern("VOICE_NUMBER", "", r"\+\d{6,15}",
+                                     "must be a phone number in E.164, e.g. +5112345678"),
+            voice_call_window=env.window("VOICE_CALL_WINDOW", ("08:00", "20:00")),
             # Long enough for a mother to notice the SMS and dial; short enough that a lost
             # phone does not keep a household's access for weeks.
             phone_change_grace_hours=env.integer("PHONE_CHANGE_GRACE_HOURS", 72, 1, 30 * 24,
                                                  unit=" hours"),
         )
+        if settings.voice_missed_call_number and not settings.voice_number:
+            env.problems.append("VOICE_NUMBER: must be set when VOICE_MISSED_CALL_NUMBER is "
+                                "(the number missed calls are called back from)")
         if env.problems:
             raise SettingsError(env.problems)
         return settings

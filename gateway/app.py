@@ -30,6 +30,7 @@ from gateway.simulator import bp as simulator_bp
 from gateway.sms import bp as sms_bp
 from gateway.ussd import UssdEndpoint
 from gateway.ussd import bp as ussd_bp
+from gateway.voice import bp as voice_bp
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -89,6 +90,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(ussd_bp)
     app.register_blueprint(sms_bp)
+    app.register_blueprint(voice_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_phone_changes_bp)
     app.register_blueprint(admin_gestores_bp)

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from core.settings import Settings
 
 log = logging.getLogger("mijuntos.auth")
-CALLBACK_PREFIXES = ("/ussd", "/sms/")
+CALLBACK_PREFIXES = ("/ussd", "/sms/", "/voice")
 
 
 class CallbackGuard:

@@ -31,7 +31,11 @@ LOCKOUTS = Counter("mijuntos_dob_lockouts", "DNIs locked by a wrong date of birt
                    "DOB_MAX_ATTEMPTS", ["channel"])
 DNI_LIMIT = Counter("mijuntos_dni_limit_refusals", "Phones refused a new DNI over "
                     "MAX_DNIS_PER_PHONE_PER_DAY", ["channel"])
-PROCESS_METRICS = (REQUESTS, LATENCY, HOPS, LOOKUPS, LOCKOUTS, DNI_LIMIT)
+VOICE = Counter("mijuntos_voice_callbacks", "Voice call callbacks by outcome (answered, ended: the "
+                "final notification, failed: the spoken 'service unavailable', missed: a missed call "
+                "rejected, invalid: 4xx)",
+                ["outcome"])
+PROCESS_METRICS = (REQUESTS, LATENCY, HOPS, LOOKUPS, LOCKOUTS, DNI_LIMIT, VOICE)
 USSD_ROUTE = "/ussd"
 
 

@@ -58,7 +58,7 @@ def recent_changes(
 # The `undone_by` of a later move closed by the undo of an earlier one (not a channel).
 SUPERSEDED = "superseded"
 CHANNELS: dict[str, str] = {Channel.USSD: "USSD", Channel.SIMULATOR: "simulador", Channel.SMS: "SMS",
-                             Channel.GESTOR: "gestor (consulta asistida)",
+                             Channel.GESTOR: "gestor (consulta asistida)", Channel.VOICE: "voz",
                              SUPERSEDED: "por deshacer uno anterior"}
 NOTICE_STATES: dict[str, str] = {OutboxStatus.PENDING: "en cola", OutboxStatus.SENDING: "enviando",
                                  OutboxStatus.SUBMITTED: "enviado", OutboxStatus.DELIVERED: "entregado",

@@ -16,6 +16,7 @@ class Channel(StrEnum):
     SMS = "sms"
     SIMULATOR = "sim"  # the browser simulator: demos and training, not the programme's usage
     GESTOR = "gestor"  # an assisted lookup: a gestor's phone, consulting for a titular
+    VOICE = "voice"  # the voice line: the same dialog, spoken, with the keypad
 
 
 # The usage reports (models/reports.py) count real callers only, one column per channel, in
@@ -27,7 +28,7 @@ CALLER_CHANNELS = tuple(c for c in Channel if c not in NOT_CALLERS)
 # How a report, its CSV's readers and the dashboard name each channel.
 CHANNEL_NAMES: dict[str, str] = {
     Channel.USSD: "USSD", Channel.SMS: "SMS", Channel.SIMULATOR: "simulador",
-    Channel.GESTOR: "gestor",
+    Channel.GESTOR: "gestor", Channel.VOICE: "voz",
 }
 
 

@@ -27,7 +27,7 @@ VARIABLES = (
     "AT_BASE_URL", "SMS_MAX_RETRIES", "SMS_RETRY_INTERVALS", "SMS_RATE_LIMIT", "SMS_BATCH_SIZE",
     "SMS_CLAIM_SIZE", "REMINDER_OFFSETS_DAYS", "SMS_SEND_WINDOW", "REMINDER_SEND_AT",
     "SMS_CLAIM_STALE_SECONDS", "SMS_RETENTION_DAYS", "DATA_MAX_AGE_DAYS", "PHONE_CHANGE_GRACE_HOURS",
-    "PROMPTS_DIR",
+    "VOICE_MISSED_CALL_NUMBER", "VOICE_NUMBER", "VOICE_CALL_WINDOW", "PROMPTS_DIR",
 )
 
 
@@ -272,3 +272,15 @@ def test_wsgi_alone_stops_gunicorn_with_the_message(tmp_path: Path) -> None:
     assert done.returncode == 4, done.stderr
     assert f"mijuntos web: cannot start: settings: {PROD}" in done.stderr
     assert "App failed to load" in done.stderr
+
+
+def test_the_missed_call_line_needs_the_number_it_calls_back_from() -> None:
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"VOICE_MISSED_CALL_NUMBER": "+5111880000"})
+    assert "VOICE_NUMBER: must be set when VOICE_MISSED_CALL_NUMBER is" in str(exc.value)
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"VOICE_NUMBER": "1880", "VOICE_CALL_WINDOW": "20:00-08:00"})
+    assert "VOICE_NUMBER: must be a phone number in E.164" in str(exc.value)
+    assert "VOICE_CALL_WINDOW: must start before it ends" in str(exc.value)
+    both = Settings.from_env({"VOICE_MISSED_CALL_NUMBER": "+5111880000", "VOICE_NUMBER": "+5111880001"})
+    assert both.voice_number == "+5111880001" and both.voice_call_window == ("08:00", "20:00")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from workers.broadcast import Draft, claim, count, enqueue, job_id, load, save_draft, unclaim
 from workers.queues import SMS_QUEUE, enqueue_send, sms_queue
 from workers.usage import drain_before_counting
+from workers.voice_calls import queue_call_back
 
 __all__ = [
     "SMS_QUEUE", "Draft", "claim", "count", "drain_before_counting", "enqueue", "enqueue_send",
-    "job_id", "load", "save_draft", "sms_queue", "unclaim",
+    "job_id", "load", "queue_call_back", "save_draft", "sms_queue", "unclaim",
 ]

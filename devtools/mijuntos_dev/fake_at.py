@@ -3,6 +3,8 @@
 Point an `africastalking.SMS.SMSService` at it with `service._baseUrl = fake.base_url`. It answers
 `POST /version1/messaging` as the live API does, posts delivery reports and opt-outs to the
 service's callbacks, and injects failures on demand (from Python or `POST /_control/faults`).
+It also answers the voice API's `POST /call` (`fake.voice`, a `FakeVoice`: point a
+`VoiceService` at `fake.voice_base_url`), ringing each callee back on `voice_url`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from core.privacy import mask_phone
 from mijuntos_dev.fake_at_dlr import Callbacks, dlr_form
 from mijuntos_dev.fake_at_state import Faults, Ledger, SendRequest
+from mijuntos_dev.fake_voice import FakeVoice
 
 FAILURES = ("Failed", "Rejected")
 ACCEPTED = (100, 101, 102)
@@ -56,6 +59,8 @@ class FakeAT:
         api_key: str | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
         keep_messages: bool = True,
+        voice_url: str | None = None,
+        on_voice: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.callback_url = callback_url
         self.optout_url = optout_url
@@ -64,12 +69,18 @@ class FakeAT:
         self.on_message = on_message
         self.ledger = Ledger(log_path, keep_messages=keep_messages)
         self.callbacks = Callbacks(dlr_delay)
+        self.voice = FakeVoice(voice_url, username, api_key, on_activity=on_voice)
         self.root_url = ""
 
     @property
     def base_url(self) -> str:
         """What to set an SMSService's `_baseUrl` to."""
         return self.root_url + "/version1"
+
+    @property
+    def voice_base_url(self) -> str:
+        """What to set a VoiceService's `_baseUrl` to (the live one is a host of its own)."""
+        return self.root_url
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -135,9 +146,10 @@ class FakeAT:
             )
 
     def reset(self) -> None:
-        """Clear faults, planned delivery reports and recorded messages."""
+        """Clear faults, planned delivery reports and recorded messages (and calls)."""
         self.ledger.reset()
         self.callbacks.clear()
+        self.voice.reset()
 
     # -- delivery reports and opt-outs --------------------------------------------------------
 
@@ -188,8 +200,9 @@ class FakeAT:
         self.callbacks.later(self.callback_url, forms)
 
     def close(self) -> None:
-        """Stop the delivery-report thread and wake any delayed request."""
+        """Stop the delivery-report thread, wake any delayed request, stop ringing."""
         self.callbacks.close()
+        self.voice.close()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -201,6 +214,8 @@ class FakeAT:
         route = (request.method, request.path.rstrip("/"))
         if route == ("POST", "/version1/messaging"):
             return self._messaging(request)
+        if route in (("POST", "/call"), ("GET", "/_calls")):
+            return self.voice.dispatch(request)
         if route == ("GET", "/_messages"):
             return _json(self.messages)
         if route == ("GET", "/_stats"):
@@ -290,6 +305,18 @@ def message_line(entry: dict[str, Any]) -> str:
     return f"{entry['time']} from={entry['from'] or '-'} to={to} parts={entry['parts']} {text}"
 
 
+def voice_line(kind: str, entry: dict[str, Any]) -> str:
+    """One stdout line for a voice API request or an outbound call played: masked numbers."""
+    if kind == "request":
+        if entry["http_status"] != 200:
+            return f"{entry['time']} call {entry['http_status']} refused: {entry.get('error', '')}"
+        to = ", ".join(f"{mask_phone(e['phoneNumber'])} {e['status']}" for e in entry["entries"])
+        return f"{entry['time']} call from={entry['from']} to=[{to}]"
+    problem = f" ({'; '.join(entry['errors'])})" if entry["errors"] else ""
+    return (f"call to {mask_phone(entry['callerNumber'])} ended: {entry['outcome']}, "
+            f"{len(entry['said'])} prompts{problem}")
+
+
 @click.command("fake-at")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True)
@@ -297,6 +324,8 @@ def message_line(entry: dict[str, Any]) -> str:
     "--callback-url", default=None, help="delivery reports go here, e.g. http://127.0.0.1:5000/sms/delivery"
 )
 @click.option("--optout-url", default=None, help="opt-out notifications go here")
+@click.option("--voice-url", default=None,
+              help="outbound calls (POST /call) ring back here, e.g. http://127.0.0.1:5000/voice")
 @click.option(
     "--log",
     "log_path",
@@ -315,6 +344,7 @@ def fake_at_command(
     port: int,
     callback_url: str | None,
     optout_url: str | None,
+    voice_url: str | None,
     log_path: Path | None,
     dlr_delay: float,
     count_only: bool,
@@ -326,11 +356,17 @@ def fake_at_command(
         click.echo(message_line(entry))
         sys.stdout.flush()
 
+    def show_voice(kind: str, entry: dict[str, Any]) -> None:
+        click.echo(voice_line(kind, entry))
+        sys.stdout.flush()
+
     fake = FakeAT(callback_url, optout_url, log_path, dlr_delay, on_message=None if count_only else show,
-                  keep_messages=not count_only)
+                  keep_messages=not count_only, voice_url=voice_url,
+                  on_voice=None if count_only else show_voice)
     server = make_server(host, port, fake, threaded=True)
     fake.root_url = f"http://{host}:{server.server_port}"
-    click.echo(f"fake Africa's Talking listening on {fake.base_url} (set the SDK's _baseUrl to it)")
+    click.echo(f"fake Africa's Talking listening on {fake.base_url} (set the SDK's _baseUrl to it; "
+               f"a VoiceService's to {fake.voice_base_url})")
     sys.stdout.flush()
     try:
         server.serve_forever()
