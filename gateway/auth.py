@@ -14,6 +14,9 @@ from core.settings import Settings
 
 log = logging.getLogger("mijuntos.auth")
 CALLBACK_PREFIXES = ("/ussd", "/sms/", "/voice")
+# Under /voice but no callback: the prompts' audio, fetched by the provider without a key and
+# from wherever its media servers are (gateway/prompts.py; public texts only).
+PUBLIC_PREFIXES = ("/voice/prompts/",)
 
 
 class CallbackGuard:
@@ -48,7 +51,7 @@ def install(app: Flask, guard: CallbackGuard) -> None:
 
     @app.before_request
     def _guard() -> Response | None:
-        if not request.path.startswith(CALLBACK_PREFIXES):
+        if not request.path.startswith(CALLBACK_PREFIXES) or request.path.startswith(PUBLIC_PREFIXES):
             return None
         refused = guard.refusal(request.path, request.args.get("key", ""), request.remote_addr)
         if refused:
