@@ -2,7 +2,7 @@
 
 Layout (docs/VOICE.md, "Audio prompts"), under `PROMPTS_DIR`:
 
-    <lang>/<name>.wav         a phrase (lang es, qu, ay; name as `main_menu.0`, `voice_digit_5`)
+    <lang>/<name>.wav         a phrase (lang es, qu, ay; name as `main_menu.0`, `reason_OTRO`)
     <lang>/synthetic.json     what the project synthesized there: name -> sha256, text, voice
     <lang>/cache/<digest>.wav dynamic text (a pay point's name, an address), made on demand
     <lang>/cache/<digest>.txt the text it says
@@ -34,7 +34,8 @@ from dialogs.texts import LANGUAGES
 
 log = logging.getLogger("mijuntos.prompts")
 
-NAME = re.compile(r"[a-z0-9_]+(\.[0-9]+)?")
+# A catalog key (reason codes are upper case: `reason_INC_SALUD`), then `.N` for its Nth piece.
+NAME = re.compile(r"[A-Za-z0-9_]+(\.[0-9]+)?")
 DIGEST = re.compile(r"[0-9a-f]{32}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -118,7 +119,7 @@ def check_lang(lang: str) -> str:
 
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
-        raise PromptError(f"name: must be letters a-z, digits and _ with an optional .N, got {name!r}")
+        raise PromptError(f"name: must be ASCII letters, digits and _ with an optional .N, got {name!r}")
     return name
 
 
