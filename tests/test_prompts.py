@@ -26,8 +26,10 @@ import pytest
 import redis as redis_lib
 from click.testing import CliRunner, Result
 from flask import Flask
+from mijuntos_dev.fake_voice_http import prompt_text
 
 import core.prompts
+from core.catalogs import load_catalog
 from core.espeak import Espeak, espeak_binary
 from core.prompts import (
     AYMARA_STAND_IN,
@@ -41,7 +43,7 @@ from core.prompts import (
     text_from_header,
 )
 from core.settings import Settings, SettingsError
-from dialogs.speech import Required
+from dialogs.speech import Required, required_prompts
 from gateway.app import create_app
 from gateway.prompts import EXTENSION, TEXT_HEADER, PlayUrls, PromptFiles, cached_url, phrase_url
 from mijuntos.cli import main
@@ -193,7 +195,8 @@ CANNED = """
 import sys
 from pathlib import Path
 from core.prompts import PromptStore
-from dialogs.speech import Required
+from core.catalogs import load_catalog
+from dialogs.speech import Required, required_prompts
 
 class Canned:  # the bytes espeak-ng made for the text, read back (no espeak-ng under the limit)
     def synthesize(self, voice, text):
@@ -233,9 +236,9 @@ def test_a_generate_cut_off_midway_leaves_the_file_in_place_synthetic(store: Pro
 
 @pytest.mark.parametrize("lang, name", [
     ("es", "../es/main_menu.0"), ("es", "../../etc/passwd"), ("es", "/etc/passwd"), ("es", "a/b"),
-    ("es", "Main_menu"), ("es", "main_menu.0.1"), ("es", "main_menu.x"), ("es", ""), ("es", "."),
-    ("es", "main menu"), ("es", "main_menu.0\x00"), ("..", "es"), ("ES", "main_menu.0"), ("xx", "a"),
-    ("", "main_menu.0"),
+    ("es", "main-menu"), ("es", "menú"), ("es", "main_menu.0.1"), ("es", "main_menu.x"), ("es", ""),
+    ("es", "."), ("es", "main menu"), ("es", "main_menu.0\x00"), ("..", "es"), ("ES", "main_menu.0"),
+    ("xx", "a"), ("", "main_menu.0"),
 ])
 def test_a_name_or_language_outside_the_pattern_is_refused(tmp_path: Path, lang: str, name: str) -> None:
     store = PromptStore(tmp_path / "prompts")
@@ -329,7 +332,7 @@ def test_the_cache_keeps_the_most_recently_used(tmp_path: Path, espeak: Espeak,
 def web(tmp_path: Path, redis_url: str, redis: redis_lib.Redis, store: PromptStore) -> Iterator[Flask]:
     settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path}/web.db",
                         redis_url=redis_url, secret_key="test-secret", prompts_dir=store.root,
-                        callback_secret="a-callback-key")
+                        callback_secret="a-callback-key", callback_networks=("10.9.0.0/16",))
     app = create_app(settings)
     app.testing = True
     yield app
@@ -344,6 +347,7 @@ def use_required(app: Flask, items: Sequence[Required]) -> None:
 def test_a_phrase_is_served_with_its_text_and_a_long_cache(web: Flask, store: PromptStore) -> None:
     store.generate(ITEMS)
     client = web.test_client()  # no key: the provider fetches these as any client
+    assert client.post("/voice", data={"isActive": "1"}).status_code == 403  # callbacks need it
     got = client.get("/voice/prompts/es/main_menu.0.wav")
     assert got.status_code == 200 and got.mimetype == "audio/wav"
     assert got.data == (store.root / "es" / "main_menu.0.wav").read_bytes()
@@ -354,7 +358,7 @@ def test_a_phrase_is_served_with_its_text_and_a_long_cache(web: Flask, store: Pr
     quechua = client.get("/voice/prompts/qu/main_menu.0.wav")
     # On the wire, the text's UTF-8 bytes: what the stand-in provider reads back.
     raw = quechua.headers[TEXT_HEADER].encode("latin-1")
-    assert raw == MENU_QU.encode("utf-8") and text_from_header(quechua.headers[TEXT_HEADER]) == MENU_QU
+    assert raw == MENU_QU.encode("utf-8") and prompt_text(quechua.headers[TEXT_HEADER]) == MENU_QU
     with web.test_request_context(base_url="https://voz.example.org"):
         assert phrase_url("qu", "main_menu.0") == "https://voz.example.org/voice/prompts/qu/main_menu.0.wav"
         urls = PlayUrls()  # what <Play> points at: the file if there is one, else None (Say)
@@ -386,7 +390,8 @@ def test_a_recording_is_served_with_the_catalogs_text_or_none(web: Flask, store:
 
 @pytest.mark.parametrize("path", [
     "/voice/prompts/xx/main_menu.0.wav", "/voice/prompts/ES/main_menu.0.wav",
-    "/voice/prompts/es/nothing_here.wav", "/voice/prompts/es/Main_menu.0.wav",
+    "/voice/prompts/es/nothing_here.wav", "/voice/prompts/es/main-menu.0.wav",
+    "/voice/prompts/es/Main_menu.0.wav",
     "/voice/prompts/es/..%2F..%2Fsecret.wav", "/voice/prompts/es/%2e%2e.wav",
     "/voice/prompts/../secret.wav", "/voice/prompts/es/main_menu.0", "/voice/prompts/es/synthetic.json",
     "/voice/prompts/es/synthetic.wav", "/voice/prompts/es/cache/notadigest.wav",
@@ -514,4 +519,21 @@ def test_a_bad_name_from_the_catalog_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "prompts"
     folder.mkdir()
     done = run(["status"], folder, [Required("es", "../up", "x")])
-    assert done.exit_code == 1 and "name: must be letters a-z" in done.output
+    assert done.exit_code == 1 and "name: must be ASCII letters, digits and _" in done.output
+
+
+def test_status_reads_the_catalog_the_service_speaks_with(tmp_path: Path) -> None:
+    """Without a list given, the phrases are the catalog's (TRANSLATIONS: drafts too, here): every
+    name it makes is one the folder accepts, and an empty folder misses them all."""
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    required = required_prompts(load_catalog(drafts=True))
+    per_lang = Counter(r.lang for r in required)
+    assert set(per_lang) == {"es", "qu", "ay"}
+    done = CliRunner().invoke(main, ["prompts", "status"], env={
+        "PROMPTS_DIR": str(folder), "MIJUNTOS_VAR_DIR": str(tmp_path / "var"), "TRANSLATIONS": "drafts",
+        "LOCALES_DIR": None})
+    assert done.exit_code == 1, done.output
+    assert f"{len(required)} prompts" in done.output
+    for lang, count in per_lang.items():
+        assert counts_line(lang, missing=count) in done.output
