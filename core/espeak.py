@@ -3,7 +3,7 @@
 The text goes in on stdin (never on a command line, where a text starting with `-` would be an
 option) and the WAV comes back through a file of its own: written to a pipe, espeak-ng cannot go
 back to fill in the header's lengths. What it wrote is checked and written again in the house
-format (16-bit mono, core.prompts.SAMPLE_RATE), so every prompt can be joined to the others.
+format (16-bit mono, core.prompt_audio.SAMPLE_RATE), so every prompt can be joined to the others.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 import wave
 from pathlib import Path
 
-from core.prompts import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, SynthesisError, Voice
+from core.prompt_audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, SynthesisError, Voice
 
 BINARY = "espeak-ng"
 MISSING = "espeak-ng is not installed (Debian: apt-get install espeak-ng)"

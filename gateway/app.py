@@ -84,7 +84,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     install_ops(app, services)
     # The voice line's audio (gateway/prompts.py); espeak-ng, where installed, makes the cache
     # of dynamic texts on demand, within a voice hop's time.
-    synthesizer = Espeak(timeout_seconds=5) if espeak_binary() else None
+    synthesizer = Espeak(timeout_seconds=2) if espeak_binary() else None
     install_prompts(app, PromptFiles(PromptStore(settings.prompts_path, synthesizer),
                                      lambda: required_prompts(services.catalog)))
 

@@ -2,10 +2,10 @@
 the voice line's `<Play url=...>` points at (docs/VOICE.md, "Audio prompts").
 
 No callback key: the provider fetches these as any client would. Nothing private is served: a
-phrase is a catalog text, and a cached file is a place name or an address (core/prompts.py,
-`PromptStore.cached`), never a DNI, a date of birth or an amount. Each answer carries the text
+phrase is a catalog text, and a cached file is a place name or an address
+(core/prompt_cache.py), never a DNI, a date of birth or an amount. Each answer carries the text
 it says in `X-Prompt-Text` (its UTF-8 bytes, as the stand-in provider reads it; ASCII text as it
-is: core.prompts.header_text), absent for a recording no phrase of the catalog names.
+is: core.prompt_audio.header_text), absent for a recording no phrase of the catalog names.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, send_file, url_for
 
-from core.prompts import PromptError, PromptStore, header_text
+from core.prompt_audio import PromptError, header_text
+from core.prompts import PromptStore
 from dialogs.speech import Required
 from gateway.http import plain
 
@@ -93,10 +94,10 @@ def phrase(lang: str, name: str) -> Response:
 def cached(lang: str, digest: str) -> Response:
     """A dynamic text's file, made by `PromptStore.cached`."""
     store = _files().store
-    path = store.cached_path(lang, digest)
+    path = store.cache.path(lang, digest)
     if path is None:
         return plain("not found", 404)
-    response = _audio(path, store.cached_text(lang, digest), CACHED_MAX_AGE)
+    response = _audio(path, store.cache.text(lang, digest), CACHED_MAX_AGE)
     response.cache_control.immutable = True
     return response
 

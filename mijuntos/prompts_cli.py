@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from core.catalogs import catalog_for
 from core.espeak import MISSING, Espeak, espeak_binary
-from core.prompts import PromptError, PromptStore, Status, wav_problem
+from core.prompt_audio import PromptError, wav_problem
+from core.prompts import PromptStore, Status
 from core.settings import Settings
 from dialogs.speech import Required, required_prompts
 from dialogs.texts import LANGUAGES

@@ -28,20 +28,19 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from mijuntos_dev.fake_voice_http import prompt_text
 
-import core.prompts
+import core.prompt_cache
 from core.catalogs import load_catalog
 from core.espeak import Espeak, espeak_binary
-from core.prompts import (
+from core.prompt_audio import (
     AYMARA_STAND_IN,
-    CACHE_MAX_CHARS,
     SAMPLE_RATE,
     PromptError,
-    PromptStore,
-    Status,
     Voice,
     header_text,
     text_from_header,
 )
+from core.prompt_cache import CACHE_MAX_CHARS
+from core.prompts import PromptStore, Status
 from core.settings import Settings, SettingsError
 from dialogs.speech import Required, required_prompts
 from gateway.app import create_app
@@ -257,7 +256,7 @@ def test_a_link_leading_out_of_the_folder_is_not_followed(tmp_path: Path) -> Non
     (store.root / "es" / "main_menu.wav").symlink_to(secret)
     (store.root / "es" / "cache" / f"{'a' * 32}.wav").symlink_to(secret)
     assert store.find("es", "main_menu") is None
-    assert store.cached_path("es", "a" * 32) is None
+    assert store.cache.path("es", "a" * 32) is None
     assert store.status([Required("es", "main_menu", "x")]) == {("es", "main_menu"): Status.MISSING}
 
 
@@ -292,7 +291,7 @@ def test_a_text_is_synthesized_once_per_language_and_kept(tmp_path: Path, espeak
     first = store.cached("es", PLACE)
     assert first is not None and first.parent == store.root / "es" / "cache"
     assert store.cached("es", PLACE) == first and counting.calls == 1
-    assert store.cached_text("es", first.stem) == PLACE
+    assert store.cache.text("es", first.stem) == PLACE
     quechua = store.cached("qu", PLACE)
     assert quechua is not None and quechua != first and counting.calls == 2
     assert store.cached("es", PLACE + ".") != first  # another text, another file
@@ -308,7 +307,7 @@ def test_a_text_is_synthesized_once_per_language_and_kept(tmp_path: Path, espeak
 
 def test_the_cache_keeps_the_most_recently_used(tmp_path: Path, espeak: Espeak,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core.prompts, "CACHE_MAX_FILES", 5)
+    monkeypatch.setattr(core.prompt_cache, "CACHE_MAX_FILES", 5)
     store = PromptStore(tmp_path / "prompts", espeak)
     paths = []
     for n in range(5):
