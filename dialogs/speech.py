@@ -44,6 +44,9 @@ MASKED = re.compile(r"^\*{3} \*{3} (\d{3})$")
 KEYS = re.compile(r"^\+?[0-9*#][0-9*# -]*$")  # a helpline, a service code, digits
 NUMBER_SLOTS = frozenset({"count", "left", "minutes", "hours", "cap"})
 DIGIT_NAMES = {"*": "star", "#": "hash"}
+# On a call a menu takes one key: these stand for the screens' two-key options (gateway/voice.py).
+ONE_KEY = {"*": "00", "9": "98"}
+_SAID_AS = {two: one for one, two in ONE_KEY.items()}
 NUMBERS = tuple(range(0, 60)) + tuple(range(100, 1001, 100))  # voice_num_N in every language
 YEARS = tuple(range(2024, 2033))  # voice_year_N
 # What a placeholder holds when it is data, so that a line is read back with the values in their
@@ -260,7 +263,7 @@ class SpeechIndex:
             elif piece.name == "label":
                 out.append(label)
             else:
-                out.extend(self.digits(lang, digit))
+                out.extend(self.digits(lang, _SAID_AS.get(digit, digit)))
         return out
 
     def _value(self, lang: str, slot: str, value: str) -> list[Prompt]:

@@ -24,7 +24,7 @@ from flask import Blueprint, Response, current_app, request
 from core.keys import key_for
 from core.privacy import mask_phone
 from dialogs.screens import SCREENS
-from dialogs.speech import Phrase, Prompt, SpeechIndex, required_prompts
+from dialogs.speech import ONE_KEY, Phrase, Prompt, SpeechIndex, required_prompts
 from gateway.hops import UssdHop, normalize_phone
 from gateway.metrics import VOICE
 from gateway.services import Services
@@ -37,8 +37,6 @@ bp = Blueprint("voice", __name__)
 CALL_TTL = 3600  # a call's keypad inputs, kept while it lasts
 MENU_TIMEOUT, ENTRY_TIMEOUT = 10, 20  # seconds GetDigits waits
 MAX_SILENCES = 2  # no key twice in a row: goodbye
-# One key on a menu stands for the screen's two-key options.
-KEY_MAP = {"*": "00", "9": "98"}
 _SESSION = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _DIGITS = re.compile(r"^[0-9*#]{0,32}$")
 
@@ -216,7 +214,7 @@ def _step(services: Services, key: str, session_id: str, phone: str, timed_out: 
             return voice.xml(voice.index.say(_lang_of(services, session_id), "voice_goodbye"))
     elif form_has_digits():
         typed = _field(request.form, "dtmfDigits").rstrip("#")
-        call.inputs.append(KEY_MAP.get(typed, typed) if len(typed) == 1 else typed)
+        call.inputs.append(ONE_KEY.get(typed, typed) if len(typed) == 1 else typed)
         call.silences = 0
     hop = UssdHop(session_id=f"voice-{session_id}", service_code="voice", phone=phone,
                   network_code="", text="*".join(call.inputs))
