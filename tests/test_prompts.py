@@ -26,6 +26,7 @@ import pytest
 import redis as redis_lib
 from click.testing import CliRunner, Result
 from flask import Flask
+from mijuntos_dev.fake_voice import inbound_call
 from mijuntos_dev.fake_voice_http import prompt_text
 
 import core.prompt_cache
@@ -45,8 +46,11 @@ from core.settings import Settings, SettingsError
 from dialogs.speech import Required, required_prompts
 from gateway.app import create_app
 from gateway.prompts import EXTENSION, TEXT_HEADER, PlayUrls, PromptFiles, cached_url, phrase_url
+from gateway.voice import Voice as VoiceLine
 from mijuntos.cli import main
 from mijuntos.prompts_cli import Inputs
+from models import Database
+from tests.support import ROSA_PHONE
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = os.environ.get("VOICE_REQUIRED") == "1"
@@ -536,3 +540,50 @@ def test_status_reads_the_catalog_the_service_speaks_with(tmp_path: Path) -> Non
     assert f"{len(required)} prompts" in done.output
     for lang, count in per_lang.items():
         assert counts_line(lang, missing=count) in done.output
+
+
+# --- a call through /voice, played from the files ------------------------------------------
+
+
+class Asked:
+    """A voice line with no files that notes which phrases and texts a call asked for."""
+
+    def __init__(self) -> None:
+        self.phrases: set[tuple[str, str]] = set()
+        self.texts: set[str] = set()
+
+    def phrase(self, lang: str, name: str) -> str | None:
+        self.phrases.add((lang, name))
+        return None
+
+    def text(self, lang: str, value: str) -> str | None:
+        self.texts.add(value)
+        return None
+
+
+def test_a_call_played_from_the_files_is_heard_as_said(app: Flask, seeded: Database, espeak: Espeak,
+                                                       tmp_path: Path) -> None:
+    """Rosa's call (her phone of record, then 1: her next payment) with every prompt said, then
+    with the files: the stand-in provider hears the same words, now from `<Play>` of the phrases
+    and of the pay point's cached file, and joins them into one WAV."""
+    services = app.extensions["mijuntos"]
+    asked = Asked()
+    app.extensions["mijuntos_voice"] = VoiceLine.build(services, asked)
+    spoken = inbound_call("http://localhost/voice", ROSA_PHONE, ["1"], client=app.test_client())
+    assert asked.phrases and asked.texts and all(p.kind == "say" for p in spoken.prompts)
+
+    store = app.extensions[EXTENSION].store
+    wanted = [r for r in required_prompts(services.catalog) if (r.lang, r.name) in asked.phrases]
+    assert len(wanted) == len(asked.phrases)  # every phrase a call asks for is in the prompt set
+    store.generate(wanted)
+    app.extensions["mijuntos_voice"] = VoiceLine.build(services, PlayUrls())
+    services.redis.flushdb()  # no offer to resume the first call: the same call again
+    played = inbound_call("http://localhost/voice", ROSA_PHONE, ["1"], client=app.test_client())
+    assert played.said == spoken.said
+    plays = [p for p in played.prompts if p.kind == "play"]
+    assert len(plays) >= len(asked.phrases)
+    assert any("/cache/" in (p.url or "") for p in plays)  # the pay point, from the cache
+    # What is still said is what is never a file: a person's name.
+    phrase_texts = {r.text for r in wanted}
+    assert all(p.text not in phrase_texts for p in played.prompts if p.kind == "say")
+    assert played.write_wav(tmp_path / "call.wav") > 1.0
