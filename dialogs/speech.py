@@ -33,8 +33,9 @@ WORDY = re.compile(r"[A-Za-z0-9ñÑüÜ]")
 VOICE = "voice_"  # keys said instead of their screen's text, and the spoken vocabulary
 # Texts never spoken: SMS only.
 NOT_SPOKEN = ("sms_", "category_", "reminder_")
-# Person names are said by the provider's voice, never written into a cached audio file.
-PERSON_SLOTS = frozenset({"name", "member", "initials"})
+# Said by the provider's voice, never written into a cached (public) audio file: people's names
+# and a member's co-responsibility detail (health or school).
+PERSON_SLOTS = frozenset({"name", "member", "initials", "detail"})
 
 DATE = re.compile(r"^(\d{2})/(\d{2})(?:/(\d{4}))?$")
 TIME = re.compile(r"^(\d{2}):(\d{2})$")
@@ -71,7 +72,8 @@ class Phrase:
 
 @dataclass(frozen=True)
 class Text:
-    """Dynamic text, spoken as it is written; `person`: a person's name (never cached)."""
+    """Dynamic text, spoken as it is written; `person`: a person's name or a member's detail
+    (never cached as a file)."""
 
     lang: str
     value: str

@@ -27,6 +27,7 @@ from dialogs.screens import SCREENS
 from dialogs.speech import ONE_KEY, Phrase, Prompt, SpeechIndex, required_prompts
 from gateway.hops import UssdHop, normalize_phone
 from gateway.metrics import VOICE
+from gateway.prompts import PlayUrls
 from gateway.services import Services
 from gateway.ussd import HopDeadline, answer
 from workers.api import queue_call_back
@@ -93,7 +94,7 @@ class Voice:
 def voice_of(services: Services) -> Voice:
     found = current_app.extensions.get("mijuntos_voice")
     if found is None:
-        found = current_app.extensions["mijuntos_voice"] = Voice.build(services)
+        found = current_app.extensions["mijuntos_voice"] = Voice.build(services, PlayUrls())
     return found  # type: ignore[no-any-return]
 
 

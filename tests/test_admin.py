@@ -41,7 +41,7 @@ def test_dashboard_needs_a_login_and_shows_real_numbers(app: Flask, seeded, staf
     traffic(app)
     today = lima_date(utcnow())  # the traffic's day: the app's own today is pinned (TEST_TODAY)
     html = staff.get(f"/admin/?from={today}&to={today}").get_data(as_text=True)
-    assert "Consultas: <strong>3</strong>" in html and "(USSD 2, SMS 1, gestor 0)" in html
+    assert "Consultas: <strong>3</strong>" in html and "(USSD 2, SMS 1, gestor 0, voz 0)" in html
     assert "verificadas 3" in html and "hogares 2" in html
     assert '<svg class="chart"' in html and "cdn" not in html.lower()
     assert 'data-series="USSD" data-value="1"' in html  # PIURA and PUNO: one USSD lookup each
@@ -54,7 +54,7 @@ def test_report_cli_and_csv(app: Flask, seeded: Database, monkeypatch) -> None:
     monkeypatch.setenv("REDIS_URL", app.extensions["mijuntos"].settings.redis_url)
     today = lima_date(utcnow()).isoformat()
     out = CliRunner().invoke(main, ["report", "--from", today, "--to", today]).output
-    assert "lookups: 3 (USSD 2, SMS 1, gestor 0)" in out and "households reached: 2" in out
+    assert "lookups: 3 (USSD 2, SMS 1, gestor 0, voz 0)" in out and "households reached: 2" in out
     assert "verifications: 3 verified, 0 failed" in out
     csv_out = CliRunner().invoke(main, ["report", "--from", today, "--to", today, "--csv"]).output
     assert csv_out.splitlines()[0] == "section,key,measure,value"

@@ -107,4 +107,4 @@ def test_the_dashboard_counts_the_default_days_to_the_pinned_today(staff: FlaskC
                                         ("ussd", at(first + 1, 23)),  # the day before: not counted
                                         ("ussd", at(-1, 0))])  # the day after today: not counted
     html = staff.get("/admin/").get_data(as_text=True)
-    assert "Consultas: <strong>2</strong>" in html and "(USSD 1, SMS 1, gestor 0)" in html
+    assert "Consultas: <strong>2</strong>" in html and "(USSD 1, SMS 1, gestor 0, voz 0)" in html

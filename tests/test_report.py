@@ -119,6 +119,7 @@ EXPECTED = [
     ("lookups", "all", "ussd", "4"),
     ("lookups", "all", "sms", "2"),
     ("lookups", "all", "gestor", "3"),
+    ("lookups", "all", "voice", "0"),
     ("lookups", "all", "total", "9"),
     ("verifications", "all", "verified", "4"),
     ("verifications", "all", "failed", "4"),
@@ -126,20 +127,23 @@ EXPECTED = [
     ("lookups_by_ut", "PIURA", "ussd", "2"),
     ("lookups_by_ut", "PIURA", "sms", "1"),
     ("lookups_by_ut", "PIURA", "gestor", "2"),
+    ("lookups_by_ut", "PIURA", "voice", "0"),
     ("lookups_by_ut", "PIURA", "total", "5"),
     ("lookups_by_ut", "PUNO", "ussd", "2"),
     ("lookups_by_ut", "PUNO", "sms", "0"),
     ("lookups_by_ut", "PUNO", "gestor", "1"),
+    ("lookups_by_ut", "PUNO", "voice", "0"),
     ("lookups_by_ut", "PUNO", "total", "3"),
     ("lookups_by_ut", "CUSCO", "ussd", "0"),
     ("lookups_by_ut", "CUSCO", "sms", "1"),
     ("lookups_by_ut", "CUSCO", "gestor", "0"),
+    ("lookups_by_ut", "CUSCO", "voice", "0"),
     ("lookups_by_ut", "CUSCO", "total", "1"),
     *((("lookups_by_day", day, measure, n) for day, counts in (
-        ("2026-03-02", "1001"), ("2026-03-03", "1001"), ("2026-03-04", "1001"), ("2026-03-05", "0101"),
-        ("2026-03-06", "0101"), ("2026-03-09", "0022"), ("2026-03-11", "0011"),
-        ("2026-03-31", "1001"))
-       for measure, n in zip(("ussd", "sms", "gestor", "total"), counts, strict=True))),
+        ("2026-03-02", "10001"), ("2026-03-03", "10001"), ("2026-03-04", "10001"),
+        ("2026-03-05", "01001"), ("2026-03-06", "01001"), ("2026-03-09", "00202"),
+        ("2026-03-11", "00101"), ("2026-03-31", "10001"))
+       for measure, n in zip(("ussd", "sms", "gestor", "voice", "total"), counts, strict=True))),
     *assisted("assisted_by_ut", [("PIURA", "2 2 1 1 1"), ("PUNO", "1 1 0 0 0")]),
     *assisted("assisted_by_tambo", [(TAMBO, "2 2 1 1 1"), ("-", "1 1 0 0 0")]),
     *assisted("assisted_by_gestor", [("G000001", "2 2 1 1 1"), ("G000002", "1 1 0 0 0")]),
@@ -180,7 +184,7 @@ EXPECTED = [
 def test_the_csv_carries_every_figure_of_the_text_report() -> None:
     text = report()
     for line in ("Mi Juntos usage 2026-03-01 to 2026-03-31 (31 days on the Lima clock)",
-                 "lookups: 9 (USSD 4, SMS 2, gestor 3)", "verifications: 4 verified, 4 failed",
+                 "lookups: 9 (USSD 4, SMS 2, gestor 3, voz 0)", "verifications: 4 verified, 4 failed",
                  "households reached: 7",
                  "simulator (staff training; in no other figure of this report): 1 lookups, "
                  "2 verifications (1 verified, 1 failed)",
@@ -192,13 +196,13 @@ def test_the_csv_carries_every_figure_of_the_text_report() -> None:
                  "  71699 (unknown): 100.0% of 1 (1 delivered, 0 delivery_failed)"):
         assert line in text.splitlines(), text
     table = [line.split() for line in text.splitlines()]
-    assert ["Unidad", "Territorial", "USSD", "SMS", "gestor", "total"] in table
-    assert table.index(["PIURA", "2", "1", "2", "5"]) < table.index(["PUNO", "2", "0", "1", "3"]) \
-        < table.index(["CUSCO", "0", "1", "0", "1"])  # top UTs first
+    assert ["Unidad", "Territorial", "USSD", "SMS", "gestor", "voz", "total"] in table
+    assert table.index(["PIURA", "2", "1", "2", "0", "5"]) < table.index(["PUNO", "2", "0", "1", "0", "3"]) \
+        < table.index(["CUSCO", "0", "1", "0", "0", "1"])  # top UTs first
     assert ["Unidad", "Territorial", *STAGES] in table and ["kind", *STAGES] in table
     for row in (["PIURA", *"4 0 4 2 1 1 0 0 0".split()], ["PUNO", *"4 1 0 0 0 0 1 2 0".split()],
                 ["total", *"9 1 4 2 1 1 1 2 1".split()], ["reminder", *"6 1 3 2 1 0 1 1 0".split()],
-                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "0", "1"],
+                ["broadcasts", *"2 1 1 1 0 0 0 0 0".split()], ["2026-03-31", "1", "0", "0", "0", "1"],
                 ["Tambo", "Chulucanas", *"2 2 1 1 1".split()], ["G000002", *"1 1 0 0 0".split()],
                 ["gestor", *ASSISTED_MEASURES]):
         assert row in table, text
