@@ -77,6 +77,13 @@ class Voice:
     def xml(self, prompts: list[Prompt]) -> str:
         """Prompts as AT's actions: `<Play>` of each file, `<Say>` of what has none."""
         out: list[str] = []
+        saying: list[str] = []  # consecutive words said in one <Say>, as one sentence sounds
+
+        def said() -> None:
+            if saying:
+                out.append(f'<Say voice="woman">{escape(" ".join(saying))}</Say>')
+                saying.clear()
+
         for prompt in prompts:
             if isinstance(prompt, Phrase):
                 url = self.urls.phrase(prompt.lang, prompt.name)
@@ -85,9 +92,11 @@ class Voice:
                 url = None if prompt.person else self.urls.text(prompt.lang, prompt.value)
                 words = prompt.value
             if url is not None:
+                said()
                 out.append(f"<Play url={quoteattr(url)}/>")
             elif words:
-                out.append(f'<Say voice="woman">{escape(words)}</Say>')
+                saying.append(words)
+        said()
         return "".join(out)
 
 

@@ -115,6 +115,7 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
             _cli("fake-at", "--host", host, "--port", str(fake_port),
                  "--callback-url", f"{base}/sms/delivery{key}",
                  "--optout-url", f"{base}/sms/optout{key}",
+                 "--voice-url", f"{base}/voice{key}",  # missed calls called back ring here
                  "--log", str(log_file)),
             env=env, cwd=root,
         ))
@@ -134,6 +135,8 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
     click.echo("From another terminal, be a phone:")
     click.echo(f"  mijuntos dial --phone {phone} --url '{base}/ussd{key}'")
     click.echo(f"  mijuntos sms --from {phone} --url '{base}/sms/inbound{key}' PAGO")
+    click.echo(f"  mijuntos call --phone {phone} --url '{base}/voice{key}'   (the voice line; "
+               "`mijuntos prompts generate` makes its audio files, docs/VOICE.md)")
     for line in samples:
         click.echo(f"  demo {line}")
     click.echo("Ctrl-C stops everything.\n")
