@@ -72,3 +72,10 @@ def test_ussd_profile_reports_cpu_per_hop(tmp_path: Path) -> None:
     out = run_bench("ussd_profile.py", tmp_path, "--households", "300", "--sessions", "20",
                     "--runs", "1", "--cprofile", "5")
     assert "CPU ms/hop median" in out and "function calls" in out
+
+
+def test_the_voice_load_benchmark_runs_whole_calls_beside_ussd(tmp_path: Path) -> None:
+    out = run_bench("voice_load.py", tmp_path, "--households", "300", "--seconds", "1",
+                    "--rounds", "1", "--callers", "2", "--workers", "1")
+    assert "round 1 voice:" in out and "round 1 ussd:" in out, out
+    assert "voice / ussd requests per second:" in out, out
