@@ -20,6 +20,8 @@ from werkzeug.serving import make_server
 from core.settings import Settings
 from mijuntos.cli import main
 from models import Database
+from models.base import utcnow
+from models.clock import lima_date
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -110,6 +112,10 @@ def test_simulator_session_login_and_dashboard_chart(browser, server: str, seede
     driver.find_element(By.NAME, "username").send_keys("gestora")  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "password").send_keys("clave-de-prueba-1")  # type: ignore[attr-defined]
     driver.find_element(By.ID, "login").click()  # type: ignore[attr-defined]
+    wait.until(ec.presence_of_element_located((By.ID, "by-ut")))
+    # The app's "today" is pinned (TEST_TODAY); the session above was recorded on the clock's.
+    today = lima_date(utcnow())
+    driver.get(f"{server}/admin/?from={today}&to={today}")  # type: ignore[attr-defined]
     wait.until(ec.presence_of_element_located((By.ID, "by-ut")))
     shot(driver, "dashboard")
     totals = driver.find_element(By.ID, "totals").text  # type: ignore[attr-defined]
