@@ -32,6 +32,7 @@ OTHER = re.findall(r"mijuntos dial --phone (\+51\d{9}) +# any other phone", READ
 SMS_IDENTITY = re.findall(r'mijuntos sms --from (\+51\d{9}) "(\d{8}) (\d{8})"', README)
 TYPED = re.findall(r"^> (\S+)$", README, flags=re.M)  # what the README's transcript types
 SCRIPTED = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+)\n", README)
+VOICE_CALL = re.findall(r"mijuntos call --phone (\+51\d{9})((?: --send \S+)+) +# a voice call", README)
 GESTOR_DIAL = re.findall(r"mijuntos dial --phone (\+51\d{9})((?: --send \S+)+) +# a gestor's phone", README)
 # The transcript: the code block whose lines are screens and "> " inputs.
 TRANSCRIPT = next((b for b in re.findall(r"^```\n(.*?)^```$", README, flags=re.M | re.S)
@@ -61,6 +62,7 @@ def test_the_readme_quotes_phones_and_an_identity() -> None:
     assert OF_RECORD and OTHER and SMS_IDENTITY and len(TYPED) >= 3, "README examples moved?"
     assert SCRIPTED and TRANSCRIPT, "README's scripted dial or transcript moved?"
     assert GESTOR_DIAL, "README's gestor session moved?"
+    assert VOICE_CALL, "README's voice call moved?"
 
 
 def test_the_demo_identities_do_not_depend_on_the_day(tmp_path: Path) -> None:
@@ -146,3 +148,23 @@ def test_the_readme_gestor_session_consults_for_the_titular(client: FlaskClient,
             for shown in ("Modo gestor", "1 Consultar para una usuaria", "Consulta asistida",
                           "fecha de nacimiento", *menu.splitlines(), "2026-6"):
                 assert shown in out, (shown, out)
+
+
+def test_the_readme_voice_call_verifies_and_answers_in_aymara(client: FlaskClient, app: Flask) -> None:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for phone, sends in VOICE_CALL:
+            result = CliRunner().invoke(main, ["call", "--phone", phone, "--url",
+                                               f"http://127.0.0.1:{server.server_port}/voice",
+                                               *sends.split()])
+            assert result.exit_code == 0, result.output
+            out = " ".join(result.output.split())
+            # The DNI asked for on the keypad, then Lucia's menu in Aymara (the demo's drafts).
+            assert "Marque el DNI de la titular" in out and "Kamisaki Lucia" in out, out
+            reason = DRAFTS.text("ay", "reason_INC_SALUD").rstrip(".")
+            assert "bimestre suxta" in out and reason in out, out  # 2026-6, said as words
+            assert "27000020" not in out and "25061977" not in out  # nothing said back
+    finally:
+        server.shutdown()
