@@ -2,7 +2,8 @@
 
 A call is a USSD session whose inputs come from the keypad: each `GetDigits` answer is one
 input, the dialog (phone of record, or DNI then date of birth; lockouts and limits shared with
-USSD and SMS) answers the inputs so far exactly as `/ussd` does, and its reply is spoken
+USSD and SMS) answers it exactly as `/ussd` does (nothing typed is kept, only the session's
+state, as for USSD), and its reply is spoken
 (dialogs/speech.py) as `<Play>` of the prompt files, or `<Say>` where a file is missing or the
 text is a person's name. A screen that waits for an option takes one key (`*` is "00", the main
 menu; `9` is "98", more); one that waits for a DNI, a date or a phone takes digits ended by `#`.
@@ -109,9 +110,10 @@ def voice_of(services: Services) -> Voice:
 
 @dataclass
 class Call:
-    """A call's keypad inputs so far (Redis, by the provider's sessionId)."""
+    """A call's progress (Redis, by the provider's sessionId): how many keys it has had and
+    how many silences in a row. Never what was typed: a DNI or a date of birth is in no key."""
 
-    inputs: list[str] = field(default_factory=list)
+    steps: int = 0
     silences: int = 0
 
     @classmethod
@@ -119,10 +121,19 @@ class Call:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(list(data.get("inputs", [])), int(data.get("silences", 0)))
+        return cls(int(data.get("steps", 0)), int(data.get("silences", 0)))
 
     def dumps(self) -> str:
-        return json.dumps({"inputs": self.inputs, "silences": self.silences})
+        return json.dumps({"steps": self.steps, "silences": self.silences})
+
+
+def hop_text(step: int, typed: str) -> str:
+    """The USSD text for a call's `step`-th key answer, `typed`: the dialog takes only its
+    newest input once the text does not extend the last one (gateway/ussd.converse). The step
+    number ahead of it makes each answer's text its own (so "0" then "0" are two inputs, not a
+    resend), and the same text again is a resend, answered from the stored reply."""
+    clean = typed.replace("*", "").replace("#", "") if len(typed) > 1 else typed
+    return clean if step == 1 else f"{step}*{clean}"
 
 
 def _field(form: Mapping[str, str], name: str) -> str:
@@ -217,22 +228,29 @@ def _step(services: Services, key: str, session_id: str, phone: str, timed_out: 
     voice = voice_of(services)
     call = Call.load(services.redis.get(key))
     lead: list[Prompt] = []
-    if timed_out:
-        call.silences += 1
-        if call.silences >= MAX_SILENCES:
+    stored = services.store.load(f"voice-{session_id}")
+    if timed_out or (not form_has_digits() and call.steps and stored is not None):
+        # No key (or the first callback posted again): the same screen, from its stored reply.
+        if timed_out:
+            call.silences += 1
+        if call.silences >= MAX_SILENCES or stored is None:
             services.redis.delete(key)
             return voice.xml(voice.index.say(_lang_of(services, session_id), "voice_goodbye"))
-    elif form_has_digits():
-        typed = _field(request.form, "dtmfDigits").rstrip("#")
-        call.inputs.append(ONE_KEY.get(typed, typed) if len(typed) == 1 else typed)
-        call.silences = 0
-    hop = UssdHop(session_id=f"voice-{session_id}", service_code="voice", phone=phone,
-                  network_code="", text="*".join(call.inputs))
-    wire, screen = answer(services, hop, channel="voice")
+        wire, screen = stored.reply, stored.state.screen
+    else:
+        text = ""
+        if form_has_digits():
+            typed = _field(request.form, "dtmfDigits").rstrip("#")
+            call.steps += 1
+            call.silences = 0
+            text = hop_text(call.steps, ONE_KEY.get(typed, typed) if len(typed) == 1 else typed)
+        hop = UssdHop(session_id=f"voice-{session_id}", service_code="voice", phone=phone,
+                      network_code="", text=text)
+        wire, screen = answer(services, hop, channel="voice")
     lang = _lang_of(services, session_id)
     if timed_out:
         lead = voice.index.say(lang, "voice_no_input")
-    elif outbound and not call.inputs:  # a missed call called back: she hears who calls first
+    elif outbound and not call.steps:  # a missed call called back: she hears who calls first
         lead = voice.index.say(lang, "voice_call_back")
     services.redis.set(key, call.dumps(), ex=CALL_TTL)
     spoken = voice.xml(lead + voice.index.speak(lang, wire[4:]))

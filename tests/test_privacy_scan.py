@@ -60,6 +60,12 @@ def scenario(app: Flask) -> None:
         client.post("/sms/inbound", data={"id": f"scan{n}", "from": ROSA_PHONE, "text": text})
     client.post("/sms/inbound", data={"id": "scan9", "from": STRANGER_PHONE,
                                       "text": f"{JUANA['dni']} {JUANA['dob']}"})
+    # A voice call: a stranger's DNI and dates on the keypad (a wrong one first), each option.
+    from mijuntos_dev.fake_voice import inbound_call
+
+    inbound_call("http://localhost/voice", STRANGER_PHONE,
+                 [ROSA["dni"], "01011999", ROSA["dob"], "1", "0", "2", "0", "3", "0", "0"],
+                 client=client)
     # A gestor at a Tambo: a wrong date, two titulares, a summary SMS, a new phone of record.
     seed_gestores(app.extensions["mijuntos"].db)
     gestor = Phone(client, GESTOR_PHONE)
@@ -132,7 +138,7 @@ def test_nothing_personal_is_left_in_clear(settings: Settings, seeded: Database,
     # 91 days after the wave (planned and sent on 2026-12-09 by the scenario's clock).
     purge(seeded, days=90, now=dt.datetime(2026, 12, 9, tzinfo=dt.UTC) + dt.timedelta(days=91))
     logs = "\n".join(formatter.format(r) for r in caplog.records)
-    assert "ussd hop" in logs and "inbound sms" in logs
+    assert "ussd hop" in logs and "inbound sms" in logs and "voice call ended" in logs
     needles = SECRETS + [digits(p)[-9:] for p in PHONES]
     for needle in needles:
         assert needle not in logs, f"log holds {needle}"

@@ -11,10 +11,15 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import pytest
+import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
 
-from models import Database
+from core.catalogs import load_catalog
+from core.settings import Settings
+from gateway.app import create_app
+from models import Database, Household
 from tests.support import JUANA, ROSA, ROSA_PHONE, STRANGER_PHONE
 
 SESSION = iter(range(10**6))
@@ -154,3 +159,35 @@ def test_the_stand_in_provider_calls_through_voice(app: Flask, seeded: Database)
     assert "Marque el DNI" in heard and "Lleve su DNI" in heard and "Gracias por usar" in heard
     assert call.outcome == Outcome.COMPLETED, call.outcome
     assert call.final is not None and all(p.status == 200 for p in call.posts)
+
+
+def test_every_menu_option_answers_by_voice(app: Flask, seeded: Database) -> None:
+    from mijuntos_dev.fake_voice import Outcome, inbound_call
+
+    for option, expected in (("1", "Lleve su DNI"), ("2", "Pago bimestre"),
+                             ("3", "Corresponsabilidades"), ("4", "Avisos por SMS"),
+                             ("5", "Idioma")):
+        # The option, then * (the main menu, "00") and 0 (goodbye): a whole call each time.
+        call = inbound_call("http://localhost/voice", ROSA_PHONE, [option, "*", "0"],
+                            client=app.test_client())
+        heard = " ".join(call.said)
+        assert expected in heard and "Gracias por usar" in heard, (option, heard)
+        assert call.outcome == Outcome.COMPLETED
+
+
+@pytest.mark.parametrize("lang, hello", [("es", "Hola"), ("qu", "Allinllachu"), ("ay", "Kamisaki")])
+def test_each_language_is_spoken(settings: Settings, seeded: Database, redis: redis_lib.Redis,
+                                 lang: str, hello: str) -> None:
+    with seeded.session() as s:
+        s.get(Household, ROSA["hogar_id"]).idioma = lang  # type: ignore[union-attr]
+    drafts = load_catalog(drafts=True)
+    press = drafts.text(lang, "voice_option", label="|", digit="|").split("|")[-1].strip(" .")
+    for shown, expected in (("drafts", hello), ("reviewed", "Hola")):
+        app = create_app(settings.with_(translations=shown))
+        try:
+            menu = Call(app.test_client(), ROSA_PHONE).start()
+        finally:
+            app.extensions["mijuntos"].close()
+        assert menu.startswith(expected), (shown, menu)
+        if shown == "drafts":  # the menu said in her language: "..., marque uno" in Quechua
+            assert press in menu, (press, menu)
