@@ -13,6 +13,7 @@ import gunicorn
 from sqlalchemy import func, select
 
 from core.connections import redis_url
+from core.espeak import espeak_binary
 from core.settings import Settings
 from mijuntos.importer import import_dir
 from mijuntos.startup import check_production_or_exit
@@ -125,6 +126,13 @@ def up_command(host: str, port: int, workers: int, households: int, no_demo: boo
                    f"logged to {log_file}")
     children.append(subprocess.Popen(_cli("worker"), env=env, cwd=root))
     children.append(subprocess.Popen(_cli("scheduler"), env=env, cwd=root))
+    if espeak_binary() is not None:
+        # The voice line's audio: made once (what is there is kept), in the background; until
+        # a file is made, its phrase is said with <Say>.
+        children.append(subprocess.Popen(_cli("prompts", "generate"), env=env, cwd=root,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        click.echo("voice prompts: made in the background with espeak-ng (`mijuntos prompts "
+                   "status`)")
     click.echo(f"\nMi Juntos is answering USSD hops at {base}/ussd{key}")
     click.echo(f"texts: TRANSLATIONS={env['TRANSLATIONS']} (Quechua and Aymara drafts "
                f"{'shown' if env['TRANSLATIONS'] == 'drafts' else 'hidden'}; docs/TRANSLATIONS.md)")
