@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, current_app, request
@@ -286,6 +287,5 @@ def _callback_url(*, timeout: bool = False) -> str:
     params = {k: v for k, v in request.args.items() if k != "timeout"}
     if timeout:
         params["timeout"] = "1"
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"{base}?{query}" if query else base
+    return f"{base}?{urlencode(params)}" if params else base
 

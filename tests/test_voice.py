@@ -191,3 +191,18 @@ def test_each_language_is_spoken(settings: Settings, seeded: Database, redis: re
         assert menu.startswith(expected), (shown, menu)
         if shown == "drafts":  # the menu said in her language: "..., marque uno" in Quechua
             assert press in menu, (press, menu)
+
+
+def test_the_callback_urls_keep_the_key_encoded(settings: Settings, seeded: Database,
+                                                redis: redis_lib.Redis) -> None:
+    """A callback key with characters a URL must escape comes back intact in GetDigits' and
+    Redirect's URLs (the provider posts to exactly those)."""
+    app = create_app(settings.with_(callback_secret="a&b=c d"))
+    try:
+        call = Call(app.test_client(), ROSA_PHONE)
+        call.post("/voice?key=a%26b%3Dc+d")
+        assert call.next_url is not None and call.next_url.endswith("/voice?key=a%26b%3Dc+d")
+        assert call.timeout_url is not None and call.timeout_url.endswith("key=a%26b%3Dc+d&timeout=1")
+        assert "Lleve su DNI" in call.press("1")  # the key reached the service through them
+    finally:
+        app.extensions["mijuntos"].close()
