@@ -151,7 +151,8 @@ class Stack:
         web = re.search(r"^web:\s*(.+)$", (ROOT / "Procfile").read_text(), re.M)
         assert web is not None, "the Procfile has a web line"
         commands = {
-            "web": ["bash", "-c", web.group(1)],
+            # Its control socket here, not in the checkout (where a killed run would leave it).
+            "web": ["bash", "-c", f"{web.group(1)} --control-socket {self.root / 'gunicorn.ctl'}"],
             "worker1": [str(BIN / "mijuntos"), "worker"],
             "worker2": [str(BIN / "mijuntos"), "worker"],
             "scheduler": [str(BIN / "mijuntos"), "scheduler", "--dispatch-every", "2",

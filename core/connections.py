@@ -8,6 +8,7 @@ find the current primary through the Sentinels and follow a failover (docs/OPERA
 from __future__ import annotations
 
 import fcntl
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,14 @@ class _SentinelConnection(SentinelManagedConnection):
     def read_response(  # type: ignore[override]  # redis-py 5 lacks some of 8's keywords
         self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any
     ) -> Any:
+        # Only the keywords this redis-py's own method takes: 5.0's has no `push_request`,
+        # which its pubsub passes all the same (rq's pubsub thread then died of a TypeError).
+        given = {k: v for k, v in kwargs.items() if k in _PARENT_KEYWORDS}
         return super().read_response(disable_decoding, disconnect_on_error=disconnect_on_error,
-                                     **kwargs)
+                                     **given)
+
+
+_PARENT_KEYWORDS = frozenset(inspect.signature(SentinelManagedConnection.read_response).parameters)
 
 
 def limits_url(url: str) -> str:

@@ -25,7 +25,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     # A copy: setuptools would add whatever a stale build/ of the checkout still holds.
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "var", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts"))
+        ".git", ".venv*", "var", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts",
+            "*.ctl"))  # a gunicorn's control socket, left by a run killed in the checkout
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w",
                     str(tmp_path)], check=True, capture_output=True, timeout=300)
     (path,) = tmp_path.glob("mijuntos-*.whl")
