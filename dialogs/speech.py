@@ -175,6 +175,8 @@ class _Line:
     lang: str
     regex: re.Pattern[str]
     literal: int  # characters of literal text: the more, the better a match
+    # The line's pieces, named over the key's whole text ("main_menu.2" is its third piece).
+    pieces: tuple[_Piece | _Slot, ...]
 
 
 class SpeechIndex:
@@ -192,11 +194,12 @@ class SpeechIndex:
                     text = catalog.messages.get(used, {}).get(key)
                     if not text:
                         continue
-                    for line in text.split("\n"):
+                    for line, made_of in zip(text.split("\n"), _pieces_by_line(key, text),
+                                             strict=True):
                         pattern = _line_pattern(line)
                         if pattern is not None:
-                            found.append(_Line(key, used, pattern,
-                                               len(SLOT.sub("", line))))
+                            found.append(_Line(key, used, pattern, len(SLOT.sub("", line)),
+                                               tuple(made_of)))
             self.lines[lang] = found
 
     def match(self, lang: str, line: str) -> tuple[_Line, dict[str, str]] | None:
@@ -220,7 +223,7 @@ class SpeechIndex:
             if key is not None and key == twin_said:
                 continue
             twin_said = key if key is not None and spoken_key(self.catalog, lang, key) != key else None
-            out.extend(self._line(lang, line.strip()))
+            out.extend(self._line(lang, line.strip(), found))
         return out
 
     def say(self, lang: str, key: str) -> list[Prompt]:
@@ -231,18 +234,17 @@ class SpeechIndex:
         """The lines of `text` that no catalog line matches (spoken as plain text)."""
         return [line for line in text.split("\n") if line.strip() and self.match(lang, line.strip()) is None]
 
-    def _line(self, lang: str, line: str) -> list[Prompt]:
-        found = self.match(lang, line)
+    def _line(self, lang: str, line: str,
+              found: tuple[_Line, dict[str, str]] | None = None) -> list[Prompt]:
+        """One reply line as prompts; `found`: its match, when the caller has it already."""
+        found = found or self.match(lang, line)
         if found is None:
             return [Text(lang, line)]
         matched, values = found
         said = spoken_key(self.catalog, lang, matched.key)
         used, template = _lang_text(self.catalog, lang, said)
         if said == matched.key:
-            template_lines = [t for t in template.split("\n")
-                              if (p := _line_pattern(t)) is not None and p.fullmatch(line)]
-            # The piece names count over the whole text: speak only this line's pieces.
-            wanted = _line_pieces(said, template, template_lines[0] if template_lines else line)
+            used, wanted = matched.lang, list(matched.pieces)  # this line's pieces only
         else:
             wanted = pieces(said, template)  # the voice twin is said whole, once per line
         out: list[Prompt] = []
@@ -275,7 +277,7 @@ class SpeechIndex:
             return []
         nested = self.match(lang, value)
         if nested is not None and nested[0].literal > 0:
-            return self._line(lang, value)
+            return self._line(lang, value, nested)
         return self.data(lang, slot, value)
 
     def data(self, lang: str, slot: str, value: str) -> list[Prompt]:
@@ -351,23 +353,9 @@ def _line_pattern(line: str) -> re.Pattern[str] | None:
     return re.compile("".join(parts))
 
 
-def _line_pieces(key: str, template: str, line: str) -> list[_Piece | _Slot]:
-    """The pieces of `template` (named over the whole text) that make its line `line`."""
-    out: list[_Piece | _Slot] = []
-    for number, text_line in enumerate(template.split("\n")):
-        before = "\n".join(template.split("\n")[:number])
-        if text_line != line:
-            continue
-        skip = len([p for p in pieces(key, before) if isinstance(p, _Piece)]) if before else 0
-        line_pieces = pieces(key, text_line)
-        every = pieces(key, template)
-        named = [p for p in every if isinstance(p, _Piece)]
-        n = 0
-        for piece in line_pieces:
-            if isinstance(piece, _Slot):
-                out.append(piece)
-            else:
-                out.append(named[skip + n])
-                n += 1
-        break
-    return out
+def _pieces_by_line(key: str, template: str) -> list[list[_Piece | _Slot]]:
+    """`pieces(key, template)` cut at the template's line breaks: each line's own pieces, named
+    as in the whole text."""
+    named = iter([p for p in pieces(key, template) if isinstance(p, _Piece)])
+    return [[p if isinstance(p, _Slot) else next(named) for p in pieces(key, line)]
+            for line in template.split("\n")]
