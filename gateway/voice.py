@@ -173,7 +173,9 @@ def voice() -> Response:
     if missed and not outbound and _field(form, "destinationNumber") == missed:
         return _missed(services, session_id, phone)
     try:
-        body = _step(services, key, session_id, phone, request.args.get("timeout") == "1",
+        # The keys of a GetDigits answer ("" for a bare #); None: no GetDigits answered this.
+        typed = digits if "dtmfDigits" in form else None
+        body = _step(services, key, session_id, phone, typed, request.args.get("timeout") == "1",
                      outbound)
     except Exception as exc:  # a caller never hears a crash, whatever broke
         if not isinstance(exc, HopDeadline):
@@ -224,31 +226,32 @@ def _ended(services: Services, key: str, session_id: str, phone: str,
     return _response("")
 
 
-def _step(services: Services, key: str, session_id: str, phone: str, timed_out: bool,
-          outbound: bool) -> str:
+def _step(services: Services, key: str, session_id: str, phone: str, typed: str | None,
+          timed_out: bool, outbound: bool) -> str:
     voice = voice_of(services)
     call = Call.load(services.redis.get(key))
     lead: list[Prompt] = []
     stored = services.store.load(f"voice-{session_id}")
-    if timed_out or (not form_has_digits() and call.steps and stored is not None):
+    if timed_out or (typed is None and call.steps and stored is not None):
         # No key (or the first callback posted again): the same screen, from its stored reply.
         if timed_out:
             call.silences += 1
+        lang = stored.state.lang if stored is not None else "es"
         if call.silences >= MAX_SILENCES or stored is None:
             services.redis.delete(key)
-            return voice.xml(voice.index.say(_lang_of(services, session_id), "voice_goodbye"))
+            return voice.xml(voice.index.say(lang, "voice_goodbye"))
         wire, screen = stored.reply, stored.state.screen
     else:
         text = ""
-        if form_has_digits():
-            typed = _field(request.form, "dtmfDigits").rstrip("#")
+        if typed is not None:
+            keys = typed.rstrip("#")
             call.steps += 1
             call.silences = 0
-            text = hop_text(call.steps, ONE_KEY.get(typed, typed) if len(typed) == 1 else typed)
+            text = hop_text(call.steps, ONE_KEY.get(keys, keys) if len(keys) == 1 else keys)
         hop = UssdHop(session_id=f"voice-{session_id}", service_code="voice", phone=phone,
                       network_code="", text=text)
         wire, screen = answer(services, hop, channel="voice")
-    lang = _lang_of(services, session_id)
+        lang = _lang_of(services, session_id)  # the state the hop just stored
     if timed_out:
         lead = voice.index.say(lang, "voice_no_input")
     elif outbound and not call.steps:  # a missed call called back: she hears who calls first
@@ -267,11 +270,6 @@ def _step(services: Services, key: str, session_id: str, phone: str, timed_out: 
                   f"callbackUrl={quoteattr(url)}>")
     redirect = f"<Redirect>{escape(_callback_url(timeout=True))}</Redirect>"
     return f"{gather}{spoken}</GetDigits>{redirect}"
-
-
-def form_has_digits() -> bool:
-    """The callback came from a GetDigits (its field is there, even empty: a bare `#`)."""
-    return "dtmfDigits" in request.form
 
 
 def _lang_of(services: Services, session_id: str) -> str:
