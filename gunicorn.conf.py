@@ -10,6 +10,15 @@ Settings: checked here, in the master, before any worker boots: wrong or unsafe 
 server with one line naming the variables (exit status 4, gunicorn's "App failed to load"), not
 a message per worker and a race between their exits.
 
+Workers: gthread, each with WEB_THREADS threads (4) and connections kept alive WEB_KEEPALIVE
+seconds (75). A hop spends part of its time waiting on Redis and the database, which a second
+thread fills; and the balancer in front (Heroku's router, an ALB, nginx with `keepalive`) keeps
+its connections to the app open between requests, which a sync worker closes after every one:
+the connection set-up and teardown were about a fifth of a hop's CPU (docs/BENCHMARKS.md "Against
+the peer"). The keep-alive outlasts a balancer's usual 60 s idle timeout, so the balancer, not
+gunicorn, closes an idle connection (no request sent on a connection the app is closing).
+`--worker-class sync` on the command line still wins, as any gunicorn setting does.
+
 Logs: an answered delivery report gets no access line (QuietLogger; the app sums them up).
 With LOG_FORMAT=json gunicorn's own lines (start, worker boots and deaths, timeouts) are JSON
 objects too, through the app's scrubbing formatter, so every line on stderr parses.
@@ -42,6 +51,24 @@ def _check_settings() -> None:
 
 
 _check_settings()
+
+
+def _whole(name: str, default: int, lowest: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        value = lowest - 1
+    if value < lowest:
+        print(f"mijuntos web: cannot start: {name}: must be a whole number of at least {lowest}, "
+              f"not {raw!r}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR)
+    return value
+
+
+worker_class = "gthread"
+threads = _whole("WEB_THREADS", 4, 1)
+keepalive = _whole("WEB_KEEPALIVE", 75, 1)
 
 _OWNER = "MIJUNTOS_METRICS_DIR_OWNER"  # the pid of the master that made the directory
 _PREFIX = "mijuntos-metrics-"

@@ -259,6 +259,18 @@ def test_gunicorn_stops_with_the_message_and_no_traceback(tmp_path: Path) -> Non
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
 
+def test_the_web_threads_and_keep_alive_are_checked_by_the_master(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, MIJUNTOS_ENV="development", WEB_THREADS="4", WEB_KEEPALIVE="0s",
+                    PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    command = [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(ROOT / "gunicorn.conf.py"),
+               "--workers", "1", "--bind", "127.0.0.1:0", "--no-control-socket"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, done.stderr
+    assert ("mijuntos web: cannot start: WEB_KEEPALIVE: must be a whole number of at least 1, not '0s'"
+            in done.stderr), done.stderr
+    assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
+
+
 
 def test_wsgi_alone_stops_gunicorn_with_the_message(tmp_path: Path) -> None:
     """Without gunicorn.conf.py (another way of serving wsgi:app), the app's own check stops the
