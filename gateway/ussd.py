@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.logs import REQUEST_ID
 from core.privacy import mask_phone, phone_key, text_digest
+from core.redis_batch import Batch
 from dialogs import Context, Reply, feed, start
 from dialogs.effects import Effect
 from dialogs.screens import SCREENS
@@ -200,10 +201,10 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
         log.warning("ussd hop: database connection lost, reading again session=%s", hop.session_id)
         services.db.drop_read_connection()
         reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
-    # One Redis pipeline carries the session, the counters and the usage records. Only a hop
-    # that changes a household (language, reminders, phone of record) opens a transaction, and
-    # it commits before Redis is told: a hop whose rows failed leaves no session trace.
-    pipe = store.client.pipeline(transaction=True)
+    # One Redis command carries the session, the counters and the usage records (core/redis_batch.py).
+    # Only a hop that changes a household (language, reminders, phone of record) opens a
+    # transaction, and it commits before Redis is told: a hop whose rows failed leaves no trace.
+    pipe = Batch(store.client)
     left_ms = int((deadline - time.monotonic()) * 1000)
     if left_ms <= 0:
         raise HopDeadline("spent before writing")

@@ -1,0 +1,37 @@
+"""core/redis_batch.py: a hop's writes as one script call, in order and all of them."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+
+from core.redis_batch import Batch
+
+
+def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> None:
+    batch = Batch(redis)
+    batch.set("t:s", "state", ex=300).set("t:plain", b"x").incr("t:n").expire("t:n", 60)
+    batch.sadd("t:set", "a", "b").delete("t:gone").xadd("t:stream", {"kind": "next", "n": 1})
+    redis.set("t:gone", "old")
+    batch.execute()
+    assert redis.get("t:s") == b"state" and 290 < redis.ttl("t:s") <= 300
+    assert redis.get("t:plain") == b"x" and redis.ttl("t:plain") == -1
+    assert redis.get("t:n") == b"1" and 0 < redis.ttl("t:n") <= 60
+    assert redis.smembers("t:set") == {b"a", b"b"} and not redis.exists("t:gone")
+    ((_, fields),) = redis.xrange("t:stream")
+    assert fields == {b"kind": b"next", b"n": b"1"}
+    assert batch.words == [] and batch.execute() is None  # sent once; an empty batch sends nothing
+
+
+def test_a_redis_that_lost_its_scripts_loads_it_again(redis: redis_lib.Redis) -> None:
+    Batch(redis).set("t:a", "1").execute()
+    redis.script_flush()  # as a restarted Redis, or a new primary after a failover
+    Batch(redis).set("t:a", "2").execute()
+    assert redis.get("t:a") == b"2"
+
+
+def test_a_failing_command_is_an_error_not_a_silence(redis: redis_lib.Redis) -> None:
+    redis.set("t:text", "not a number")
+    with pytest.raises(redis_lib.ResponseError):
+        Batch(redis).set("t:before", "1").incr("t:text").execute()
+    assert redis.get("t:before") == b"1"  # the commands before it stand, as in MULTI/EXEC
