@@ -18,7 +18,8 @@ def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> Non
     assert redis.get("t:plain") == b"x" and redis.ttl("t:plain") == -1
     assert redis.get("t:n") == b"1" and 0 < redis.ttl("t:n") <= 60
     assert redis.smembers("t:set") == {b"a", b"b"} and not redis.exists("t:gone")
-    ((_, fields),) = redis.xrange("t:stream")
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = redis.xrange("t:stream")  # type: ignore[assignment]
+    ((_, fields),) = entries
     assert fields == {b"kind": b"next", b"n": b"1"}
     assert batch.words == [] and batch.execute() is None  # sent once; an empty batch sends nothing
 
