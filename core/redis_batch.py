@@ -15,10 +15,14 @@ on Redis Cluster, whose slots would need them.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import redis
+import redis.exceptions
 
 # ARGV: for each command, its number of words, then the words.
 _RUN = """
@@ -31,14 +35,17 @@ end
 return n
 """
 
+_RUN_SHA = hashlib.sha1(_RUN.encode()).hexdigest()
+
 Word = str | bytes | int | float
 
 
 class Batch:
     """Redis writes collected, then sent by `execute()` as one atomic script call."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, line: HotLine | None = None) -> None:
         self.client = client
+        self.line = line
         self.words: list[Word] = []
 
     def _add(self, *words: Word) -> Batch:
@@ -72,6 +79,62 @@ class Batch:
         words, self.words = self.words, []
         if not words:
             return None
-        # redis-py's Script sends EVALSHA, and loads the script when the server lacks it (a
-        # restarted Redis, or the new primary after a Sentinel failover).
+        # EVALSHA, and the script loaded when the server lacks it (a restarted Redis, or the
+        # new primary after a Sentinel failover).
+        if self.line is not None:
+            return self.line.run(_RUN, _RUN_SHA, words)
         return self.client.register_script(_RUN)(args=words)
+
+
+class HotLine:
+    """The USSD hop's own Redis connection, one per thread, for its read and its writes.
+
+    redis-py's client takes a connection from its pool for every command, checks with a poll()
+    that nothing is left unread on it, and gives it back: under load that check and the pool's
+    bookkeeping were most of the CPU of a hop's two Redis round trips. A thread here keeps one
+    connection of its own, made by the client's pool (same server, timeouts, and Sentinel's
+    discovery of the primary) but never shared, so there is nothing another command could have
+    left on it: any error or interruption in mid-command drops the connection, and the next
+    command opens a new one.
+
+    `read` (MGET) is tried once more on a lost connection: a connection the server closed while
+    it was idle (a Redis restart, a failover) shows only when used, and a read may be repeated.
+    A write is never repeated: its script may have run before the connection broke.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # none yet, or a forked child's copy
+            local.conn, local.pid = self.client.connection_pool.make_connection(), os.getpid()
+        return local.conn
+
+    def _command(self, *words: Word) -> Any:
+        conn = self._connection()
+        try:
+            # connect() first, as the pool does: a Sentinel-managed connection finds the primary
+            # there (a send would connect to the default address instead). Connected, it returns.
+            conn.connect()
+            conn.send_command(*words)
+            return conn.read_response()
+        except redis.ResponseError:
+            raise  # the server's answer, read whole: the connection is fine
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def read(self, *keys: str) -> list[bytes | None]:
+        try:
+            return self._command("MGET", *keys)  # type: ignore[no-any-return]
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return self._command("MGET", *keys)  # type: ignore[no-any-return]
+
+    def run(self, script: str, sha: str, words: list[Word]) -> Any:
+        try:
+            return self._command("EVALSHA", sha, 0, *words)
+        except redis.exceptions.NoScriptError:
+            self._command("SCRIPT", "LOAD", script)
+            return self._command("EVALSHA", sha, 0, *words)

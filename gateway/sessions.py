@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from core.keys import Pipeline, key_for
+from core.redis_batch import HotLine
 from dialogs.state import SessionState
 
 _STATE_DEFAULTS = dict(vars(SessionState()))
@@ -85,6 +86,7 @@ class SessionStore:
         lock_ttl: int,
     ) -> None:
         self.client = client
+        self.line = HotLine(client)  # the hop's own connection per thread (core/redis_batch.py)
         self.session_ttl = session_ttl
         self.resume_ttl = resume_ttl
         self.lock_ttl = lock_ttl
@@ -97,7 +99,7 @@ class SessionStore:
         self, session_id: str, phone_key: str
     ) -> tuple[StoredSession | None, SessionState | None]:
         """A session and its phone's resumable state, in one round trip (MGET)."""
-        raw, saved = self.client.mget(key_for("ussd", session_id), key_for("resume", phone_key))
+        raw, saved = self.line.read(key_for("ussd", session_id), key_for("resume", phone_key))
         return (
             StoredSession.loads(raw) if raw else None,
             SessionState.from_dict(json.loads(saved)) if saved else None,

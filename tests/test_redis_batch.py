@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis as redis_lib
 
-from core.redis_batch import Batch
+from core.redis_batch import Batch, HotLine
 
 
 def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> None:
@@ -36,3 +38,35 @@ def test_a_failing_command_is_an_error_not_a_silence(redis: redis_lib.Redis) -> 
     with pytest.raises(redis_lib.ResponseError):
         Batch(redis).set("t:before", "1").incr("t:text").execute()
     assert redis.get("t:before") == b"1"  # the commands before it stand, as in MULTI/EXEC
+
+
+def test_the_hop_line_reads_again_on_a_connection_the_server_closed(redis: redis_lib.Redis) -> None:
+    line = HotLine(redis)
+    redis.set("t:k", "v")
+    assert line.read("t:k", "t:none") == [b"v", None]
+    redis.client_kill_filter(_type="normal", skipme=True)  # as a restart or a failover does
+    assert line.read("t:k") == [b"v"]  # the dead connection dropped, a new one made, read again
+
+
+def test_a_write_on_a_lost_connection_fails_once_and_is_not_repeated(redis: redis_lib.Redis) -> None:
+    line = HotLine(redis)
+    line.read("t:k")  # the thread's connection exists
+    redis.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(redis_lib.ConnectionError):
+        Batch(redis, line).incr("t:n").execute()
+    assert redis.get("t:n") is None  # not sent twice (nor once: the connection was gone)
+    Batch(redis, line).incr("t:n").execute()  # the next hop's write goes on a new connection
+    assert redis.get("t:n") == b"1"
+
+
+def test_each_thread_has_its_own_connection(redis: redis_lib.Redis) -> None:
+    line = HotLine(redis)
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(line._connection())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(conn) for conn in seen}) == 3
+    Batch(redis, line).set("t:s", "1").execute()  # the script loaded on this thread's connection
+    assert redis.get("t:s") == b"1"
