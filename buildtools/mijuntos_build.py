@@ -10,6 +10,8 @@ own machine, where that path is right. `pip wheel .` and `pip install .` go thro
 build_wheel untouched: the production wheel has no `dev` extra and no local path
 (tests/test_packaging.py). devtools/ is installed as a plain (non-editable) wheel that way;
 `pip install -e '.[test]' -e ./devtools` remains the form for editing the tools themselves.
+pip asks the backend for an editable's metadata; uv takes pyproject.toml's static extras as they
+stand (PEP 621 lets it) and sees no `dev`: with uv, name both (`-e '.[test]' -e ./devtools`).
 """
 
 from __future__ import annotations
