@@ -41,7 +41,7 @@ from core.settings import Settings, SettingsError, check_production, warn_dev_se
 APP_LOAD_ERROR = 4  # gunicorn.arbiter.Arbiter.APP_LOAD_ERROR
 
 
-def _check_settings() -> None:
+def _check_settings() -> Settings:
     try:
         settings = Settings.from_env()
         check_production(settings)
@@ -49,27 +49,14 @@ def _check_settings() -> None:
         print(f"mijuntos web: cannot start: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(APP_LOAD_ERROR) from None
     warn_dev_secret(settings)  # once, here: the workers forked from this master inherit the mark
+    return settings
 
 
-_check_settings()
-
-
-def _whole(name: str, default: int, lowest: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        value = lowest - 1
-    if value < lowest:
-        print(f"mijuntos web: cannot start: {name}: must be a whole number of at least {lowest}, "
-              f"not {raw!r}", file=sys.stderr, flush=True)
-        raise SystemExit(APP_LOAD_ERROR)
-    return value
-
+_SETTINGS = _check_settings()
 
 worker_class = "gthread"
-threads = _whole("WEB_THREADS", 4, 1)
-keepalive = _whole("WEB_KEEPALIVE", 75, 1)
+threads = _SETTINGS.web_threads
+keepalive = _SETTINGS.web_keepalive_seconds
 
 _OWNER = "MIJUNTOS_METRICS_DIR_OWNER"  # the pid of the master that made the directory
 _PREFIX = "mijuntos-metrics-"

@@ -266,7 +266,7 @@ def test_the_web_threads_and_keep_alive_are_checked_by_the_master(tmp_path: Path
                "--workers", "1", "--bind", "127.0.0.1:0", "--no-control-socket"]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4, done.stderr
-    assert ("mijuntos web: cannot start: WEB_KEEPALIVE: must be a whole number of at least 1, not '0s'"
+    assert ("mijuntos web: cannot start: settings: WEB_KEEPALIVE: must be an integer, got '0s'"
             in done.stderr), done.stderr
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
