@@ -43,8 +43,7 @@ Word = str | bytes | int | float
 class Batch:
     """Redis writes collected, then sent by `execute()` as one atomic script call."""
 
-    def __init__(self, client: redis.Redis, line: HotLine | None = None) -> None:
-        self.client = client
+    def __init__(self, line: HotLine) -> None:
         self.line = line
         self.words: list[Word] = []
 
@@ -79,11 +78,7 @@ class Batch:
         words, self.words = self.words, []
         if not words:
             return None
-        # EVALSHA, and the script loaded when the server lacks it (a restarted Redis, or the
-        # new primary after a Sentinel failover).
-        if self.line is not None:
-            return self.line.run(_RUN, _RUN_SHA, words)
-        return self.client.register_script(_RUN)(args=words)
+        return self.line.run(words)
 
 
 class HotLine:
@@ -132,9 +127,11 @@ class HotLine:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return self._command("MGET", *keys)  # type: ignore[no-any-return]
 
-    def run(self, script: str, sha: str, words: list[Word]) -> Any:
+    def run(self, words: list[Word]) -> Any:
+        """The batch script over `words`; loaded first when the server lacks it (a restarted
+        Redis, or the new primary after a Sentinel failover)."""
         try:
-            return self._command("EVALSHA", sha, 0, *words)
+            return self._command("EVALSHA", _RUN_SHA, 0, *words)
         except redis.exceptions.NoScriptError:
-            self._command("SCRIPT", "LOAD", script)
-            return self._command("EVALSHA", sha, 0, *words)
+            self._command("SCRIPT", "LOAD", _RUN)
+            return self._command("EVALSHA", _RUN_SHA, 0, *words)

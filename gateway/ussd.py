@@ -204,7 +204,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     # One Redis command carries the session, the counters and the usage records (core/redis_batch.py).
     # Only a hop that changes a household (language, reminders, phone of record) opens a
     # transaction, and it commits before Redis is told: a hop whose rows failed leaves no trace.
-    pipe = Batch(store.client, store.line)
+    pipe = Batch(store.line)
     left_ms = int((deadline - time.monotonic()) * 1000)
     if left_ms <= 0:
         raise HopDeadline("spent before writing")

@@ -11,7 +11,7 @@ from core.redis_batch import Batch, HotLine
 
 
 def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> None:
-    batch = Batch(redis)
+    batch = Batch(HotLine(redis))
     batch.set("t:s", "state", ex=300).set("t:plain", b"x").incr("t:n").expire("t:n", 60)
     batch.sadd("t:set", "a", "b").delete("t:gone").xadd("t:stream", {"kind": "next", "n": 1})
     redis.set("t:gone", "old")
@@ -27,16 +27,17 @@ def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> Non
 
 
 def test_a_redis_that_lost_its_scripts_loads_it_again(redis: redis_lib.Redis) -> None:
-    Batch(redis).set("t:a", "1").execute()
+    line = HotLine(redis)
+    Batch(line).set("t:a", "1").execute()
     redis.script_flush()  # as a restarted Redis, or a new primary after a failover
-    Batch(redis).set("t:a", "2").execute()
+    Batch(line).set("t:a", "2").execute()
     assert redis.get("t:a") == b"2"
 
 
 def test_a_failing_command_is_an_error_not_a_silence(redis: redis_lib.Redis) -> None:
     redis.set("t:text", "not a number")
     with pytest.raises(redis_lib.ResponseError):
-        Batch(redis).set("t:before", "1").incr("t:text").execute()
+        Batch(HotLine(redis)).set("t:before", "1").incr("t:text").execute()
     assert redis.get("t:before") == b"1"  # the commands before it stand, as in MULTI/EXEC
 
 
@@ -53,9 +54,9 @@ def test_a_write_on_a_lost_connection_fails_once_and_is_not_repeated(redis: redi
     line.read("t:k")  # the thread's connection exists
     redis.client_kill_filter(_type="normal", skipme=True)
     with pytest.raises(redis_lib.ConnectionError):
-        Batch(redis, line).incr("t:n").execute()
+        Batch(line).incr("t:n").execute()
     assert redis.get("t:n") is None  # not sent twice (nor once: the connection was gone)
-    Batch(redis, line).incr("t:n").execute()  # the next hop's write goes on a new connection
+    Batch(line).incr("t:n").execute()  # the next hop's write goes on a new connection
     assert redis.get("t:n") == b"1"
 
 
@@ -68,5 +69,5 @@ def test_each_thread_has_its_own_connection(redis: redis_lib.Redis) -> None:
     for thread in threads:
         thread.join()
     assert len({id(conn) for conn in seen}) == 3
-    Batch(redis, line).set("t:s", "1").execute()  # the script loaded on this thread's connection
+    Batch(line).set("t:s", "1").execute()  # the script loaded on this thread's connection
     assert redis.get("t:s") == b"1"
