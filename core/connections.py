@@ -64,7 +64,7 @@ def redis_client(url: str, *, blocking: bool = False) -> redis.Redis:
     if not url.startswith(SENTINEL_SCHEME + "://"):
         return redis.Redis.from_url(url, **options)
     target = parse_sentinel_url(url)
-    auth = {"password": target.password} if target.password else {}
+    auth: dict[str, Any] = {"password": target.password} if target.password else {}
     sentinel = Sentinel(list(target.sentinels),
                         sentinel_kwargs={"socket_timeout": 0.5, "socket_connect_timeout": 0.5, **auth},
                         **auth, **options)

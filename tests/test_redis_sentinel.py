@@ -124,11 +124,19 @@ def test_the_worker_and_the_scheduler_outlive_the_failover(
                 app.extensions["mijuntos"].close()
             assert wait_for(lambda: fake.messages, 30), logs_of(logs)
             assert all(p.poll() is None for p in procs.values()), logs_of(logs)
-            assert "starting it again" in logs["worker"].read_text()
+            # The worker saw the primary go: either rq's loop quit and ours started it again,
+            # or rq's own dequeue loop was waiting for Redis when it went and asked again
+            # (which one depends on where the loop was at the kill).
+            seen = logs["worker"].read_text()
+            assert "starting it again" in seen or "could not connect to Redis" in seen, seen
         finally:
+            asked = time.monotonic()
             stop(list(procs.values()))
-    # Asked to stop (SIGTERM), both ended on their own, promptly.
+            took = time.monotonic() - asked
+    # Asked to stop (SIGTERM), both ended on their own, promptly (rq's pubsub thread used to
+    # hold the worker up to a minute after a failover).
     assert [p.returncode for p in procs.values()] == [0, 0], logs_of(logs)
+    assert took < 15, took
 
 
 def logs_of(logs: dict[str, Path]) -> dict[str, str]:
