@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import inspect
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from core.embedded import EmbeddedRedis
+from core.keys import DATA_GENERATION
 from core.redis_urls import SENTINEL_SCHEME, parse_sentinel_url
 from core.settings import Settings
 
@@ -99,3 +101,28 @@ def limits_url(url: str) -> str:
     if url.startswith("unix://"):
         return "redis+unix://" + url.removeprefix("unix://")
     return url
+
+
+def announce_data_change(settings: Settings) -> str | None:
+    """Tell the web processes that an import wrote rows: a new DATA_GENERATION token, which
+    the next hop of every worker reads in its MGET (gateway/facts.py: ImportedFacts).
+
+    None when told; else why not, for the import to say (the web's copies then lapse within
+    FACTS_MAX_AGE). Without REDIS_URL, the embedded server is told only if it is running: a web
+    started later reads everything afresh.
+    """
+    if settings.redis_url:
+        client = redis_client(settings.redis_url)
+    else:
+        server = EmbeddedRedis(settings.var_dir.resolve() / "redis")
+        if not server.answering():
+            return None
+        client = redis.Redis.from_url(server.url, **_QUICK)
+    try:
+        client.set(DATA_GENERATION, secrets.token_hex(8))
+        return None
+    except redis.RedisError as exc:
+        return f"Redis unreachable ({type(exc).__name__})"
+    finally:
+        client.close()
+

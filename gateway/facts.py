@@ -6,7 +6,8 @@ import datetime as dt
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from core.keys import FACTS_MAX_AGE
 from core.privacy import phone_key
 from dialogs.choice import initials
 from dialogs.effects import summary_key
@@ -204,15 +206,78 @@ def schedule_exported_on(conn: Connection) -> dt.date | None:
     return day
 
 
+class ImportedFacts:
+    """A web process's copy of facts only an import changes: a household's settlements with
+    their pay points, and its co-responsibilities of a period.
+
+    A hop read them from the database every time: the settlements' join was the costliest
+    statement of a hop and most hops of a session read them again. A copy is used only under
+    the data generation it was read under (core/keys.py: DATA_GENERATION, set anew by the
+    importer after every batch it commits and read by every hop in its one MGET): when a hop
+    brings another generation, everything kept is dropped, so what an import wrote shows on the
+    next hop of every worker. A copy read under an older generation than the one kept is not
+    kept (a hop that read the database before a batch committed, finishing after a hop that saw
+    the new generation). No copy outlives FACTS_MAX_AGE seconds (an import made while Redis was
+    unreachable), and at most `limit` are kept, the least recently used going first.
+
+    What a hop or an SMS changes (a household's language, phone of record, reminders; a gestor)
+    is never kept here: it is read from the database on every hop.
+    """
+
+    def __init__(self, limit: int = 20_000, max_age: float = FACTS_MAX_AGE) -> None:
+        self.limit = limit
+        self.max_age = max_age
+        self.generation: bytes | None = None
+        self._kept: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _current(self, generation: bytes | None) -> None:
+        """Another generation than the one kept (a token, not a count) drops every copy."""
+        if generation != self.generation:
+            with self._lock:
+                if generation != self.generation:
+                    self._kept.clear()
+                    self.generation = generation
+
+    def get(self, generation: bytes | None, key: Hashable) -> Any | None:
+        """The copy kept under `key`, or None; values are not to be changed by the caller."""
+        self._current(generation)
+        entry = self._kept.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.max_age:
+            return None
+        try:
+            self._kept.move_to_end(key)
+        except KeyError:  # dropped by another thread meanwhile: still a good answer
+            pass
+        return entry[1]
+
+    def keep(self, generation: bytes | None, key: Hashable, value: Any) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return  # read under another generation than the one kept now
+            self._kept[key] = (time.monotonic(), value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.limit:
+                self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class DbFacts:
-    """Facts for one hop, read on `connection()`, results memoised for the hop."""
+    """Facts for one hop, read on `connection()`, results memoised for the hop.
+
+    With `imported` (a USSD hop, and the generation its MGET read), the facts only an import
+    changes come from the process's copy when it has them (ImportedFacts)."""
 
     def __init__(
-        self, connection: Callable[[], Connection], store: SessionStore, guard: DniGuard
+        self, connection: Callable[[], Connection], store: SessionStore, guard: DniGuard,
+        imported: tuple[ImportedFacts, bytes | None] | None = None,
     ) -> None:
         self.connection = connection
         self.store = store
         self.guard = guard
+        self.imported = imported
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, tuple[int, list[SettlementFacts]]] = {}
         self._outlooks: dict[tuple[str, str, str | None], Outlook] = {}
@@ -258,16 +323,33 @@ class DbFacts:
         # Keyed by the limit read with, not by the rows found: a household with fewer periods
         # than asked for is answered from memory too (the status screen read them twice).
         asked, cached = self._settlements.get(hogar_id, (0, []))
+        if asked < limit and self.imported is not None:
+            copies, generation = self.imported
+            asked, cached = copies.get(generation, ("settlements", hogar_id)) or (0, [])
+            if asked >= limit:
+                self._settlements[hogar_id] = (asked, cached)
         if asked >= limit:
             return cached[:limit]
         rows = self._run(_SETTLEMENTS, hogar_id=hogar_id, limit=max(limit, 4))
         found = [SettlementFacts(**row._mapping) for row in rows]
         self._settlements[hogar_id] = (max(limit, 4), found)
+        if self.imported is not None:
+            copies, generation = self.imported
+            copies.keep(generation, ("settlements", hogar_id), (max(limit, 4), found))
         return found[:limit]
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
+        key = ("co_responsibilities", hogar_id, periodo)
+        if self.imported is not None:
+            copies, generation = self.imported
+            kept: list[CoRespFacts] | None = copies.get(generation, key)
+            if kept is not None:
+                return list(kept)
         rows = self._run(_CO_RESPONSIBILITIES, hogar_id=hogar_id, periodo=periodo)
-        return [CoRespFacts(**row._mapping) for row in rows]
+        found = [CoRespFacts(**row._mapping) for row in rows]
+        if self.imported is not None:
+            copies.keep(generation, key, tuple(found))
+        return found
 
     def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
         key = (hogar_id, phone, periodo)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from rq import Queue
@@ -13,6 +13,7 @@ from core.embedded import EmbeddedRedis
 from core.settings import Settings, warn_dev_secret
 from dialogs.texts import Catalog
 from gateway.abuse import DniGuard
+from gateway.facts import ImportedFacts
 from gateway.sessions import SessionStore
 from models import Database
 from workers.api import sms_queue
@@ -29,6 +30,8 @@ class Services:
     queue: Queue
     guard: DniGuard
     embedded: EmbeddedRedis | None = None
+    # The process's copy of what only an import changes (settlements, co-responsibilities).
+    imported: ImportedFacts = field(default_factory=ImportedFacts)
 
     def close(self) -> None:
         self.redis.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from core.keys import Pipeline, key_for
+from core.keys import DATA_GENERATION, Pipeline, key_for
 from core.redis_batch import HotLine
 from dialogs.state import SessionState
 
@@ -97,12 +97,15 @@ class SessionStore:
 
     def load_hop(
         self, session_id: str, phone_key: str
-    ) -> tuple[StoredSession | None, SessionState | None]:
-        """A session and its phone's resumable state, in one round trip (MGET)."""
-        raw, saved = self.line.read(key_for("ussd", session_id), key_for("resume", phone_key))
+    ) -> tuple[StoredSession | None, SessionState | None, bytes | None]:
+        """A session, its phone's resumable state and the data generation (core/keys.py:
+        DATA_GENERATION), in one round trip (MGET)."""
+        raw, saved, generation = self.line.read(
+            key_for("ussd", session_id), key_for("resume", phone_key), DATA_GENERATION)
         return (
             StoredSession.loads(raw) if raw else None,
             SessionState.from_dict(json.loads(saved)) if saved else None,
+            generation,
         )
 
     def save(self, session_id: str, stored: StoredSession, pipeline: Pipeline | None = None) -> None:

@@ -163,7 +163,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     store, settings = services.store, services.settings
     deadline = time.monotonic() + settings.hop_deadline_ms / 1000
     pkey = phone_key(settings.secret_key, hop.phone)
-    stored, resumable = store.load_hop(hop.session_id, pkey)
+    stored, resumable, generation = store.load_hop(hop.session_id, pkey)
     inputs = hop.inputs
     if stored is not None and not stored.belongs_to(pkey):
         # The session id came from another phone (an aggregator fault, or someone replaying
@@ -189,7 +189,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
         gestor_cap=settings.gestor_daily_cap,
     )
     try:
-        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation)
     except DBAPIError as exc:
         if timed_out(exc):
             raise HopDeadline("a read waited past the deadline") from exc
@@ -200,7 +200,7 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
         # (a new DNI may be counted twice in the phone's daily window: erring on the safe side).
         log.warning("ussd hop: database connection lost, reading again session=%s", hop.session_id)
         services.db.drop_read_connection()
-        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation)
     # One Redis command carries the session, the counters and the usage records (core/redis_batch.py).
     # Only a hop that changes a household (language, reminders, phone of record) opens a
     # transaction, and it commits before Redis is told: a hop whose rows failed leaves no trace.
@@ -236,10 +236,14 @@ def converse(
     resumable: SessionState | None,
     inputs: list[str],
     catalog: Catalog | None = None,
+    generation: bytes | None = None,
 ) -> tuple[Reply, list[Effect]]:
-    """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written)."""
+    """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written).
+    `generation`: the data generation the hop read, under which the process's copy of imported
+    facts may be used (gateway/facts.py: ImportedFacts)."""
     effects: list[Effect] = []
-    facts = DbFacts(services.db.read_connection, services.store, services.guard)
+    facts = DbFacts(services.db.read_connection, services.store, services.guard,
+                    imported=(services.imported, generation))
     # The simulator is where reviewers and trainers see the draft translations, whatever
     # TRANSLATIONS says for callers (docs/TRANSLATIONS.md).
     if catalog is None:

@@ -8,6 +8,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.catalogs import catalog_for
+from core.connections import announce_data_change
+from core.keys import FACTS_MAX_AGE
 from core.settings import Settings
 from mijuntos.csv_rows import FILES
 from mijuntos.importer import ImportHeaderError, import_dir
@@ -29,6 +31,20 @@ def nothing_found(directory: Path) -> str:
     return f"nothing imported: {directory} has none of {expected}{found}"
 
 
+class WebNotice:
+    """Called after each committed batch: tells the web processes (a new data generation in
+    Redis) so that none keeps showing what the batch replaced. Redis down does not stop an
+    import: the first failure is kept, to be said once, and no more tries are made."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.failed: str | None = None
+
+    def __call__(self) -> None:
+        if self.failed is None:
+            self.failed = announce_data_change(self.settings)
+
+
 @click.command("import")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--batch-size", default=2000, show_default=True, help="Rows per transaction.")
@@ -46,9 +62,11 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         raise click.exceptions.Exit(EXIT_NOTHING_FOUND)
     settings = Settings.from_env()
     db = Database(settings.database_url)
+    tell_web = WebNotice(settings)
     try:
         db.upgrade()
-        report = import_dir(db, directory, batch_size=batch_size, progress=progress)
+        report = import_dir(db, directory, batch_size=batch_size, progress=progress,
+                            on_commit=tell_web)
         if plan and any((directory / name).is_file() for name in ("cronograma.csv", "abonos.csv")):
             catalog = catalog_for(settings)
             click.echo(plan_reminders(db, catalog, settings, progress=progress).line())
@@ -62,6 +80,9 @@ def import_command(directory: Path, batch_size: int, progress: bool, plan: bool)
         raise click.exceptions.Exit(EXIT_DATABASE_ERROR) from None
     finally:
         db.dispose()
+        if tell_web.failed:
+            click.echo(f"warning: the web processes were not told of the new data: {tell_web.failed};"
+                       f" they show it within {FACTS_MAX_AGE // 60} minutes", err=True)
     for line in report.summary_lines():
         click.echo(line)
     for issue in report.errors[:SHOWN_ERRORS]:

@@ -26,7 +26,7 @@ import codecs
 import csv
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -49,9 +49,12 @@ log = logging.getLogger(__name__)
 
 def import_dir(
     db: Database, directory: Path, *, batch_size: int = 2000, progress: bool = False,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, on_commit: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Import every contract CSV file present in `directory` and report what happened."""
+    """Import every contract CSV file present in `directory` and report what happened.
+
+    `on_commit` is called after each batch that wrote rows is committed (the CLI tells the web
+    processes there, so no worker keeps showing what a batch replaced)."""
     directory = Path(directory)
     now = now or utcnow()
     present = [spec for spec in FILES if (directory / spec.name).is_file()]
@@ -71,7 +74,7 @@ def import_dir(
                             report, stats, now)
         else:
             _import_file(db, directory / spec.name, spec, headers[spec.name], report, stats,
-                         batch_size=batch_size, progress=progress)
+                         batch_size=batch_size, progress=progress, on_commit=on_commit)
         log.info("import %s", stats.line())
     if stamp is not None:
         _record_export(db, stamp, report, now)
@@ -176,6 +179,7 @@ def _import_file(
     *,
     batch_size: int,
     progress: bool,
+    on_commit: Callable[[], None] | None,
 ) -> None:
     """Stream one file through the parser and the batch writer."""
     writer = BatchWriter(spec, db.engine.dialect.name)
@@ -188,7 +192,7 @@ def _import_file(
         undecodable: set[int] = set()
 
         def flush() -> None:
-            _flush(db, writer, spec, batch, issues, report, stats)
+            _flush(db, writer, spec, batch, issues, report, stats, on_commit)
             batch.clear()
             issues.clear()
             bar.update(raw.tell() - bar.n)
@@ -217,12 +221,16 @@ def _flush(
     issues: list[RowIssue],
     report: ImportReport,
     stats: FileStats,
+    on_commit: Callable[[], None] | None,
 ) -> None:
     """Write one batch in its own transaction and record its rejected rows."""
     rejected = list(issues)
     if batch:
+        written = stats.changed
         with db.engine.begin() as conn:
             bad = writer.write(conn, batch, stats)
         rejected += [RowIssue(spec.name, line, reason) for line, reason in bad]
+        if on_commit is not None and stats.changed > written:
+            on_commit()
     stats.rejected += len(rejected)
     report.add_errors(rejected)

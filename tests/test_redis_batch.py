@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis as redis_lib
 
-from core.redis_batch import Batch, HotLine
+from core.redis_batch import Batch, HotLine, pack
 
 
 def test_the_writes_land_in_order_with_their_ttls(redis: redis_lib.Redis) -> None:
@@ -71,3 +71,14 @@ def test_each_thread_has_its_own_connection(redis: redis_lib.Redis) -> None:
     assert len({id(conn) for conn in seen}) == 3
     Batch(line).set("t:s", "1").execute()  # the script loaded on this thread's connection
     assert redis.get("t:s") == b"1"
+
+
+def test_a_command_is_packed_as_redis_py_packs_it() -> None:
+    words = ("EVALSHA", "ab12", 0, 3, "SET", "mijuntos:ussd:ATUid_1", "Añaños ¿qué? ñ €",
+             b"\x00\xffraw", -17, 2.5, 1e-7, "", 10**20)
+    theirs = b"".join(redis_lib.Connection().pack_command(*words))
+    assert pack(words) == theirs
+    assert pack(["PING"]) == b"*1\r\n$4\r\nPING\r\n"
+    for wrong in (True, None, object()):
+        with pytest.raises(redis_lib.DataError):
+            pack(("SET", "k", wrong))
