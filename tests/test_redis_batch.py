@@ -81,4 +81,4 @@ def test_a_command_is_packed_as_redis_py_packs_it() -> None:
     assert pack(["PING"]) == b"*1\r\n$4\r\nPING\r\n"
     for wrong in (True, None, object()):
         with pytest.raises(redis_lib.DataError):
-            pack(("SET", "k", wrong))
+            pack(("SET", "k", wrong))  # type: ignore[arg-type]
