@@ -3,6 +3,8 @@ a gestor about no more than their daily cap (GESTOR_DAILY_CAP) in assisted consu
 
 from __future__ import annotations
 
+import time
+
 import redis
 from limits import RateLimitItemPerDay
 from limits.storage import storage_from_string
@@ -24,6 +26,23 @@ return 1
 """
 
 
+# `allowed` in one round trip: a DNI the phone already asked about today passes; else the moving
+# window of the `limits` library (its acquire_moving_window.lua, on the key it names) takes the
+# new DNI while under the limit. Atomic, as the two were: two sessions of one phone cannot both
+# slip under it. KEYS: the phone's DNIs of the day, its window; ARGV: dni key, limit, window
+# seconds, now.
+_ALLOWED = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+local limit, expiry, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local entry = redis.call('LINDEX', KEYS[2], limit - 1)
+if entry and tonumber(entry) >= now - expiry then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[4])
+redis.call('LTRIM', KEYS[2], 0, limit - 1)
+redis.call('EXPIRE', KEYS[2], expiry)
+return 1
+"""
+
+
 class DniGuard:
     """Counts the distinct DNIs each phone asks about in a moving 24-hour window."""
 
@@ -32,6 +51,7 @@ class DniGuard:
         self.secret = secret
         self.item = RateLimitItemPerDay(max(per_day, 1))
         self.limiter = MovingWindowRateLimiter(storage_from_string(limits_url(redis_url)))
+        self._allowed = client.register_script(_ALLOWED)
 
     def _keys(self, phone: str) -> tuple[str, str]:
         pkey = phone_key(self.secret, phone)
@@ -40,15 +60,15 @@ class DniGuard:
     def allowed(self, phone: str, dni_key: str) -> bool:
         """A DNI already asked about today is always allowed; a new one while under the limit.
 
-        A yes for a new DNI takes its place in the window at once (the `limits` library's
-        test-and-hit is one atomic script): two sessions of one phone cannot both slip under
-        the limit, and the hop makes one round trip instead of a test and a later hit. Every
-        caller tries the DNI after a yes (`DniTried` then marks it as seen for the day).
+        A yes for a new DNI takes its place in the window at once, in the same script as the
+        test of the day's DNIs (`_ALLOWED`): two sessions of one phone cannot both slip under
+        the limit, and the hop makes one round trip for both. Every caller tries the DNI after
+        a yes (`DniTried` then marks it as seen for the day).
         """
         pkey, seen = self._keys(phone)
-        if self.client.sismember(seen, dni_key):
-            return True
-        return bool(self.limiter.hit(self.item, "dni", pkey))
+        window = self.limiter.storage.prefixed_key(self.item.key_for("dni", pkey))  # type: ignore[attr-defined]
+        return bool(self._allowed(keys=[seen, window],
+                                  args=[dni_key, self.item.amount, self.item.get_expiry(), time.time()]))
 
     def record(self, phone: str, dni_key: str, pipeline: Pipeline | None = None) -> None:
         """Mark `dni_key` as asked about by `phone` today (counted by `allowed`)."""

@@ -218,13 +218,15 @@ class ImportedFacts:
     next hop of every worker. A copy read under an older generation than the one kept is not
     kept (a hop that read the database before a batch committed, finishing after a hop that saw
     the new generation). No copy outlives FACTS_MAX_AGE seconds (an import made while Redis was
-    unreachable), and at most `limit` are kept, the least recently used going first.
+    unreachable), and at most `limit` are kept, the least recently used going first: about 2 KB
+    each (a household's settlements, or a period's co-responsibilities), 20 MB a worker at most,
+    which holds every household of the sessions a worker serves for many minutes on payment day.
 
     What a hop or an SMS changes (a household's language, phone of record, reminders; a gestor)
     is never kept here: it is read from the database on every hop.
     """
 
-    def __init__(self, limit: int = 20_000, max_age: float = FACTS_MAX_AGE) -> None:
+    def __init__(self, limit: int = 10_000, max_age: float = FACTS_MAX_AGE) -> None:
         self.limit = limit
         self.max_age = max_age
         self.generation: bytes | None = None
@@ -273,11 +275,13 @@ class DbFacts:
     def __init__(
         self, connection: Callable[[], Connection], store: SessionStore, guard: DniGuard,
         imported: tuple[ImportedFacts, bytes | None] | None = None,
+        failures: dict[str, int] | None = None,
     ) -> None:
         self.connection = connection
         self.store = store
         self.guard = guard
         self.imported = imported
+        self._failures = dict(failures or {})  # wrong-date counts read with the session
         self._households: dict[str, HouseholdFacts | None] = {}
         self._settlements: dict[str, tuple[int, list[SettlementFacts]]] = {}
         self._outlooks: dict[tuple[str, str, str | None], Outlook] = {}
@@ -314,7 +318,11 @@ class DbFacts:
         return self._households[hogar_id]
 
     def dob_failures(self, dni_key: str) -> int:
-        return self.store.dob_failures(dni_key) if dni_key else 0
+        if not dni_key:
+            return 0
+        if dni_key not in self._failures:
+            self._failures[dni_key] = self.store.dob_failures(dni_key)
+        return self._failures[dni_key]
 
     def may_try_dni(self, phone: str, dni_key: str) -> bool:
         return self.guard.allowed(phone, dni_key)

@@ -96,16 +96,19 @@ class SessionStore:
         return StoredSession.loads(raw) if raw else None
 
     def load_hop(
-        self, session_id: str, phone_key: str
-    ) -> tuple[StoredSession | None, SessionState | None, bytes | None]:
-        """A session, its phone's resumable state and the data generation (core/keys.py:
-        DATA_GENERATION), in one round trip (MGET)."""
-        raw, saved, generation = self.line.read(
-            key_for("ussd", session_id), key_for("resume", phone_key), DATA_GENERATION)
+        self, session_id: str, phone_key: str, dni_keys: tuple[str, ...] = ()
+    ) -> tuple[StoredSession | None, SessionState | None, bytes | None, dict[str, int]]:
+        """A session, its phone's resumable state, the data generation (core/keys.py:
+        DATA_GENERATION) and the wrong dates counted for `dni_keys` (as `dob_failures`), in
+        one round trip (MGET)."""
+        raw, saved, generation, *counts = self.line.read(
+            key_for("ussd", session_id), key_for("resume", phone_key), DATA_GENERATION,
+            *(key_for("dobfail", k) for k in dni_keys))
         return (
             StoredSession.loads(raw) if raw else None,
             SessionState.from_dict(json.loads(saved)) if saved else None,
             generation,
+            {k: int(n) if n else 0 for k, n in zip(dni_keys, counts, strict=True)},
         )
 
     def save(self, session_id: str, stored: StoredSession, pipeline: Pipeline | None = None) -> None:

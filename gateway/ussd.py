@@ -22,6 +22,7 @@ from dialogs.effects import Effect
 from dialogs.screens import SCREENS
 from dialogs.state import SessionState
 from dialogs.texts import Catalog
+from dialogs.validate import dni_key, parse_dni
 from gateway.auth import CallbackGuard
 from gateway.effects import apply_effects, needs_database
 from gateway.facts import DbFacts
@@ -163,8 +164,11 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
     store, settings = services.store, services.settings
     deadline = time.monotonic() + settings.hop_deadline_ms / 1000
     pkey = phone_key(settings.secret_key, hop.phone)
-    stored, resumable, generation = store.load_hop(hop.session_id, pkey)
     inputs = hop.inputs
+    # A DNI typed in this hop or the one before (then the date follows it) is read for its
+    # wrong-date count in the same MGET; any other the dialog asks about is read on its own.
+    dnis = tuple(dni_key(settings.secret_key, dni) for v in inputs[-2:] if (dni := parse_dni(v)))
+    stored, resumable, generation, failures = store.load_hop(hop.session_id, pkey, dnis)
     if stored is not None and not stored.belongs_to(pkey):
         # The session id came from another phone (an aggregator fault, or someone replaying
         # it): nothing of that session, not even its cached reply to a resent hop, and none of
@@ -189,7 +193,8 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
         gestor_cap=settings.gestor_daily_cap,
     )
     try:
-        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation,
+                                  failures)
     except DBAPIError as exc:
         if timed_out(exc):
             raise HopDeadline("a read waited past the deadline") from exc
@@ -200,7 +205,8 @@ def answer(services: Services, hop: UssdHop, channel: str = "ussd",
         # (a new DNI may be counted twice in the phone's daily window: erring on the safe side).
         log.warning("ussd hop: database connection lost, reading again session=%s", hop.session_id)
         services.db.drop_read_connection()
-        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation)
+        reply, effects = converse(services, ctx, stored, resumable, inputs, catalog, generation,
+                                  failures)
     # One Redis command carries the session, the counters and the usage records (core/redis_batch.py).
     # Only a hop that changes a household (language, reminders, phone of record) opens a
     # transaction, and it commits before Redis is told: a hop whose rows failed leaves no trace.
@@ -237,13 +243,15 @@ def converse(
     inputs: list[str],
     catalog: Catalog | None = None,
     generation: bytes | None = None,
+    failures: dict[str, int] | None = None,
 ) -> tuple[Reply, list[Effect]]:
     """The dialog's reply to a hop's new inputs, and the effects to carry out (nothing written).
     `generation`: the data generation the hop read, under which the process's copy of imported
-    facts may be used (gateway/facts.py: ImportedFacts)."""
+    facts may be used (gateway/facts.py: ImportedFacts); `failures`: wrong-date counts the hop
+    read already, by DNI key."""
     effects: list[Effect] = []
     facts = DbFacts(services.db.read_connection, services.store, services.guard,
-                    imported=(services.imported, generation))
+                    imported=(services.imported, generation), failures=failures)
     # The simulator is where reviewers and trainers see the draft translations, whatever
     # TRANSLATIONS says for callers (docs/TRANSLATIONS.md).
     if catalog is None:
