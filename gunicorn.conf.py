@@ -10,12 +10,12 @@ Settings: checked here, in the master, before any worker boots: wrong or unsafe 
 server with one line naming the variables (exit status 4, gunicorn's "App failed to load"), not
 a message per worker and a race between their exits.
 
-Workers: gthread, each with WEB_THREADS threads (4) and connections kept alive WEB_KEEPALIVE
+Workers: gthread, each with WEB_THREADS threads (2) and connections kept alive WEB_KEEPALIVE
 seconds (75). A hop spends part of its time waiting on Redis and the database, which a second
 thread fills; and the balancer in front (Heroku's router, an ALB, nginx with `keepalive`) keeps
 its connections to the app open between requests, which a sync worker closes after every one:
-with the same code they served 15 % more hops than sync workers at 64 connections
-(docs/BENCHMARKS.md "Against the peer"). The keep-alive outlasts a balancer's usual 60 s idle
+with the same code they served 15 % more hops than sync workers at 64 connections, and 2
+threads as many as 4 with a p99 a fifth lower at 16 (docs/BENCHMARKS.md "Against the peer"). The keep-alive outlasts a balancer's usual 60 s idle
 timeout, so the balancer, not gunicorn, closes an idle connection (no request is sent on a
 connection the app is closing).
 `--worker-class sync` on the command line still wins, as any gunicorn setting does.

@@ -7,8 +7,15 @@ CPU time (this process only: the Redis and PostgreSQL servers are not counted) a
 hop, median of the runs.
 `--cprofile N` prints the N most expensive functions of one more run.
 
+`--instructions` counts instead the machine instructions a hop costs, under valgrind's callgrind
+(the difference between a run of SESSIONS and one of 3 x SESSIONS, divided by the hops between):
+the same figure whatever else the machine is doing, so two trees compare in one try on a noisy
+machine. `--compare-root DIR` also counts a checkout of other code, with this script and data.
+
     .venv/bin/python bench/ussd_profile.py --households 20000
     .venv/bin/python bench/ussd_profile.py --households 20000 --cprofile 40
+    .venv/bin/python bench/ussd_profile.py --households 20000 --instructions --sessions 100 \
+        --compare-root /work/wt/base
 """
 
 from __future__ import annotations
@@ -19,14 +26,19 @@ import io
 import os
 import pstats
 import random
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The code measured: this checkout, or the one --compare-root names (run as a child process).
+sys.path.insert(0, os.environ.get("MIJUNTOS_CODE_ROOT") or str(Path(__file__).resolve().parent.parent))
 
 from support import median, say  # noqa: E402
 from ussd_data import CACHE, national_pg, sample_identities, stranger_phones  # noqa: E402
@@ -99,13 +111,46 @@ def replay(client: Wsgi, plan: list[tuple[str, str, list[str]]]) -> int:
     return hops
 
 
+def instructions(households: int, sessions: int, code_root: Path) -> tuple[float, int]:
+    """(instructions a hop, hops counted) of `code_root`'s app, under callgrind."""
+    counted = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (sessions, 3 * sessions):
+            out = Path(tmp) / f"callgrind.{n}"
+            run = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                 __file__, "--households", str(households), "--sessions", str(n), "--runs", "1"],
+                env=dict(os.environ, MIJUNTOS_CODE_ROOT=str(code_root)), cwd=code_root,
+                capture_output=True, text=True, check=False)
+            hops = re.search(r"(\d+) hops a run", run.stdout)
+            total = re.search(r"^(?:summary|totals): (\d+)", out.read_text() if out.exists() else "", re.M)
+            if run.returncode or not hops or not total:
+                raise SystemExit(f"callgrind run failed ({code_root}):\n"
+                                 f"{run.stdout[-800:]}{run.stderr[-800:]}")
+            counted.append((int(total[1]), int(hops[1])))
+    (i1, h1), (i3, h3) = counted
+    return (i3 - i1) / (h3 - h1), h3 - h1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--households", type=int, default=20_000)
     ap.add_argument("--sessions", type=int, default=600, help="sessions per run")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cprofile", type=int, default=0, help="print this many top functions")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions a hop under callgrind instead of timing")
+    ap.add_argument("--compare-root", type=Path, action="append", default=[],
+                    help="with --instructions: also count the code of this checkout")
     args = ap.parse_args(argv)
+    if args.instructions:
+        if not shutil.which("valgrind"):
+            raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+        national_pg(args.households)  # imported once, before any count
+        for root in [Path(__file__).resolve().parent.parent, *args.compare_root]:
+            per_hop, hops = instructions(args.households, args.sessions, root.resolve())
+            say(f"{root}: {per_hop / 1e6:.3f} million instructions a hop ({hops} hops counted)")
+        return 0
 
     url = national_pg(args.households)
     count = max(args.sessions // 2, 1)

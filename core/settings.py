@@ -225,7 +225,7 @@ class Settings:
     # A USSD hop answers within this, or with the polite END: the aggregator gives up at ~10 s.
     hop_deadline_ms: int = 2000
     # gunicorn's threads per web worker and the keep-alive of an idle connection (gunicorn.conf.py).
-    web_threads: int = 4
+    web_threads: int = 2
     web_keepalive_seconds: int = 75
     session_ttl_seconds: int = 5 * 60
     resume_window_seconds: int = 10 * 60
@@ -310,7 +310,7 @@ class Settings:
             max_dnis_per_phone_per_day=env.integer("MAX_DNIS_PER_PHONE_PER_DAY", 3, 1),
             gestor_daily_cap=env.integer("GESTOR_DAILY_CAP", 150, 1, 10_000),
             hop_deadline_ms=env.integer("HOP_DEADLINE_MS", 2000, 200, 9000, unit=" ms"),
-            web_threads=env.integer("WEB_THREADS", 4, 1),
+            web_threads=env.integer("WEB_THREADS", 2, 1),
             web_keepalive_seconds=env.integer("WEB_KEEPALIVE", 75, 1, unit=" seconds"),
             session_ttl_seconds=env.integer("USSD_SESSION_TTL_SECONDS", 300, 1, unit=" seconds"),
             resume_window_seconds=env.integer("USSD_RESUME_MINUTES", 10, 1, unit=" minutes") * 60,
