@@ -118,7 +118,8 @@ def instructions(households: int, sessions: int, code_root: Path) -> tuple[float
         for n in (sessions, 3 * sessions):
             out = Path(tmp) / f"callgrind.{n}"
             run = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                ["valgrind", "--tool=callgrind", "--fair-sched=yes", f"--callgrind-out-file={out}",
+                 sys.executable,
                  __file__, "--households", str(households), "--sessions", str(n), "--runs", "1"],
                 env=dict(os.environ, MIJUNTOS_CODE_ROOT=str(code_root)), cwd=code_root,
                 capture_output=True, text=True, check=False)
