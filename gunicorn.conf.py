@@ -15,9 +15,9 @@ seconds (75). A hop spends part of its time waiting on Redis and the database, w
 thread fills; and the balancer in front (Heroku's router, an ALB, nginx with `keepalive`) keeps
 its connections to the app open between requests, which a sync worker closes after every one:
 with the same code they served 15 % more hops than sync workers at 64 connections, and 2
-threads as many as 4 with a p99 a fifth lower at 16 (docs/BENCHMARKS.md "Against the peer"). The keep-alive outlasts a balancer's usual 60 s idle
-timeout, so the balancer, not gunicorn, closes an idle connection (no request is sent on a
-connection the app is closing).
+threads as many as 4 with a p99 a fifth lower at 16 (docs/BENCHMARKS.md "Against the peer").
+The keep-alive outlasts a balancer's usual 60 s idle timeout, so the balancer, not gunicorn,
+closes an idle connection (no request is sent on a connection the app is closing).
 `--worker-class sync` on the command line still wins, as any gunicorn setting does.
 
 Logs: an answered delivery report gets no access line (QuietLogger; the app sums them up).

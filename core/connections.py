@@ -27,11 +27,16 @@ from core.settings import Settings
 log = logging.getLogger("mijuntos")
 
 
+def _embedded(var_dir: Path) -> EmbeddedRedis:
+    """The embedded redis-server of `var_dir` (var/redis), not started."""
+    return EmbeddedRedis(var_dir.resolve() / "redis")
+
+
 def embedded_redis_url(var_dir: Path) -> tuple[str, EmbeddedRedis]:
     """Start (or reuse) the embedded redis-server under var/redis; one per directory."""
-    directory = var_dir.resolve() / "redis"
+    server = _embedded(var_dir)
+    directory = server.directory
     directory.mkdir(parents=True, exist_ok=True)
-    server = EmbeddedRedis(directory)
     with open(directory / "start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # gunicorn workers may all try at once
         url = server.start()
@@ -111,13 +116,13 @@ def announce_data_change(settings: Settings) -> str | None:
     FACTS_MAX_AGE). Without REDIS_URL, the embedded server is told only if it is running: a web
     started later reads everything afresh.
     """
-    if settings.redis_url:
-        client = redis_client(settings.redis_url)
-    else:
-        server = EmbeddedRedis(settings.var_dir.resolve() / "redis")
+    url = settings.redis_url
+    if not url:
+        server = _embedded(settings.var_dir)
         if not server.answering():
             return None
-        client = redis.Redis.from_url(server.url, **_QUICK)
+        url = server.url
+    client = redis_client(url)
     try:
         client.set(DATA_GENERATION, secrets.token_hex(8))
         return None

@@ -331,9 +331,8 @@ class DbFacts:
         # Keyed by the limit read with, not by the rows found: a household with fewer periods
         # than asked for is answered from memory too (the status screen read them twice).
         asked, cached = self._settlements.get(hogar_id, (0, []))
-        if asked < limit and self.imported is not None:
-            copies, generation = self.imported
-            asked, cached = copies.get(generation, ("settlements", hogar_id)) or (0, [])
+        if asked < limit:
+            asked, cached = self._copy(("settlements", hogar_id)) or (0, [])
             if asked >= limit:
                 self._settlements[hogar_id] = (asked, cached)
         if asked >= limit:
@@ -341,23 +340,30 @@ class DbFacts:
         rows = self._run(_SETTLEMENTS, hogar_id=hogar_id, limit=max(limit, 4))
         found = [SettlementFacts(**row._mapping) for row in rows]
         self._settlements[hogar_id] = (max(limit, 4), found)
-        if self.imported is not None:
-            copies, generation = self.imported
-            copies.keep(generation, ("settlements", hogar_id), (max(limit, 4), found))
+        self._keep_copy(("settlements", hogar_id), (max(limit, 4), found))
         return found[:limit]
 
     def co_responsibilities(self, hogar_id: str, periodo: str) -> list[CoRespFacts]:
         key = ("co_responsibilities", hogar_id, periodo)
-        if self.imported is not None:
-            copies, generation = self.imported
-            kept: list[CoRespFacts] | None = copies.get(generation, key)
-            if kept is not None:
-                return list(kept)
+        kept: tuple[CoRespFacts, ...] | None = self._copy(key)
+        if kept is not None:
+            return list(kept)
         rows = self._run(_CO_RESPONSIBILITIES, hogar_id=hogar_id, periodo=periodo)
         found = [CoRespFacts(**row._mapping) for row in rows]
-        if self.imported is not None:
-            copies.keep(generation, key, tuple(found))
+        self._keep_copy(key, tuple(found))
         return found
+
+    def _copy(self, key: Hashable) -> Any | None:
+        """The process's copy under `key` for this hop's generation (ImportedFacts), or None."""
+        if self.imported is None:
+            return None
+        copies, generation = self.imported
+        return copies.get(generation, key)
+
+    def _keep_copy(self, key: Hashable, value: Any) -> None:
+        if self.imported is not None:
+            copies, generation = self.imported
+            copies.keep(generation, key, value)
 
     def outlook(self, hogar_id: str, phone: str, periodo: str | None) -> Outlook:
         key = (hogar_id, phone, periodo)
